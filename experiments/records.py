@@ -1,0 +1,113 @@
+"""The one place that writes result rows: one JSON object per timed run, appended and flushed.
+
+`results.jsonl` is the contract between measuring (``experiments``) and showing
+(``analysis``); ``analysis`` never imports this module, it reads the files. Bump
+``SCHEMA`` when a field changes meaning; add fields freely (readers ignore unknown ones).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import IO, Any
+
+SCHEMA = 1
+
+#: Every row carries at least these fields (DESIGN.md, "Records").
+FIELDS: tuple[str, ...] = (
+    "schema",
+    "sweep_id",
+    "job",
+    "machine",
+    "backend",
+    "start_method",
+    "workers",
+    "pinning",
+    "workload",
+    "size",
+    "grain",
+    "collect",
+    "repeat",
+    "loops",
+    "wall_s",
+    "startup_s",
+    "teardown_s",
+    "cpu_user_s",
+    "cpu_sys_s",
+    "peak_rss_bytes",
+    "verified",
+    "ok",
+    "error",
+    "python",
+    "gil_enabled",
+    "logical_cores",
+    "physical_cores",
+    "sockets",
+    "numa_nodes",
+    "affinity_cpus",
+    "usable_cpus",
+    "timestamp",
+)
+
+RESULTS_FILE = "results.jsonl"
+ENVIRONMENT_FILE = "environment.json"
+
+
+class RecordWriter:
+    """Appends rows to ``<job dir>/results.jsonl``; each row is flushed and fsynced when written.
+
+    Earlier lines are never rewritten, so a crash or SIGKILL loses at most the row being
+    written (readers tolerate a truncated last line).
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._fh: IO[str] | None = None
+        self.rows_written = 0
+
+    def write(self, row: Mapping[str, Any]) -> None:
+        missing = [f for f in FIELDS if f not in row]
+        if missing:
+            raise ValueError(f"record is missing fields: {', '.join(missing)}")
+        if self._fh is None:
+            self._fh = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - kept open across rows
+        self._fh.write(json.dumps(dict(row), sort_keys=False, default=_json_default) + "\n")
+        self._fh.flush()
+        os.fsync(self._fh.fileno())
+        self.rows_written += 1
+
+    def close(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
+
+    def __enter__(self) -> RecordWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def write_environment(sweep_dir: Path, environment: Mapping[str, Any]) -> Path:
+    """Write ``environment.json`` once per sweep (atomically: a reader never sees half a file)."""
+    sweep_dir = Path(sweep_dir)
+    sweep_dir.mkdir(parents=True, exist_ok=True)
+    path = sweep_dir / ENVIRONMENT_FILE
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(dict(environment), indent=2, default=_json_default) + "\n")
+    os.replace(tmp, path)
+    return path
+
+
+def _json_default(obj: Any) -> Any:
+    # numpy scalars and sets show up in rows; JSON has no type for them.
+    if hasattr(obj, "item"):
+        return obj.item()
+    if isinstance(obj, (set, frozenset, tuple)):
+        return sorted(obj) if isinstance(obj, (set, frozenset)) else list(obj)
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
