@@ -1,0 +1,105 @@
+"""joblib's backends, used the way joblib users use them: one ``Parallel`` kept open for the job.
+
+Note joblib's own rule: with ``n_jobs=1`` every joblib backend runs the tasks sequentially in
+the calling process (``FallbackToBackend(SequentialBackend)``); coresweep measures that as is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Callable, ClassVar
+
+from joblib import Parallel, delayed
+from joblib._parallel_backends import LokyBackend, MultiprocessingBackend, ThreadingBackend
+
+from .base import Backend
+from .processes import _noop
+
+
+class _JoblibBackend(Backend):
+    """Shared by the three joblib backends; subclasses say which joblib backend object to build."""
+
+    def make_backend(self) -> Any:
+        raise NotImplementedError
+
+    def configure_parallel(self, parallel: Any) -> None:
+        """Adjust the ``Parallel`` object before it starts its workers (default: nothing)."""
+
+    def start(self) -> None:
+        self._parallel = Parallel(n_jobs=self.workers, backend=self.make_backend())
+        self.configure_parallel(self._parallel)
+        self._parallel.__enter__()
+        # One task per worker so that the workers exist before the first timed run.
+        self._parallel(delayed(_noop)(i) for i in range(self.workers))
+
+    def map(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
+        return list(self._parallel(delayed(fn)(x) for x in items))
+
+    def shutdown(self) -> None:
+        self._parallel.__exit__(None, None, None)
+
+    def abort(self) -> None:
+        try:
+            self._parallel._backend.abort_everything(ensure_ready=False)
+        except Exception:
+            pass
+        self.shutdown()
+
+
+class JoblibLokyBackend(_JoblibBackend):
+    name: ClassVar[str] = "joblib_loky"
+    summary: ClassVar[str] = "joblib's default: loky processes, robust to crashes, caps BLAS threads"
+    uses_processes: ClassVar[bool] = True
+
+    @property
+    def start_method(self) -> str:
+        return "loky"
+
+    def make_backend(self) -> Any:
+        kwargs: dict[str, Any] = {}
+        if self.initializer is not None:
+            kwargs.update(initializer=self.initializer, initargs=self.initargs)
+        return LokyBackend(**kwargs)
+
+    def start(self) -> None:
+        super().start()
+        # loky keeps a process-wide reusable executor alive after Parallel exits; keep a
+        # handle so shutdown can end it, or the next job would inherit warm workers.
+        self._executor = getattr(self._parallel._backend, "_workers", None)
+
+    def shutdown(self) -> None:
+        super().shutdown()
+        executor = getattr(self, "_executor", None)
+        if executor is not None:
+            executor.shutdown(wait=True, kill_workers=True)
+
+
+class JoblibMultiprocessingBackend(_JoblibBackend):
+    name: ClassVar[str] = "joblib_multiprocessing"
+    summary: ClassVar[str] = "joblib over multiprocessing.Pool (honours start_method)"
+    uses_processes: ClassVar[bool] = True
+    supports_start_method: ClassVar[bool] = True
+
+    def make_backend(self) -> Any:
+        kwargs: dict[str, Any] = {}
+        if self.initializer is not None:
+            kwargs.update(initializer=self.initializer, initargs=self.initargs)
+        return MultiprocessingBackend(**kwargs)
+
+    def configure_parallel(self, parallel: Any) -> None:
+        # Parallel puts its own default context into the kwargs it hands the backend, and
+        # those win over the backend's; replace it with the start method asked for.
+        parallel._backend_kwargs["context"] = self.context()
+
+
+class JoblibThreadingBackend(_JoblibBackend):
+    name: ClassVar[str] = "joblib_threading"
+    summary: ClassVar[str] = "joblib with threads (prefer='threads'): for GIL-releasing work"
+
+    def make_backend(self) -> Any:
+        return ThreadingBackend()
+
+    def start(self) -> None:
+        if self.initializer is not None:
+            self.initializer(*self.initargs)
+        super().start()

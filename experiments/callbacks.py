@@ -1,0 +1,111 @@
+"""Hydra callback: environment at sweep start, progress per job, report at sweep end."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig, OmegaConf
+from rich.console import Console
+
+from . import records
+from .environment import collect_environment, default_machine_name
+from .topology_state import current_topology
+
+#: What the last sweep of this process ended with; the CLI turns it into the exit status.
+LAST_SWEEP: dict[str, Any] = {}
+
+# Swept keys shown in the progress line, in this order.
+_SHOWN = ("backend", "workers", "workload", "start_method", "collect", "pinning")
+
+
+class SweepCallback(Callback):
+    def __init__(self) -> None:
+        self.console = Console(stderr=True, highlight=False, soft_wrap=True)
+        self.total: int | None = None
+        self.failed_jobs: list[str] = []
+        self.failed_runs = 0
+        self.jobs_done = 0
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        LAST_SWEEP.clear()
+        sweep_dir = Path(config.hydra.sweep.dir)
+        self.started = time.perf_counter()
+        self.total = LAST_SWEEP_PLAN.get("jobs")
+        topo = current_topology()
+        machine = OmegaConf.select(config, "machine") or default_machine_name()
+        env = collect_environment(
+            sweep_id=f"{sweep_dir.name}-{sweep_dir.parent.name}-{machine}",
+            machine=machine,
+            command=list(LAST_SWEEP_PLAN.get("argv") or ["coresweep", *sys.argv[1:]]),
+            overrides=list(config.hydra.overrides.task),
+            topology=topo.to_dict(),
+            jobs_planned=self.total,
+        )
+        records.write_environment(sweep_dir, env)
+        LAST_SWEEP.update(sweep_dir=str(sweep_dir), failed_runs=0, failed_jobs=[])
+        self.console.print(
+            f"coresweep: {self.total if self.total is not None else '?'} jobs → {sweep_dir}"
+        )
+
+    def on_job_start(self, config: DictConfig, **kwargs: Any) -> None:
+        self.job_started = time.perf_counter()
+
+    def on_job_end(self, config: DictConfig, job_return: Any, **kwargs: Any) -> None:
+        self.jobs_done += 1
+        num = OmegaConf.select(config, "hydra.job.num")
+        total = self.total or "?"
+        shown = " ".join(
+            f"{k}={_choice(config, k)}" for k in _SHOWN if _choice(config, k) is not None
+        )
+        seconds = time.perf_counter() - getattr(self, "job_started", time.perf_counter())
+        try:
+            outcome = job_return.return_value
+        except Exception as exc:  # the job function itself crashed: a harness bug, say so
+            self.failed_jobs.append(str(num))
+            self.console.print(f"[{num + 1}/{total}] {shown} [red]crashed: {exc}[/red]")
+            return
+        if outcome is None:
+            return
+        if outcome.n_failed:
+            self.failed_runs += outcome.n_failed
+            self.failed_jobs.append(str(num))
+            status = f"[red]✗ {outcome.n_failed} failed[/red]: {outcome.first_error}"
+        else:
+            status = f"[green]✓[/green] median {outcome.median_wall_s:.4f} s"
+        self.console.print(f"[{num + 1}/{total}] {shown}  {status}  ({seconds:.1f} s)")
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        sweep_dir = Path(config.hydra.sweep.dir)
+        LAST_SWEEP.update(failed_runs=self.failed_runs, failed_jobs=list(self.failed_jobs))
+        if not OmegaConf.select(config, "report", default=True):
+            return
+        try:
+            from coresweep.analysis.report import build_report
+
+            result = build_report([sweep_dir], sweep_dir / "report")
+        except Exception as exc:  # results are on disk already; a report bug must not hide them
+            LAST_SWEEP["report_error"] = f"{type(exc).__name__}: {exc}"
+            self.console.print(
+                f"[red]coresweep: the report could not be built ({type(exc).__name__}: {exc}); "
+                f"results are in {sweep_dir}; retry with coresweep-report {sweep_dir}[/red]"
+            )
+            return
+        elapsed = time.perf_counter() - self.started
+        summary = f"{self.jobs_done} jobs in {elapsed:.1f} s"
+        if self.failed_runs:
+            summary += f", [red]{self.failed_runs} failed runs in jobs {', '.join(self.failed_jobs)}[/red]"
+        self.console.print(f"coresweep: {summary}\nreport: {result.index_html}")
+
+
+def _choice(config: DictConfig, key: str) -> Any:
+    if key in ("backend", "workload"):
+        return OmegaConf.select(config, f"{key}.name")
+    return OmegaConf.select(config, key)
+
+
+#: Filled by the CLI before Hydra starts: the planned job count and the original argv.
+LAST_SWEEP_PLAN: dict[str, Any] = {}

@@ -1,0 +1,125 @@
+"""The ``coresweep`` command: check the whole sweep, then hand over to Hydra.
+
+Thin on purpose: ``sweep`` plans and validates, ``job`` measures, the callback reports.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import hydra
+from omegaconf import DictConfig
+
+from .sweep import CONFIG_NAME, ConfigError
+
+EXIT_OK, EXIT_FAILED_RUNS, EXIT_BAD_INPUT = 0, 1, 2
+
+
+@hydra.main(config_path="pkg://coresweep.conf", config_name=CONFIG_NAME, version_base="1.3")
+def _hydra_app(cfg: DictConfig) -> Any:
+    from hydra.core.hydra_config import HydraConfig
+
+    from .job import run_job
+    from .topology_state import current_topology
+
+    hc = HydraConfig.get()
+    topo = current_topology()
+    return run_job(
+        cfg,
+        job_dir=Path(hc.runtime.output_dir),
+        sweep_dir=Path(hc.sweep.dir),
+        job=str(hc.job.num),
+        topology=topo.to_dict(),
+        counts=topo.counts(),
+    )
+
+
+def _passthrough(args: Any) -> bool:
+    """Hydra's informational flags (help, --cfg, completion) run no jobs: nothing to check."""
+    return bool(
+        args.help
+        or args.hydra_help
+        or args.cfg
+        or args.info
+        or args.shell_completion
+        or args.version
+        or args.resolve
+        or args.experimental_rerun
+    )
+
+
+def preflight(argv: list[str]) -> tuple[list[str], int]:
+    """Plan and validate every job; returns (argv for Hydra, planned job count)."""
+    from hydra import initialize_config_module
+    from hydra._internal.utils import get_args_parser
+    from hydra.core.global_hydra import GlobalHydra
+
+    from .sweep import check_job, check_sweep_dir, compose, plan
+    from .topology import worker_ladder
+    from .topology_state import current_topology
+
+    args = get_args_parser().parse_args(argv)
+    overrides = list(args.overrides)
+    extra_search = []
+    if args.config_dir:
+        extra_search.append(f"hydra.searchpath=[file://{Path(args.config_dir).absolute()}]")
+    GlobalHydra.instance().clear()
+    with initialize_config_module("coresweep.conf", version_base="1.3", job_name="coresweep"):
+        sweep = plan(overrides + extra_search, ladder=worker_ladder(current_topology()))
+        check_sweep_dir(sweep.base.hydra.sweep.dir)
+        for job_overrides in sweep.jobs:
+            cfg = compose(job_overrides + extra_search)
+            try:
+                check_job(cfg)
+            except ConfigError as exc:
+                swept = " ".join(o for o in job_overrides if "=" in o)
+                raise ConfigError(f"{exc}  [job: {swept}]") from None
+    GlobalHydra.instance().clear()
+    return argv + sweep.extra_overrides, len(sweep.jobs)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Console entry point; returns 0 (all verified), 1 (some run failed), 2 (bad input)."""
+    from hydra._internal.utils import get_args_parser
+
+    from .callbacks import LAST_SWEEP, LAST_SWEEP_PLAN
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    prog = "coresweep"
+    try:
+        args = get_args_parser().parse_args(argv)
+    except SystemExit as exc:  # argparse already printed its one-line usage error
+        return EXIT_BAD_INPUT if exc.code else EXIT_OK
+    hydra_argv = argv
+    LAST_SWEEP_PLAN.clear()
+    LAST_SWEEP.clear()
+    if not _passthrough(args):
+        try:
+            hydra_argv, njobs = preflight(argv)
+        except ConfigError as exc:
+            print(f"{prog}: error: {exc}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        LAST_SWEEP_PLAN.update(jobs=njobs, argv=[prog, *argv])
+    saved = sys.argv
+    sys.argv = [prog, *hydra_argv]
+    try:
+        _hydra_app()
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        if code:
+            return code
+    finally:
+        sys.argv = saved
+    if LAST_SWEEP.get("failed_runs") or LAST_SWEEP.get("report_error"):
+        return EXIT_FAILED_RUNS
+    return EXIT_OK
+
+
+def entry() -> None:
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    entry()

@@ -1,0 +1,204 @@
+"""Plan and check a whole sweep before any job runs.
+
+Hydra composes each job's config only when the job starts, so a typo in the last value of
+a sweep would surface after the first jobs had run. ``plan`` expands the sweep exactly as
+Hydra's basic sweeper does (its params, then the command line, the command line winning) and
+``check_job`` validates every job's composed config, so bad input fails in one line, first.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from .backends import BACKENDS, Backend, BackendError
+from .backends.base import available_start_methods
+from .collect import COLLECT_MODES
+from .workloads import WORKLOADS, WorkloadError
+
+CONFIG_MODULE = "coresweep.conf"
+CONFIG_NAME = "config"
+PINNING_MODES = ("none",)
+
+
+class ConfigError(ValueError):
+    """Bad input: reported as one line, exit status 2, before any work starts."""
+
+
+@dataclass
+class SweepPlan:
+    base: DictConfig  # the primary config composed with the non-sweep overrides (hydra node included)
+    jobs: list[list[str]]  # each job's overrides, in launch order
+    extra_overrides: list[str]  # overrides the CLI must add (e.g. workers=auto expanded)
+
+
+def _parse(overrides: Sequence[str]) -> list[Any]:
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    try:
+        return OverridesParser.create().parse_overrides(list(overrides))
+    except Exception as exc:
+        raise ConfigError(_one_line(exc)) from None
+
+
+def _one_line(exc: BaseException) -> str:
+    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+    return "; ".join(lines) if lines else type(exc).__name__
+
+
+def compose(overrides: Sequence[str]) -> DictConfig:
+    """Compose the config for one set of (non-sweep) overrides; errors become ConfigError."""
+    from hydra import compose as hydra_compose
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    try:
+        return hydra_compose(CONFIG_NAME, overrides=list(overrides), return_hydra_config=True)
+    except (HydraException, OmegaConfBaseException, ValueError) as exc:
+        raise ConfigError(_friendly_compose_error(exc)) from None
+
+
+def _friendly_compose_error(exc: BaseException) -> str:
+    text = str(exc)
+    if "Could not find '" in text and "Available options" in text:
+        missing = text.split("Could not find '", 1)[1].split("'", 1)[0]
+        group, _, option = missing.rpartition("/")
+        options = [
+            ln.strip() for ln in text.split("Available options", 1)[1].splitlines()[1:] if ln.strip()
+        ]
+        return f"{group}={option}: unknown {group}; choose one of {', '.join(options)}"
+    if "Could not override '" in text or "Key '" in text:
+        return _one_line(exc).replace("\n", " ")
+    return _one_line(exc)
+
+
+def plan(cli_overrides: Sequence[str], ladder: Sequence[int] | None = None) -> SweepPlan:
+    """Expand the sweep; needs an initialised Hydra (``initialize_config_module``)."""
+    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+
+    parsed = _parse(cli_overrides)
+    fixed = [o.input_line for o in parsed if not o.is_sweep_override()]
+    base = compose(fixed)
+    params = OmegaConf.select(base, "hydra.sweeper.params") or {}
+    param_lines = [f"{k}={v}" for k, v in params.items()]
+    all_lines = param_lines + list(cli_overrides)
+
+    extra: list[str] = []
+    workers_lines = [ln for ln in all_lines if ln.split("=", 1)[0] == "workers"]
+    if workers_lines and "auto" in workers_lines[-1].split("=", 1)[1].split(","):
+        values = workers_lines[-1].split("=", 1)[1].split(",")
+        if values != ["auto"]:
+            raise ConfigError(
+                f"{workers_lines[-1]}: workers=auto stands alone (it expands to the topology "
+                "ladder); give either auto or explicit numbers"
+            )
+        if not ladder:
+            raise ConfigError("workers=auto: the core topology could not be detected")
+        expanded = "workers=" + ",".join(str(n) for n in ladder)
+        extra.append(expanded)
+        all_lines.append(expanded)
+
+    overrides = _parse(all_lines)
+    batches = BasicSweeper.split_arguments(overrides, None)[0]
+    jobs = [[ln for ln in job if not ln.startswith(("hydra.", "hydra/"))] for job in batches]
+    return SweepPlan(base=base, jobs=jobs, extra_overrides=extra)
+
+
+def check_job(cfg: DictConfig) -> None:
+    """Validate one composed job config; raise ConfigError naming the option and allowed values."""
+    try:
+        backend_class(cfg)
+    except Exception:
+        raise ConfigError(
+            f"backend={OmegaConf.select(cfg, 'backend.name')}: its _target_ is not a coresweep "
+            f"backend class; built-in backends: {', '.join(BACKENDS)}"
+        ) from None
+    workload_name = OmegaConf.select(cfg, "workload.name")
+    if workload_name not in WORKLOADS:
+        raise ConfigError(
+            f"workload={workload_name}: unknown workload; choose one of {', '.join(WORKLOADS)}"
+        )
+    _positive_int(cfg, "workers")
+    _positive_int(cfg, "repeats")
+    _positive_int(cfg, "warmup", minimum=0)
+    start_method = cfg.get("start_method")
+    allowed = ["auto", *available_start_methods()]
+    if start_method not in allowed:
+        raise ConfigError(
+            f"start_method={start_method}: not available on this platform; choose one of "
+            + ", ".join(allowed)
+        )
+    if cfg.get("collect") not in COLLECT_MODES:
+        raise ConfigError(f"collect={cfg.get('collect')}: choose one of {', '.join(COLLECT_MODES)}")
+    if cfg.get("pinning") not in PINNING_MODES:
+        raise ConfigError(
+            f"pinning={cfg.get('pinning')}: choose one of {', '.join(PINNING_MODES)} "
+            "(compact/scatter/physical are not implemented yet)"
+        )
+    min_time = cfg.get("min_time_s")
+    if isinstance(min_time, bool) or not isinstance(min_time, (int, float)) or min_time < 0:
+        raise ConfigError(f"min_time_s={min_time}: must be a number of seconds >= 0")
+    blas = cfg.get("blas_threads")
+    if blas not in ("auto", "none", None) and not (
+        isinstance(blas, int) and not isinstance(blas, bool) and blas >= 1
+    ):
+        raise ConfigError(f"blas_threads={blas}: must be auto, none or an integer >= 1")
+    machine = cfg.get("machine")
+    if machine is not None and (not isinstance(machine, str) or not machine.strip()):
+        raise ConfigError(f"machine={machine!r}: must be a non-empty label or null")
+    try:
+        make_workload(cfg)
+        backend_class(cfg)(cfg.workers, start_method)
+    except (WorkloadError, BackendError) as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def check_sweep_dir(path: str | os.PathLike[str]) -> None:
+    """The sweep folder must be creatable/writable, or every result would be lost."""
+    p = Path(path).absolute()
+    probe = p
+    while not probe.exists():
+        if probe.parent == probe:
+            break
+        probe = probe.parent
+    if probe.exists() and (not probe.is_dir() or not os.access(probe, os.W_OK | os.X_OK)):
+        raise ConfigError(f"hydra.sweep.dir={path}: {probe} is not a writable folder")
+
+
+def _positive_int(cfg: DictConfig, key: str, minimum: int = 1) -> int:
+    value = cfg.get(key)
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ConfigError(f"{key}={value}: must be an integer >= {minimum}")
+    return value
+
+
+def backend_class(cfg: DictConfig) -> type[Backend]:
+    """The class named by ``backend._target_`` (so a user's own backend YAML works too)."""
+    from hydra.utils import get_class
+
+    cls = get_class(cfg.backend._target_)
+    if not (isinstance(cls, type) and issubclass(cls, Backend)):
+        raise TypeError(f"{cfg.backend._target_} is not a Backend")
+    return cls
+
+
+def make_workload(cfg: DictConfig) -> Any:
+    """Build the workload from its config node (the keys besides _target_ and name)."""
+    from hydra.utils import get_class
+
+    node = OmegaConf.to_container(cfg.workload, resolve=True)
+    assert isinstance(node, dict)
+    cls = get_class(node.pop("_target_"))
+    node.pop("name", None)
+    for key in ("size", "grain"):
+        if key in node and not isinstance(node[key], int) or isinstance(node.get(key), bool):
+            raise ConfigError(f"workload.{key}={node[key]!r}: must be an integer >= 1")
+    try:
+        return cls(**node)
+    except TypeError as exc:
+        raise ConfigError(f"workload={cfg.workload.name}: {exc}") from None

@@ -1,0 +1,32 @@
+"""Module-level (so picklable by every start method) task functions used by the tests."""
+
+from __future__ import annotations
+
+import os
+
+
+def square(i: int) -> int:
+    return i * i
+
+
+def fail_on_three(i: int) -> int:
+    if i == 3:
+        raise ValueError("task 3 fails on purpose")
+    return i
+
+
+def wrong_answer(i: int) -> int:
+    return i + 1 if os.environ.get("CORESWEEP_TEST_WRONG") else i
+
+
+def not_callable_value() -> None:
+    return None
+
+
+NOT_CALLABLE = 42
+
+
+def die_on_two(i: int) -> int:
+    if i == 2:
+        os._exit(3)
+    return i
