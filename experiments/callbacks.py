@@ -18,9 +18,6 @@ from .topology_state import current_topology
 #: What the last sweep of this process ended with; the CLI turns it into the exit status.
 LAST_SWEEP: dict[str, Any] = {}
 
-# Swept keys shown in the progress line, in this order.
-_SHOWN = ("backend", "workers", "workload", "start_method", "collect", "pinning")
-
 
 class SweepCallback(Callback):
     def __init__(self) -> None:
@@ -51,22 +48,29 @@ class SweepCallback(Callback):
             f"coresweep: {self.total if self.total is not None else '?'} jobs → {sweep_dir}"
         )
 
+    def _prefix(self, config: DictConfig) -> str:
+        num = OmegaConf.select(config, "hydra.job.num", default=0)
+        overrides = OmegaConf.select(config, "hydra.overrides.task", default=[]) or []
+        shown = " ".join(o for o in overrides if not o.startswith("hydra"))
+        return f"[{num + 1}/{self.total or '?'}] {shown or 'defaults'}"
+
     def on_job_start(self, config: DictConfig, **kwargs: Any) -> None:
+        # On a terminal, say what is running now; the status completes the line at job end.
+        # (No live spinner: a refresh thread would take the GIL while thread backends are timed.)
+        if self.console.is_terminal:
+            self.console.print(self._prefix(config) + " …", end="")
         self.job_started = time.perf_counter()
 
     def on_job_end(self, config: DictConfig, job_return: Any, **kwargs: Any) -> None:
         self.jobs_done += 1
         num = OmegaConf.select(config, "hydra.job.num")
-        total = self.total or "?"
-        shown = " ".join(
-            f"{k}={_choice(config, k)}" for k in _SHOWN if _choice(config, k) is not None
-        )
+        shown = "" if self.console.is_terminal else self._prefix(config)
         seconds = time.perf_counter() - getattr(self, "job_started", time.perf_counter())
         try:
             outcome = job_return.return_value
         except Exception as exc:  # the job function itself crashed: a harness bug, say so
             self.failed_jobs.append(str(num))
-            self.console.print(f"[{num + 1}/{total}] {shown} [red]crashed: {exc}[/red]")
+            self.console.print(f"{shown} [red]crashed: {exc}[/red]")
             return
         if outcome is None:
             return
@@ -76,7 +80,7 @@ class SweepCallback(Callback):
             status = f"[red]✗ {outcome.n_failed} failed[/red]: {outcome.first_error}"
         else:
             status = f"[green]✓[/green] median {outcome.median_wall_s:.4f} s"
-        self.console.print(f"[{num + 1}/{total}] {shown}  {status}  ({seconds:.1f} s)")
+        self.console.print(f"{shown} {status}  ({seconds:.1f} s)")
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         sweep_dir = Path(config.hydra.sweep.dir)
@@ -97,14 +101,9 @@ class SweepCallback(Callback):
         elapsed = time.perf_counter() - self.started
         summary = f"{self.jobs_done} jobs in {elapsed:.1f} s"
         if self.failed_runs:
-            summary += f", [red]{self.failed_runs} failed runs in jobs {', '.join(self.failed_jobs)}[/red]"
+            jobs = ", ".join(self.failed_jobs)
+            summary += f", [red]{self.failed_runs} failed runs (jobs {jobs})[/red]"
         self.console.print(f"coresweep: {summary}\nreport: {result.index_html}")
-
-
-def _choice(config: DictConfig, key: str) -> Any:
-    if key in ("backend", "workload"):
-        return OmegaConf.select(config, f"{key}.name")
-    return OmegaConf.select(config, key)
 
 
 #: Filled by the CLI before Hydra starts: the planned job count and the original argv.

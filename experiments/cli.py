@@ -38,16 +38,8 @@ def _hydra_app(cfg: DictConfig) -> Any:
 
 def _passthrough(args: Any) -> bool:
     """Hydra's informational flags (help, --cfg, completion) run no jobs: nothing to check."""
-    return bool(
-        args.help
-        or args.hydra_help
-        or args.cfg
-        or args.info
-        or args.shell_completion
-        or args.version
-        or args.resolve
-        or args.experimental_rerun
-    )
+    flags = ("help", "hydra_help", "cfg", "info", "shell_completion", "version", "experimental_rerun")
+    return any(getattr(args, flag, None) for flag in flags)
 
 
 def preflight(argv: list[str]) -> tuple[list[str], int]:

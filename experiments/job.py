@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import statistics
-from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,7 +20,7 @@ from .collect import COLLECTORS
 from .environment import default_machine_name, gil_enabled, python_info
 from .protocol import JobMeasurement, Protocol, describe
 from .sweep import backend_class, make_workload
-from .worker_setup import init_worker, resolve_blas_threads
+from .worker_setup import init_worker, native_thread_limits, resolve_blas_threads
 
 # The sequential answer of a workload, reused by the later jobs of the same sweep (one process
 # runs every job with Hydra's default launcher). Keyed by the workload's full parameters.
@@ -57,7 +56,9 @@ def run_job(
     workers = 1 if cls.single_worker else int(cfg.workers)
     usable = counts.get("usable_cpus") or counts.get("logical_cores") or 1
     blas_threads = resolve_blas_threads(cfg.get("blas_threads", "auto"), usable, workers)
-    backend = cls(workers, cfg.start_method, initializer=init_worker, initargs=(blas_threads,))
+    backend = cls(workers, cfg.start_method)
+    if backend.start_method == "forkserver":
+        backend = cls(workers, cfg.start_method, initializer=init_worker, initargs=(blas_threads,))
     collector = COLLECTORS[cfg.collect]()
     protocol = Protocol(
         repeats=int(cfg.repeats), warmup=int(cfg.warmup), min_time_s=float(cfg.min_time_s)
@@ -90,9 +91,7 @@ def run_job(
         workload.setup()
         try:
             items = workload.inputs()
-            # Thread backends share this process's BLAS pools: cap them here for the job.
-            limit = _blas_limit(blas_threads) if not backend.uses_processes else nullcontext()
-            with limit:
+            with native_thread_limits(blas_threads):
                 try:
                     expected = _reference(workload, items)
                 except Exception as exc:
@@ -143,14 +142,6 @@ def _reference(workload: Any, items: list[Any]) -> list[Any]:
     if key not in _REFERENCE_CACHE:
         _REFERENCE_CACHE[key] = workload.reference(items)
     return _REFERENCE_CACHE[key]
-
-
-def _blas_limit(blas_threads: int | None) -> Any:
-    if blas_threads is None:
-        return nullcontext()
-    from threadpoolctl import threadpool_limits
-
-    return threadpool_limits(limits=blas_threads)
 
 
 def _read_environment(sweep_dir: Path) -> dict[str, Any]:

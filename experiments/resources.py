@@ -57,6 +57,21 @@ def tree_rss() -> int:
     return total
 
 
+_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+
+def _rss_of(pids: list[int]) -> int:
+    """RSS of the given processes from /proc/PID/statm: ~20 µs each, far cheaper than psutil."""
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/statm", "rb") as fh:
+                total += int(fh.read().split()[1]) * _PAGE
+        except (OSError, IndexError, ValueError):
+            continue
+    return total
+
+
 def _read_hwm() -> int | None:
     try:
         with open("/proc/self/status") as fh:
@@ -85,6 +100,9 @@ class PeakMemory:
     so it only runs when ``sample_children`` is true.
     """
 
+    #: Re-list the process tree every this many samples (listing scans all of /proc).
+    RELIST_EVERY = 10
+
     def __init__(self, sample_children: bool, interval: float = 0.02) -> None:
         self.sample_children = sample_children
         self.interval = interval
@@ -101,9 +119,18 @@ class PeakMemory:
         return self
 
     def _sample(self) -> None:
+        fast = os.path.exists("/proc/self/statm")
+        pids: list[int] = []
+        count = 0
         while not self._stop.wait(self.interval):
             try:
-                self._sampled = max(self._sampled, tree_rss())
+                if not fast:
+                    self._sampled = max(self._sampled, tree_rss())
+                    continue
+                if count % self.RELIST_EVERY == 0:
+                    pids = [os.getpid(), *(c.pid for c in _children())]
+                count += 1
+                self._sampled = max(self._sampled, _rss_of(pids))
             except Exception:  # a process vanishing mid-read must not end the sampling
                 continue
 

@@ -1,0 +1,132 @@
+"""The timing protocol on a fake clock: what is timed, what is verified, what is recorded."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from coresweep.experiments.backends import BACKENDS
+from coresweep.experiments.collect import Collector
+from coresweep.experiments.protocol import Protocol, calibrate_loops
+from coresweep.experiments.resources import CpuTimes
+
+from . import tasks
+
+
+class FakeClock:
+    """Each reading advances by ``step_ns``: every timed region lasts a known number of steps."""
+
+    def __init__(self, step_ns: int = 1_000_000) -> None:
+        self.now = 0
+        self.step = step_ns
+
+    def __call__(self) -> int:
+        self.now += self.step
+        return self.now
+
+
+def fake_cpu() -> CpuTimes:
+    return CpuTimes(0.0, 0.0)
+
+
+def _protocol(**kw) -> Protocol:
+    kw.setdefault("repeats", 3)
+    kw.setdefault("warmup", 1)
+    return Protocol(clock=FakeClock(), cpu_times=fake_cpu, measure_memory=False, **kw)
+
+
+def verify(expected, got):
+    return None if list(expected) == list(got) else "mismatch"
+
+
+def test_one_row_per_repeat_with_startup_and_teardown() -> None:
+    items = list(range(5))
+    job = _protocol().measure(
+        BACKENDS["sequential"](1), Collector(), tasks.square, items, [i * i for i in items], verify
+    )
+    assert [r.repeat for r in job.runs] == [0, 1, 2]
+    assert all(r.ok and r.verified and r.error is None for r in job.runs)
+    # startup, each run and teardown are one clock step each (1 ms) on the fake clock
+    assert job.startup_s == pytest.approx(0.001)
+    assert job.teardown_s == pytest.approx(0.001)
+    assert all(r.wall_s == pytest.approx(0.001) for r in job.runs)
+    assert len(job.warmup_s) == 1
+
+
+def test_wrong_answer_is_a_failed_run_not_a_fast_one() -> None:
+    items = list(range(4))
+    wrong = [i * i + 1 for i in items]
+    job = _protocol(warmup=0).measure(
+        BACKENDS["sequential"](1), Collector(), tasks.square, items, wrong, verify
+    )
+    assert len(job.runs) == 3
+    assert all(not r.ok and not r.verified for r in job.runs)
+    assert all("wrong result" in (r.error or "") for r in job.runs)
+
+
+def test_exception_in_run_is_recorded_and_the_next_repeats_still_run() -> None:
+    job = _protocol(warmup=0).measure(
+        BACKENDS["thread_pool"](2), Collector(), tasks.fail_on_three, list(range(6)), [], verify
+    )
+    assert len(job.runs) == 3
+    assert all(not r.ok and r.wall_s is None for r in job.runs)
+    assert "task 3 fails on purpose" in (job.runs[0].error or "")
+
+
+def test_failed_warmup_fails_every_repeat() -> None:
+    job = _protocol(warmup=1).measure(
+        BACKENDS["sequential"](1), Collector(), tasks.fail_on_three, list(range(6)), [], verify
+    )
+    assert len(job.runs) == 3 and all(not r.ok for r in job.runs)
+    assert all((r.error or "").startswith("warm-up failed") for r in job.runs)
+
+
+class BrokenStart(BACKENDS["sequential"]):  # type: ignore[misc,valid-type]
+    def start(self) -> None:
+        raise OSError("cannot start workers")
+
+
+def test_failed_startup_gives_failed_rows_for_every_repeat() -> None:
+    job = _protocol().measure(BrokenStart(1), Collector(), tasks.square, [1], [1], verify)
+    assert len(job.runs) == 3
+    assert all("startup failed" in (r.error or "") for r in job.runs)
+    assert job.startup_s is None
+
+
+def test_short_runs_are_looped_to_reach_min_time() -> None:
+    # warm-up takes 1 ms on the fake clock; min_time 10 ms → 10 loops per timed run
+    items = [1, 2]
+    job = _protocol(min_time_s=0.010).measure(
+        BACKENDS["sequential"](1), Collector(), tasks.square, items, [1, 4], verify
+    )
+    assert all(r.loops == 10 for r in job.runs)
+    # one timed region of 1 step over 10 loops → 0.1 ms per call
+    assert all(r.wall_s == pytest.approx(0.0001) for r in job.runs)
+
+
+@pytest.mark.parametrize(
+    "call_s,min_s,loops", [(0.2, 0.1, 1), (0.01, 0.1, 10), (0.03, 0.1, 4), (0.0, 0.1, 1000), (1e-9, 1, 1000)]
+)
+def test_calibrate_loops(call_s: float, min_s: float, loops: int) -> None:
+    assert calibrate_loops(call_s, min_s) == loops
+
+
+def test_cpu_time_is_the_difference_across_the_run() -> None:
+    readings = itertools.count(step=0.5)
+
+    def cpu() -> CpuTimes:
+        v = next(readings)
+        return CpuTimes(v, v / 10)
+
+    proto = Protocol(repeats=2, warmup=0, clock=FakeClock(), cpu_times=cpu, measure_memory=False)
+    job = proto.measure(BACKENDS["sequential"](1), Collector(), tasks.square, [3], [9], verify)
+    assert [r.cpu_user_s for r in job.runs] == [pytest.approx(0.5)] * 2
+    assert [r.cpu_sys_s for r in job.runs] == [pytest.approx(0.05)] * 2
+
+
+def test_memory_is_measured_for_process_backends() -> None:
+    proto = Protocol(repeats=1, warmup=0)
+    job = proto.measure(BACKENDS["process_pool"](2), Collector(), tasks.square, [1, 2], [1, 4], verify)
+    assert job.runs[0].ok
+    assert job.runs[0].peak_rss_bytes and job.runs[0].peak_rss_bytes > 10 * 2**20
