@@ -16,6 +16,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from . import resolvers  # noqa: F401  (presets use ${mul:...})
 from .backends import BACKENDS, Backend, BackendError
 from .backends.base import available_start_methods
 from .collect import COLLECT_MODES
@@ -159,15 +160,23 @@ def check_job(cfg: DictConfig) -> None:
 
 
 def check_sweep_dir(path: str | os.PathLike[str]) -> None:
-    """The sweep folder must be creatable/writable, or every result would be lost."""
+    """The sweep folder must be creatable and writable, or every result would be lost.
+
+    Probes by creating (and removing) a temporary folder in the nearest existing ancestor:
+    ``os.access`` says yes to root everywhere, even on /proc.
+    """
+    import tempfile
+
     p = Path(path).absolute()
     probe = p
-    while not probe.exists():
-        if probe.parent == probe:
-            break
+    while not probe.exists() and probe.parent != probe:
         probe = probe.parent
-    if probe.exists() and (not probe.is_dir() or not os.access(probe, os.W_OK | os.X_OK)):
-        raise ConfigError(f"hydra.sweep.dir={path}: {probe} is not a writable folder")
+    if not probe.is_dir():
+        raise ConfigError(f"hydra.sweep.dir={path}: {probe} is a file, not a folder")
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".coresweep-probe-", dir=probe))
+    except OSError as exc:
+        raise ConfigError(f"hydra.sweep.dir={path}: cannot write in {probe} ({exc.strerror})") from None
 
 
 def _positive_int(cfg: DictConfig, key: str, minimum: int = 1) -> int:

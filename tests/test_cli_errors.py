@@ -1,0 +1,51 @@
+"""Bad input: one line on stderr, exit status 2, no job run, no traceback."""
+
+from __future__ import annotations
+
+import pytest
+
+from coresweep.experiments.cli import main
+
+BAD = [
+    (["backend=nope"], "backend=nope: unknown backend; choose one of"),
+    (["workload=nope"], "workload=nope: unknown workload; choose one of"),
+    (["-m", "backend=thread_pool,nope"], "backend=nope"),
+    (["workers=0"], "workers=0: must be an integer >= 1"),
+    (["workers=-1"], "workers=-1: must be an integer >= 1"),
+    (["workers=x"], "workers=x: must be an integer >= 1"),
+    (["-m", "workers=1,0"], "workers=0"),
+    (["workers=auto,2"], "workers=auto stands alone"),
+    (["workload.size=0"], "workload.size=0: must be an integer >= 1"),
+    (["workload.grain=-5"], "workload.grain=-5: must be an integer >= 1"),
+    (["repeats=0"], "repeats=0: must be an integer >= 1"),
+    (["warmup=-1"], "warmup=-1: must be an integer >= 0"),
+    (["start_method=teleport"], "start_method=teleport: not available on this platform; choose one of"),
+    (["collect=carrier_pigeon"], "collect=carrier_pigeon: choose one of return, manager_list"),
+    (["pinning=diagonal"], "pinning=diagonal: choose one of"),
+    (["min_time_s=-1"], "min_time_s=-1"),
+    (["blas_threads=0"], "blas_threads=0"),
+    (["workload=custom"], "workload=custom needs workload.fn=pkg.module:func"),
+    (["workload=custom", "workload.fn=nodots"], "expected 'pkg.module:func'"),
+    (["workload=custom", "workload.fn=no_such_module_xyz:f"], "cannot import module 'no_such_module_xyz'"),
+    (["workload=custom", "workload.fn=tests.tasks:missing"], "has no attribute 'missing'"),
+    (["workload=custom", "workload.fn=tests.tasks:NOT_CALLABLE"], "is not callable"),
+    (["workload=custom", "workload.fn=__main__:f"], "__main__"),
+    (["workload=gil_release", "workload.kind=laser"], "workload.kind='laser': choose one of"),
+    (["+experiment=nope"], "experiment=nope"),
+    (["hydra.sweep.dir=/proc/coresweep"], "hydra.sweep.dir=/proc/coresweep"),
+    (["nokey=1"], "nokey"),
+]
+
+
+@pytest.mark.parametrize("argv,message", BAD, ids=[" ".join(a) for a, _ in BAD])
+def test_bad_input_is_one_line_and_exit_2(argv, message, capsys, tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    code = main(argv)
+    err = capsys.readouterr().err
+    assert code == 2
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert len(lines) == 1, err
+    assert lines[0].startswith("coresweep: error: ")
+    assert message in lines[0]
+    assert "Traceback" not in err
+    assert not (tmp_path / "outputs").exists(), "no work may start on bad input"
