@@ -1,0 +1,126 @@
+"""Real sweeps through the real command, in a subprocess, into a temporary folder."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from coresweep.experiments.records import FIELDS
+
+ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow
+
+
+def coresweep(*args: str, cwd: Path, module: str = "coresweep.experiments.cli") -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}  # so workers can import tests.tasks
+    return subprocess.run(
+        [sys.executable, "-m", module, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600
+    )
+
+
+def rows_of(sweep: Path) -> list[dict]:
+    rows = []
+    for path in sorted(sweep.glob("*/results.jsonl")):
+        rows += [json.loads(line) for line in path.read_text().splitlines()]
+    return rows
+
+
+def test_two_backends_two_workers_sweep(tmp_path: Path) -> None:
+    sweep = tmp_path / "sweep"
+    out = coresweep(
+        "-m",
+        "backend=sequential,process_pool",
+        "workers=1,2",
+        "workload=cpu_python",
+        "workload.size=8",
+        "workload.grain=200",
+        "repeats=2",
+        "min_time_s=0",
+        f"hydra.sweep.dir={sweep}",
+        cwd=tmp_path,
+    )
+    assert out.returncode == 0, out.stderr
+    jobs = sorted(p.parent.name for p in sweep.glob("*/results.jsonl"))
+    assert jobs == ["0", "1", "2", "3"]
+    rows = rows_of(sweep)
+    assert len(rows) == 4 * 2
+    for row in rows:
+        assert set(FIELDS) <= set(row), set(FIELDS) - set(row)
+        assert row["ok"] and row["verified"] and row["error"] is None
+        assert row["wall_s"] > 0 and row["startup_s"] >= 0 and row["teardown_s"] >= 0
+        assert row["peak_rss_bytes"] > 0
+    assert {(r["backend"], r["workers"]) for r in rows} == {
+        ("sequential", 1),
+        ("process_pool", 1),
+        ("process_pool", 2),
+    }
+    env = json.loads((sweep / "environment.json").read_text())
+    assert env["topology"]["logical_cores"] >= 1
+    assert "backend=sequential,process_pool" in env["command_line"]
+    assert env["packages"]["numpy"]
+    for name in ("index.html", "results.csv", "summary.csv", "speedup.png", "speedup.svg",
+                 "efficiency.png", "efficiency.svg"):
+        assert (sweep / "report" / name).is_file(), name
+    assert "[4/4]" in out.stderr
+
+
+def test_custom_function_and_failures_are_recorded(tmp_path: Path) -> None:
+    sweep = tmp_path / "sweep"
+    out = coresweep(
+        "workload=custom",
+        "workload.fn=tests.tasks:fail_on_three",
+        "workload.size=6",
+        "-m",
+        "backend=thread_pool,process_pool",
+        "workers=2",
+        "repeats=2",
+        f"hydra.sweep.dir={sweep}",
+        cwd=tmp_path,
+    )
+    # the sequential reference itself fails: every run is a failed row, the sweep still ends
+    assert out.returncode == 1, out.stderr
+    rows = rows_of(sweep)
+    assert len(rows) == 2 * 2
+    assert all(not r["ok"] and "task 3 fails on purpose" in r["error"] for r in rows)
+    assert (sweep / "report" / "index.html").is_file()
+
+
+def test_custom_function_times_the_users_code(tmp_path: Path) -> None:
+    sweep = tmp_path / "sweep"
+    out = coresweep(
+        "workload=custom",
+        "workload.fn=tests.tasks:square",
+        "workload.size=20",
+        "-m",
+        "backend=thread_pool,process_pool",
+        "workers=1,2",
+        "repeats=2",
+        f"hydra.sweep.dir={sweep}",
+        cwd=tmp_path,
+    )
+    assert out.returncode == 0, out.stderr
+    rows = rows_of(sweep)
+    assert len(rows) == 4 * 2 and all(r["ok"] for r in rows)
+    assert {r["fn"] for r in rows} == {"tests.tasks:square"}
+
+
+def test_help_and_cfg_job_behave_as_in_hydra(tmp_path: Path) -> None:
+    out = coresweep("--help", cwd=tmp_path)
+    assert out.returncode == 0
+    assert "coresweep" in out.stdout and "backend:" in out.stdout and "Exit status" in out.stdout
+    out = coresweep("--cfg", "job", "backend=pool", "workers=3", cwd=tmp_path)
+    assert out.returncode == 0
+    assert "name: pool" in out.stdout and "workers: 3" in out.stdout
+    assert not (tmp_path / "outputs").exists()
+
+
+def test_topology_command_json(tmp_path: Path) -> None:
+    out = coresweep("--json", cwd=tmp_path, module="coresweep.experiments.topology_cli")
+    assert out.returncode == 0, out.stderr
+    topo = json.loads(out.stdout)
+    assert topo["logical_cores"] >= 1 and topo["affinity_cpus"]
