@@ -31,8 +31,7 @@ def _hydra_app(cfg: DictConfig) -> Any:
         job_dir=Path(hc.runtime.output_dir),
         sweep_dir=Path(hc.sweep.dir),
         job=str(hc.job.num),
-        topology=topo.to_dict(),
-        counts=topo.counts(),
+        topology=topo,
     )
 
 
@@ -49,7 +48,6 @@ def preflight(argv: list[str]) -> tuple[list[str], int]:
     from hydra.core.global_hydra import GlobalHydra
 
     from .sweep import check_job, check_sweep_dir, compose, plan
-    from .topology import worker_ladder
     from .topology_state import current_topology
 
     args = get_args_parser().parse_args(argv)
@@ -59,12 +57,13 @@ def preflight(argv: list[str]) -> tuple[list[str], int]:
         extra_search.append(f"hydra.searchpath=[file://{Path(args.config_dir).absolute()}]")
     GlobalHydra.instance().clear()
     with initialize_config_module("coresweep.conf", version_base="1.3", job_name="coresweep"):
-        sweep = plan(overrides + extra_search, ladder=worker_ladder(current_topology()))
+        topo = current_topology()
+        sweep = plan(overrides + extra_search, topo)
         check_sweep_dir(sweep.base.hydra.sweep.dir)
         for job_overrides in sweep.jobs:
             cfg = compose(job_overrides + extra_search)
             try:
-                check_job(cfg)
+                check_job(cfg, topo)
             except ConfigError as exc:
                 swept = " ".join(o for o in job_overrides if "=" in o)
                 raise ConfigError(f"{exc}  [job: {swept}]") from None
@@ -79,6 +78,10 @@ def main(argv: list[str] | None = None) -> int:
     from .callbacks import LAST_SWEEP, LAST_SWEEP_PLAN
 
     argv = list(sys.argv[1:] if argv is None else argv)
+    # Hydra's argparse rejects overrides on both sides of -m (`a=1 -m b=1,2`); every coresweep
+    # run is a multirun anyway, so -m may stand anywhere: move it to the front.
+    multirun = [t for t in argv if t in ("-m", "--multirun")]
+    argv = multirun[:1] + [t for t in argv if t not in ("-m", "--multirun")]
     prog = "coresweep"
     try:
         args = get_args_parser().parse_args(argv)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import statistics
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,8 +19,10 @@ from omegaconf import DictConfig
 from . import records
 from .collect import COLLECTORS
 from .environment import default_machine_name, gil_enabled, python_info
+from .pinning import Pinner
 from .protocol import JobMeasurement, Protocol, describe
-from .sweep import backend_class, make_workload
+from .sweep import backend_class, job_topology, make_workload
+from .topology import Topology, format_cpu_list, pinning_plan
 from .worker_setup import init_worker, native_thread_limits, resolve_blas_threads
 
 # The sequential answer of a workload, reused by the later jobs of the same sweep (one process
@@ -43,10 +46,11 @@ def run_job(
     job_dir: Path,
     sweep_dir: Path,
     job: str,
-    topology: dict[str, Any],
-    counts: dict[str, Any],
+    topology: Topology,
 ) -> JobOutcome:
     """Measure one configuration and append its rows to ``job_dir/results.jsonl``."""
+    topology, cpus = job_topology(cfg, topology)
+    counts = topology.counts()
     environment = _read_environment(sweep_dir)
     machine = cfg.get("machine") or environment.get("machine") or default_machine_name()
     sweep_id = environment.get("sweep_id") or sweep_dir.name
@@ -60,6 +64,7 @@ def run_job(
     if backend.start_method == "forkserver":
         backend = cls(workers, cfg.start_method, initializer=init_worker, initargs=(blas_threads,))
     collector = COLLECTORS[cfg.collect]()
+    plan = pinning_plan(topology, cfg.pinning, backend.workers) if cfg.pinning != "none" else None
     protocol = Protocol(
         repeats=int(cfg.repeats), warmup=int(cfg.warmup), min_time_s=float(cfg.min_time_s)
     )
@@ -78,6 +83,8 @@ def run_job(
         "size": workload.size,
         "grain": workload.grain if workload.uses_grain else None,
         "collect": cfg.collect,
+        "cpus": format_cpu_list(cpus) if cpus is not None else None,
+        "pinning_plan": plan,
         "blas_threads": blas_threads,
         "python": python_info()["version"],
         "gil_enabled": gil_enabled(),
@@ -87,7 +94,12 @@ def run_job(
         base_row["fn"] = cfg.workload.fn
 
     measurement = JobMeasurement()
+    pinner = Pinner(plan, backend.workers_per_run) if plan is not None else None
+    saved_affinity = os.sched_getaffinity(0) if cpus is not None else None
     try:
+        if cpus is not None:
+            # Restrict this thread before any worker exists: children inherit the mask.
+            os.sched_setaffinity(0, cpus)
         workload.setup()
         try:
             items = workload.inputs()
@@ -97,13 +109,21 @@ def run_job(
                 except Exception as exc:
                     protocol._fail_all(measurement, f"sequential reference failed: {describe(exc)}")
                 else:
+                    task = pinner.wrap(workload.task) if pinner else workload.task
+                    before = pinner.before_run if pinner else None
                     measurement = protocol.measure(
-                        backend, collector, workload.task, items, expected, workload.verify
+                        backend, collector, task, items, expected, workload.verify, before
                     )
         finally:
             workload.teardown()
     except Exception as exc:
         protocol._fail_all(measurement, f"job failed: {describe(exc)}")
+    finally:
+        if pinner is not None:
+            base_row["pinning_ok"], base_row["worker_cpus"] = pinner.verdict()
+            pinner.close()
+        if saved_affinity is not None:
+            os.sched_setaffinity(0, saved_affinity)
 
     with records.RecordWriter(job_dir / records.RESULTS_FILE) as writer:
         for run in measurement.runs:

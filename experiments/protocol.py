@@ -79,7 +79,11 @@ class Protocol:
         items: Sequence[Any],
         expected: Sequence[Any],
         verify: Verifier,
+        before_run: Callable[[], None] | None = None,
     ) -> JobMeasurement:
+        """Start, warm up, time ``repeats`` runs, shut down. ``before_run`` runs untimed before
+        every run (warm-ups included)."""
+        self._before_run = before_run or (lambda: None)
         job = JobMeasurement()
         started = False
         try:
@@ -99,6 +103,7 @@ class Protocol:
         loops = 1
         try:
             for _ in range(self.warmup):
+                self._before_run()
                 t0 = self.clock()
                 got = collector.run(backend, task, items)
                 job.warmup_s.append((self.clock() - t0) / 1e9)
@@ -135,6 +140,7 @@ class Protocol:
         verify: Verifier,
     ) -> RunMeasurement:
         outputs: list[Any] = []
+        self._before_run()
         memory = PeakMemory(sample_children=backend.uses_processes) if self.measure_memory else None
         cpu0 = self.cpu_times()
         try:

@@ -20,11 +20,19 @@ from . import resolvers  # noqa: F401  (presets use ${mul:...})
 from .backends import BACKENDS, Backend, BackendError
 from .backends.base import available_start_methods
 from .collect import COLLECT_MODES
+from .pinning import can_pin
+from .topology import (
+    PINNING_MODES,
+    Topology,
+    parse_cpus_option,
+    pinning_plan,
+    restrict,
+    worker_ladder,
+)
 from .workloads import WORKLOADS, WorkloadError
 
 CONFIG_MODULE = "coresweep.conf"
 CONFIG_NAME = "config"
-PINNING_MODES = ("none",)
 
 
 class ConfigError(ValueError):
@@ -78,7 +86,7 @@ def _friendly_compose_error(exc: BaseException) -> str:
     return _one_line(exc)
 
 
-def plan(cli_overrides: Sequence[str], ladder: Sequence[int] | None = None) -> SweepPlan:
+def plan(cli_overrides: Sequence[str], topo: Topology | None = None) -> SweepPlan:
     """Expand the sweep; needs an initialised Hydra (``initialize_config_module``)."""
     from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 
@@ -98,8 +106,9 @@ def plan(cli_overrides: Sequence[str], ladder: Sequence[int] | None = None) -> S
                 f"{workers_lines[-1]}: workers=auto stands alone (it expands to the topology "
                 "ladder); give either auto or explicit numbers"
             )
-        if not ladder:
+        if topo is None:
             raise ConfigError("workers=auto: the core topology could not be detected")
+        ladder = worker_ladder(job_topology(base, topo)[0])
         expanded = "workers=" + ",".join(str(n) for n in ladder)
         extra.append(expanded)
         all_lines.append(expanded)
@@ -110,7 +119,19 @@ def plan(cli_overrides: Sequence[str], ladder: Sequence[int] | None = None) -> S
     return SweepPlan(base=base, jobs=jobs, extra_overrides=extra)
 
 
-def check_job(cfg: DictConfig) -> None:
+def job_topology(cfg: DictConfig, topo: Topology) -> tuple[Topology, list[int] | None]:
+    """The topology a job runs on: the whole affinity, or the CPUs that ``cpus=`` names."""
+    value = cfg.get("cpus")
+    if value in (None, "all"):
+        return topo, None
+    try:
+        cpus = parse_cpus_option(value, topo)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    return restrict(topo, cpus), cpus
+
+
+def check_job(cfg: DictConfig, topo: Topology | None = None) -> None:
     """Validate one composed job config; raise ConfigError naming the option and allowed values."""
     try:
         backend_class(cfg)
@@ -136,11 +157,21 @@ def check_job(cfg: DictConfig) -> None:
         )
     if cfg.get("collect") not in COLLECT_MODES:
         raise ConfigError(f"collect={cfg.get('collect')}: choose one of {', '.join(COLLECT_MODES)}")
-    if cfg.get("pinning") not in PINNING_MODES:
+    pinning = cfg.get("pinning")
+    if pinning not in PINNING_MODES:
+        raise ConfigError(f"pinning={pinning}: choose one of {', '.join(PINNING_MODES)}")
+    if pinning != "none" and not can_pin():
         raise ConfigError(
-            f"pinning={cfg.get('pinning')}: choose one of {', '.join(PINNING_MODES)} "
-            "(compact/scatter/physical are not implemented yet)"
+            f"pinning={pinning}: this platform cannot pin threads or processes "
+            "(no os.sched_setaffinity); use pinning=none"
         )
+    if topo is not None:
+        run_topo, _ = job_topology(cfg, topo)
+        workers = 1 if backend_class(cfg).single_worker else cfg.workers
+        try:
+            pinning_plan(run_topo, pinning, workers)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
     min_time = cfg.get("min_time_s")
     if isinstance(min_time, bool) or not isinstance(min_time, (int, float)) or min_time < 0:
         raise ConfigError(f"min_time_s={min_time}: must be a number of seconds >= 0")

@@ -180,9 +180,9 @@ def format_cpu_list(cpus: Iterable[int]) -> str:
 def parse_cpus_option(value: Any, topo: Topology, option: str = "cpus") -> list[int]:
     """Turn the user's ``cpus=`` option into CPU ids this process may use.
 
-    A plain number is a count (``cpus=4``: the first 4 CPUs of the affinity, in order); a
-    list ("0-3,8" or [0, 1, 2]) names CPUs. ``None``/"all" means the whole affinity. Errors are
-    one line naming the option and the CPUs that are allowed.
+    Numbers and lists name CPU ids (``cpus=0`` is CPU 0, ``cpus=0-3,8`` or ``[0,1]``);
+    ``cpus=count:4`` asks for the first 4 CPUs of the affinity, in order. ``None``/"all" means
+    the whole affinity. Errors are one line naming the option and the CPUs that are allowed.
     """
     allowed = list(topo.affinity_cpus)
     allowed_text = f"allowed CPUs: {format_cpu_list(allowed) or 'none'} ({len(allowed)} CPUs)"
@@ -190,20 +190,22 @@ def parse_cpus_option(value: Any, topo: Topology, option: str = "cpus") -> list[
         return allowed
     if isinstance(value, bool):
         raise ValueError(f"{option}={value}: expected a CPU count or list; {allowed_text}")
-    if isinstance(value, int) or (isinstance(value, str) and value.strip().isdigit()):
-        count = int(value)
+    if isinstance(value, str) and value.strip().lower().startswith("count:"):
+        text = value.strip()[6:]
+        count = int(text) if text.strip().isdigit() else 0
         if not 1 <= count <= len(allowed):
             raise ValueError(
-                f"{option}={value}: a CPU count must be between 1 and {len(allowed)}; "
-                f"{allowed_text} (to name CPU {count} alone write {option}={count}-{count})"
+                f"{option}={value}: a CPU count must be between 1 and {len(allowed)}; {allowed_text}"
             )
         return allowed[:count]
+    if isinstance(value, int):
+        value = str(value)
     if isinstance(value, str):
         try:
             cpus = parse_cpu_list(value)
         except ValueError:
             raise ValueError(
-                f"{option}={value!r}: not a CPU list or count (e.g. 0-3,8 or 4); {allowed_text}"
+                f"{option}={value!r}: not a CPU list or count (e.g. 0-3,8 or count:4); {allowed_text}"
             ) from None
         shown = value
     elif isinstance(value, Iterable):

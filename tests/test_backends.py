@@ -5,6 +5,7 @@ from __future__ import annotations
 import multiprocessing as mp
 
 import pytest
+
 from coresweep.experiments.backends import BACKENDS, BackendError
 from coresweep.experiments.collect import COLLECTORS
 from coresweep.experiments.workloads import WORKLOADS

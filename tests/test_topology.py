@@ -332,8 +332,9 @@ def test_parse_cpus_option(tmp_path):
                    affinity=[2, 3, 4, 5, 10, 11])
     assert parse_cpus_option("3-4", topo) == [3, 4]
     assert parse_cpus_option([5, 2, 2], topo) == [2, 5]
-    assert parse_cpus_option("4", topo) == [2, 3, 4, 5]  # a count: first N of the affinity
-    assert parse_cpus_option(2, topo) == [2, 3]
+    assert parse_cpus_option("count:4", topo) == [2, 3, 4, 5]  # first N of the affinity
+    assert parse_cpus_option("4", topo) == [4]  # a number names a CPU
+    assert parse_cpus_option(2, topo) == [2]
     assert parse_cpus_option("4-4", topo) == [4]
     assert parse_cpus_option(None, topo) == [2, 3, 4, 5, 10, 11]
     assert parse_cpus_option("all", topo) == [2, 3, 4, 5, 10, 11]
@@ -344,8 +345,10 @@ def test_parse_cpus_option(tmp_path):
 @pytest.mark.parametrize(
     ("value", "message"),
     [("0-3", r"cpus=0-3: CPU 0-1 outside this process's affinity; allowed CPUs: 2-5,10-11"),
-     ("40", r"cpus=40: a CPU count must be between 1 and 6"),
-     ("0", r"cpus=0: a CPU count must be between 1 and 6"),
+     ("count:40", r"cpus=count:40: a CPU count must be between 1 and 6"),
+     ("count:0", r"cpus=count:0: a CPU count must be between 1 and 6"),
+     ("0", r"cpus=0: CPU 0 outside this process's affinity"),
+     (40, r"cpus=40: CPU 40 not online"),
      ("30-31", r"CPU 30-31 not online on this machine \(online: 0-15\)"),
      ("", r"cpus='': the CPU list is empty; allowed CPUs: 2-5,10-11 \(6 CPUs\)"),
      ([], r"the CPU list is empty"),

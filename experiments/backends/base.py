@@ -60,6 +60,8 @@ class Backend(ABC):
     supports_start_method: ClassVar[bool] = False
     #: Ignores ``workers`` (the sequential baseline).
     single_worker: ClassVar[bool] = False
+    #: Starts fresh workers in every run (so per-worker state, like pinning, is per run).
+    workers_per_run: ClassVar[bool] = False
 
     def __init__(
         self,

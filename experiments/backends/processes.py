@@ -36,6 +36,7 @@ class ProcessBackend(Backend):
     """One ``multiprocessing.Process`` per chunk, started on every run, results via a Queue."""
 
     name: ClassVar[str] = "process"
+    workers_per_run: ClassVar[bool] = True
     summary: ClassVar[str] = "one multiprocessing.Process per chunk, started per run (tutorial style)"
     uses_processes: ClassVar[bool] = True
     supports_start_method: ClassVar[bool] = True

@@ -14,6 +14,7 @@ class ThreadBackend(Backend):
     """One ``threading.Thread`` per chunk, created and joined on every run (the classic tutorial)."""
 
     name: ClassVar[str] = "thread"
+    workers_per_run: ClassVar[bool] = True
     summary: ClassVar[str] = "one threading.Thread per chunk, started per run (tutorial style)"
 
     def map(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
