@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from pathlib import Path
@@ -42,7 +43,12 @@ class SweepCallback(Callback):
             topology=topo.to_dict(),
             jobs_planned=self.total,
         )
-        records.write_environment(sweep_dir, env)
+        if OmegaConf.select(config, "resume") and (sweep_dir / records.ENVIRONMENT_FILE).exists():
+            # Keep the original record; each resumption adds its own beside it.
+            stamp = env["timestamp"].replace(":", "").replace("+0000", "")
+            (sweep_dir / f"environment.resumed-{stamp}.json").write_text(json.dumps(env, indent=2))
+        else:
+            records.write_environment(sweep_dir, env)
         LAST_SWEEP.update(sweep_dir=str(sweep_dir), failed_runs=0, failed_jobs=[])
         self.console.print(
             f"coresweep: {self.total if self.total is not None else '?'} jobs → {sweep_dir}"
@@ -80,6 +86,8 @@ class SweepCallback(Callback):
             status = f"[red]✗ {outcome.n_failed} failed[/red]: {outcome.first_error}"
         else:
             status = f"[green]✓[/green] median {outcome.median_wall_s:.4f} s"
+        if outcome.resumed:
+            status += " (kept from the earlier run)"
         self.console.print(f"{shown} {status}  ({seconds:.1f} s)")
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:

@@ -5,6 +5,8 @@ Thin on purpose: ``sweep`` plans and validates, ``job`` measures, the callback r
 
 from __future__ import annotations
 
+import os
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -14,7 +16,7 @@ from omegaconf import DictConfig
 
 from .sweep import CONFIG_NAME, ConfigError
 
-EXIT_OK, EXIT_FAILED_RUNS, EXIT_BAD_INPUT = 0, 1, 2
+EXIT_OK, EXIT_FAILED_RUNS, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 @hydra.main(config_path="pkg://coresweep.conf", config_name=CONFIG_NAME, version_base="1.3")
@@ -47,7 +49,7 @@ def preflight(argv: list[str]) -> tuple[list[str], int]:
     from hydra._internal.utils import get_args_parser
     from hydra.core.global_hydra import GlobalHydra
 
-    from .sweep import check_job, check_sweep_dir, compose, plan
+    from .sweep import check_job, check_resume, check_sweep_dir, compose, plan
     from .topology_state import current_topology
 
     args = get_args_parser().parse_args(argv)
@@ -59,7 +61,11 @@ def preflight(argv: list[str]) -> tuple[list[str], int]:
     with initialize_config_module("coresweep.conf", version_base="1.3", job_name="coresweep"):
         topo = current_topology()
         sweep = plan(overrides + extra_search, topo)
-        check_sweep_dir(sweep.base.hydra.sweep.dir)
+        resume = sweep.base.get("resume")
+        if resume:
+            sweep.extra_overrides += check_resume(resume, sweep)
+        else:
+            check_sweep_dir(sweep.base.hydra.sweep.dir)
         for job_overrides in sweep.jobs:
             cfg = compose(job_overrides + extra_search)
             try:
@@ -97,19 +103,58 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{prog}: error: {exc}", file=sys.stderr)
             return EXIT_BAD_INPUT
         LAST_SWEEP_PLAN.update(jobs=njobs, argv=[prog, *argv])
-    saved = sys.argv
+    saved = sys.argv, signal.getsignal(signal.SIGTERM)
     sys.argv = [prog, *hydra_argv]
+    # SIGTERM (a scheduler's stop, `kill`) gets the same clean ending as Ctrl-C.
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         _hydra_app()
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
         if code:
             return code
+    except KeyboardInterrupt:
+        return _interrupted(LAST_SWEEP.get("sweep_dir"))
     finally:
-        sys.argv = saved
+        sys.argv = saved[0]
+        signal.signal(signal.SIGTERM, saved[1])
     if LAST_SWEEP.get("failed_runs") or LAST_SWEEP.get("report_error"):
         return EXIT_FAILED_RUNS
     return EXIT_OK
+
+
+_MAIN_PID = os.getpid()
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    if os.getpid() != _MAIN_PID:  # a forked worker inherited this handler: just end
+        os._exit(128 + signum)
+    raise KeyboardInterrupt
+
+
+def _interrupted(sweep_dir: str | None) -> int:
+    """Ctrl-C/SIGTERM: stop every worker, keep every row, write the partial report."""
+    from .job import kill_children
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut this short
+    try:
+        stopped = kill_children()
+        print(f"\ncoresweep: interrupted; stopped {stopped} worker processes", file=sys.stderr)
+        if sweep_dir and any(Path(sweep_dir).glob("*/results.jsonl")):
+            try:
+                from coresweep.analysis.report import build_report
+
+                result = build_report([Path(sweep_dir)], Path(sweep_dir) / "report")
+                print(f"coresweep: partial report: {result.index_html}", file=sys.stderr)
+            except Exception as exc:
+                print(f"coresweep: partial report failed ({exc}); rows are in {sweep_dir}", file=sys.stderr)
+            print(
+                f"coresweep: finish the sweep with the same command and resume={sweep_dir}",
+                file=sys.stderr,
+            )
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    return EXIT_INTERRUPTED
 
 
 def entry() -> None:

@@ -10,6 +10,7 @@ import datetime as dt
 import json
 import os
 import statistics
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,7 @@ class JobOutcome:
     n_failed: int
     median_wall_s: float | None
     first_error: str | None
+    resumed: bool = False
 
 
 def run_job(
@@ -49,6 +51,10 @@ def run_job(
     topology: Topology,
 ) -> JobOutcome:
     """Measure one configuration and append its rows to ``job_dir/results.jsonl``."""
+    if cfg.get("resume"):
+        kept = _complete_rows(job_dir / records.RESULTS_FILE, int(cfg.repeats))
+        if kept is not None:
+            return _outcome(job, kept, resumed=True)
     topology, cpus = job_topology(cfg, topology)
     counts = topology.counts()
     environment = _read_environment(sweep_dir)
@@ -65,8 +71,12 @@ def run_job(
         backend = cls(workers, cfg.start_method, initializer=init_worker, initargs=(blas_threads,))
     collector = COLLECTORS[cfg.collect]()
     plan = pinning_plan(topology, cfg.pinning, backend.workers) if cfg.pinning != "none" else None
+    timeout = cfg.get("timeout_s")
     protocol = Protocol(
-        repeats=int(cfg.repeats), warmup=int(cfg.warmup), min_time_s=float(cfg.min_time_s)
+        repeats=int(cfg.repeats),
+        warmup=int(cfg.warmup),
+        min_time_s=float(cfg.min_time_s),
+        timeout_s=float(timeout) if timeout else None,
     )
 
     base_row: dict[str, Any] = {
@@ -93,6 +103,28 @@ def run_job(
     if cfg.workload.name == "custom":
         base_row["fn"] = cfg.workload.fn
 
+    results_path = job_dir / records.RESULTS_FILE
+
+    def stuck(partial: JobMeasurement) -> None:
+        # Called from the watchdog thread while the main thread is blocked in threads that
+        # cannot be killed: record everything, stop the workers we can, and end the process.
+        protocol._fail_from(
+            partial,
+            len(partial.runs),
+            f"timeout: a run took longer than timeout_s={timeout} and its threads could not be "
+            "stopped; the sweep was ended here (rerun with resume=<sweep dir> to finish it)",
+        )
+        _write_rows(results_path, base_row, partial)
+        print(
+            f"coresweep: job {job} hung in threads past timeout_s={timeout}; its rows are in "
+            f"{results_path}; ending the sweep (threads cannot be killed)",
+            file=sys.stderr,
+            flush=True,
+        )
+        kill_children()
+        os._exit(1)
+
+    protocol.on_stuck = stuck
     measurement = JobMeasurement()
     pinner = Pinner(plan, backend.workers_per_run) if plan is not None else None
     saved_affinity = os.sched_getaffinity(0) if cpus is not None else None
@@ -125,7 +157,46 @@ def run_job(
         if saved_affinity is not None:
             os.sched_setaffinity(0, saved_affinity)
 
-    with records.RecordWriter(job_dir / records.RESULTS_FILE) as writer:
+    _write_rows(results_path, base_row, measurement)
+    if measurement.interrupted:
+        raise KeyboardInterrupt
+
+    return _outcome(job, [{"ok": r.ok, "wall_s": r.wall_s, "error": r.error} for r in measurement.runs])
+
+
+def _outcome(job: str, rows: list[dict[str, Any]], resumed: bool = False) -> JobOutcome:
+    ok_walls = [r["wall_s"] for r in rows if r.get("ok") and r.get("wall_s") is not None]
+    failed = [r for r in rows if not r.get("ok")]
+    return JobOutcome(
+        job=job,
+        n_ok=len(ok_walls),
+        n_failed=len(failed),
+        median_wall_s=statistics.median(ok_walls) if ok_walls else None,
+        first_error=failed[0].get("error") if failed else None,
+        resumed=resumed,
+    )
+
+
+def _complete_rows(path: Path, repeats: int) -> list[dict[str, Any]] | None:
+    """The rows of a finished job, or None (after moving an unfinished file aside, never deleting it)."""
+    if not path.exists():
+        return None
+    rows: list[dict[str, Any]] = []
+    for line in path.read_text().splitlines():
+        try:
+            rows.append(json.loads(line))
+        except ValueError:
+            rows = []  # a torn line (SIGKILL mid-write): the job did not finish
+            break
+    if len(rows) >= repeats and not any(r.get("interrupted") for r in rows):
+        return rows
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    path.rename(path.with_name(f"results.unfinished-{stamp}.jsonl"))
+    return None
+
+
+def _write_rows(path: Path, base_row: dict[str, Any], measurement: JobMeasurement) -> None:
+    with records.RecordWriter(path) as writer:
         for run in measurement.runs:
             writer.write(
                 {
@@ -142,19 +213,33 @@ def run_job(
                     "verified": run.verified,
                     "ok": run.ok,
                     "error": run.error,
+                    "interrupted": measurement.interrupted,
                     "timestamp": dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds"),
                 }
             )
 
-    ok_walls = [r.wall_s for r in measurement.runs if r.ok and r.wall_s is not None]
-    failed = [r for r in measurement.runs if not r.ok]
-    return JobOutcome(
-        job=job,
-        n_ok=len(ok_walls),
-        n_failed=len(failed),
-        median_wall_s=statistics.median(ok_walls) if ok_walls else None,
-        first_error=failed[0].error if failed else None,
-    )
+
+def kill_children(grace_s: float = 3.0) -> int:
+    """Terminate, then kill, every descendant process; returns how many there were."""
+    import psutil
+
+    try:
+        children = psutil.Process().children(recursive=True)
+    except psutil.Error:
+        return 0
+    for child in children:
+        try:
+            child.terminate()
+        except psutil.Error:
+            pass
+    _, alive = psutil.wait_procs(children, timeout=grace_s)
+    for child in alive:
+        try:
+            child.kill()
+        except psutil.Error:
+            pass
+    psutil.wait_procs(alive, timeout=grace_s)
+    return len(children)
 
 
 def _reference(workload: Any, items: list[Any]) -> list[Any]:

@@ -11,6 +11,7 @@ and never given a time that could be mistaken for a fast one.
 from __future__ import annotations
 
 import math
+import threading
 import time
 import traceback
 from collections.abc import Sequence
@@ -49,6 +50,7 @@ class JobMeasurement:
     teardown_s: float | None = None
     warmup_s: list[float] = field(default_factory=list)
     runs: list[RunMeasurement] = field(default_factory=list)
+    interrupted: bool = False
 
 
 def describe(exc: BaseException) -> str:
@@ -60,6 +62,50 @@ def describe(exc: BaseException) -> str:
     return (first[:400] + where) if len(first) > 400 else first + where
 
 
+class RunTimeout(Exception):
+    """A run outlived ``timeout_s``; its workers were stopped."""
+
+
+class Watchdog:
+    """Stops a run that outlives its time limit.
+
+    On expiry it calls ``abort`` (kills worker processes, so a blocked ``map`` raises). Threads
+    cannot be killed: if the run is still stuck ``grace_s`` later, ``on_stuck`` is called from
+    the watchdog thread, which must record what is known and end the process.
+    """
+
+    def __init__(
+        self,
+        seconds: float | None,
+        abort: Callable[[], None],
+        on_stuck: Callable[[], None] | None,
+        grace_s: float = 10.0,
+    ) -> None:
+        self.seconds, self.abort, self.on_stuck, self.grace_s = seconds, abort, on_stuck, grace_s
+        self.fired = False
+        self._done = threading.Event()
+
+    def __enter__(self) -> Watchdog:
+        if self.seconds:
+            self._thread = threading.Thread(target=self._watch, name="coresweep-watchdog", daemon=True)
+            self._thread.start()
+        return self
+
+    def _watch(self) -> None:
+        if self._done.wait(self.seconds):
+            return
+        self.fired = True
+        try:
+            self.abort()
+        except Exception:
+            pass
+        if not self._done.wait(self.grace_s) and self.on_stuck is not None:
+            self.on_stuck()
+
+    def __exit__(self, *exc: object) -> None:
+        self._done.set()
+
+
 @dataclass
 class Protocol:
     """Runs one job's measurements. ``clock`` and ``cpu_times`` are injectable for tests."""
@@ -67,9 +113,12 @@ class Protocol:
     repeats: int
     warmup: int = 1
     min_time_s: float = 0.0
+    timeout_s: float | None = None
     clock: Clock = time.perf_counter_ns
     cpu_times: Callable[[], CpuTimes] = tree_cpu_times
     measure_memory: bool = True
+    #: Called (from the watchdog thread) when a timed-out run cannot be stopped; gets the job.
+    on_stuck: Callable[[JobMeasurement], None] | None = None
 
     def measure(
         self,
@@ -81,52 +130,81 @@ class Protocol:
         verify: Verifier,
         before_run: Callable[[], None] | None = None,
     ) -> JobMeasurement:
-        """Start, warm up, time ``repeats`` runs, shut down. ``before_run`` runs untimed before
-        every run (warm-ups included)."""
-        self._before_run = before_run or (lambda: None)
+        """Start, warm up, time ``repeats`` runs, shut down; never raises for the code measured.
+
+        ``before_run`` runs untimed before every run (warm-ups included). On Ctrl-C the workers
+        are stopped, the runs measured so far are returned with ``interrupted`` set.
+        """
+        before = before_run or (lambda: None)
         job = JobMeasurement()
-        started = False
+        try:
+            self._measure(job, backend, collector, task, items, expected, verify, before)
+        except KeyboardInterrupt:
+            job.interrupted = True
+            backend.abort()
+            _quietly(collector.shutdown)
+        return job
+
+    def _measure(
+        self,
+        job: JobMeasurement,
+        backend: Backend,
+        collector: Collector,
+        task: Callable[[Any], Any],
+        items: Sequence[Any],
+        expected: Sequence[Any],
+        verify: Verifier,
+        before: Callable[[], None],
+    ) -> None:
         try:
             t0 = self.clock()
-            backend.start()
-            started = True
-            collector.start(backend, expected)
+            with self._watchdog(backend, job) as watchdog:
+                backend.start()
+                collector.start(backend, expected)
             job.startup_s = (self.clock() - t0) / 1e9
-        except BaseException as exc:
-            if isinstance(exc, KeyboardInterrupt):
-                raise
-            self._fail_all(job, f"startup failed: {describe(exc)}")
-            if started:
-                backend.abort()
-            return job
+            if watchdog.fired:
+                raise RunTimeout(f"startup took longer than timeout_s={self.timeout_s}")
+        except Exception as exc:
+            self._fail_from(job, 0, f"startup failed: {describe(exc)}")
+            backend.abort()
+            _quietly(collector.shutdown)
+            return
 
         loops = 1
         try:
             for _ in range(self.warmup):
-                self._before_run()
+                before()
                 t0 = self.clock()
-                got = collector.run(backend, task, items)
+                with self._watchdog(backend, job) as watchdog:
+                    got = collector.run(backend, task, items)
+                if watchdog.fired:
+                    raise RunTimeout(f"a warm-up run took longer than timeout_s={self.timeout_s}")
                 job.warmup_s.append((self.clock() - t0) / 1e9)
                 problem = verify(expected, got)
                 if problem:
                     raise AssertionError(f"wrong result in warm-up: {problem}")
             if self.min_time_s > 0 and job.warmup_s:
                 loops = calibrate_loops(job.warmup_s[-1], self.min_time_s)
-        except BaseException as exc:
-            if isinstance(exc, KeyboardInterrupt):
-                backend.abort()
-                raise
-            self._fail_all(job, f"warm-up failed: {describe(exc)}")
+        except Exception as exc:
+            self._fail_from(job, 0, f"warm-up failed: {describe(exc)}")
             self._teardown(job, backend, collector, aborted=True)
-            return job
+            return
 
-        broken = False
         for repeat in range(self.repeats):
-            run = self._timed_run(repeat, loops, backend, collector, task, items, expected, verify)
+            run = self._timed_run(
+                repeat, loops, backend, collector, task, items, expected, verify, before, job
+            )
             job.runs.append(run)
-            broken = broken or (not run.ok and run.wall_s is None)
-        self._teardown(job, backend, collector, aborted=broken)
-        return job
+            if run.error and run.error.startswith("timeout"):
+                # The workers were killed: the backend is gone, later runs cannot be timed.
+                self._fail_from(job, repeat + 1, "not run: an earlier run timed out")
+                self._teardown(job, backend, collector, aborted=True)
+                return
+        self._teardown(job, backend, collector, aborted=any(r.wall_s is None for r in job.runs))
+
+    def _watchdog(self, backend: Backend, job: JobMeasurement) -> Watchdog:
+        on_stuck = (lambda: self.on_stuck(job)) if self.on_stuck is not None else None
+        return Watchdog(self.timeout_s, backend.abort, on_stuck)
 
     def _timed_run(
         self,
@@ -138,25 +216,33 @@ class Protocol:
         items: Sequence[Any],
         expected: Sequence[Any],
         verify: Verifier,
+        before: Callable[[], None],
+        job: JobMeasurement,
     ) -> RunMeasurement:
         outputs: list[Any] = []
-        self._before_run()
+        before()
         memory = PeakMemory(sample_children=backend.uses_processes) if self.measure_memory else None
+        watchdog = self._watchdog(backend, job)
         cpu0 = self.cpu_times()
         try:
             if memory is not None:
                 memory.__enter__()
-            t0 = self.clock()
-            for _ in range(loops):
-                outputs.append(collector.run(backend, task, items))
-            elapsed_ns = self.clock() - t0
-        except BaseException as exc:
-            if isinstance(exc, KeyboardInterrupt):
-                raise
-            return RunMeasurement(repeat, loops, None, None, None, None, False, False, describe(exc))
+            with watchdog:
+                t0 = self.clock()
+                for _ in range(loops):
+                    outputs.append(collector.run(backend, task, items))
+                elapsed_ns = self.clock() - t0
+        except Exception as exc:
+            error = describe(exc)
+            if watchdog.fired:
+                error = f"timeout: the run took longer than timeout_s={self.timeout_s}; workers stopped"
+            return RunMeasurement(repeat, loops, None, None, None, None, False, False, error)
         finally:
             if memory is not None:
                 memory.__exit__(None, None, None)
+        if watchdog.fired:  # finished, but only after the limit: not a valid time
+            error = f"timeout: the run took longer than timeout_s={self.timeout_s}"
+            return RunMeasurement(repeat, loops, None, None, None, None, False, False, error)
         cpu = self.cpu_times() - cpu0
         problem = next((p for p in (verify(expected, got) for got in outputs) if p), None)
         return RunMeasurement(
@@ -180,17 +266,30 @@ class Protocol:
                 backend.abort()
             else:
                 backend.shutdown()
-            collector.shutdown()
         except Exception:
             backend.abort()
+            _quietly(collector.shutdown)
             return
-        job.teardown_s = (self.clock() - t0) / 1e9
+        _quietly(collector.shutdown)
+        if not aborted:
+            job.teardown_s = (self.clock() - t0) / 1e9
+
+    def _fail_from(self, job: JobMeasurement, first: int, error: str) -> None:
+        """Failed rows for repeats ``first``.. so that a failure never shrinks the row count."""
+        job.runs = job.runs[:first] + [
+            RunMeasurement(r, 1, None, None, None, None, False, False, error)
+            for r in range(first, self.repeats)
+        ]
 
     def _fail_all(self, job: JobMeasurement, error: str) -> None:
-        job.runs = [
-            RunMeasurement(r, 1, None, None, None, None, False, False, error)
-            for r in range(self.repeats)
-        ]
+        self._fail_from(job, 0, error)
+
+
+def _quietly(fn: Callable[[], None]) -> None:
+    try:
+        fn()
+    except Exception:
+        pass
 
 
 def calibrate_loops(call_s: float, min_time_s: float) -> int:

@@ -175,6 +175,11 @@ def check_job(cfg: DictConfig, topo: Topology | None = None) -> None:
     min_time = cfg.get("min_time_s")
     if isinstance(min_time, bool) or not isinstance(min_time, (int, float)) or min_time < 0:
         raise ConfigError(f"min_time_s={min_time}: must be a number of seconds >= 0")
+    timeout = cfg.get("timeout_s")
+    if timeout is not None and (
+        isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0
+    ):
+        raise ConfigError(f"timeout_s={timeout}: must be a number of seconds > 0 (or null: no limit)")
     blas = cfg.get("blas_threads")
     if blas not in ("auto", "none", None) and not (
         isinstance(blas, int) and not isinstance(blas, bool) and blas >= 1
@@ -208,6 +213,38 @@ def check_sweep_dir(path: str | os.PathLike[str]) -> None:
         os.rmdir(tempfile.mkdtemp(prefix=".coresweep-probe-", dir=probe))
     except OSError as exc:
         raise ConfigError(f"hydra.sweep.dir={path}: cannot write in {probe} ({exc.strerror})") from None
+
+
+def _comparable(overrides: Sequence[str]) -> list[str]:
+    return sorted(o for o in overrides if not o.startswith(("resume=", "+resume=", "hydra.", "hydra/")))
+
+
+def check_resume(resume: str, sweep: SweepPlan) -> list[str]:
+    """``resume=DIR``: DIR must hold a sweep run with the same jobs; returns overrides to add.
+
+    Jobs are matched by number, so the sweep must expand to the same job list as before;
+    Hydra's own record of each job's overrides (``<job>/.hydra/overrides.yaml``) is the check.
+    """
+    folder = Path(resume)
+    if not (folder / "environment.json").is_file():
+        raise ConfigError(f"resume={resume}: not a coresweep sweep folder (no environment.json)")
+    given = OmegaConf.select(sweep.base, "hydra.sweep.dir")
+    if given and Path(str(given)).absolute() != folder.absolute() and "${" not in str(given):
+        here = Path(str(given)).absolute()
+        if not str(given).startswith("outputs/") or here.exists():
+            raise ConfigError(f"resume={resume}: conflicts with hydra.sweep.dir={given}; give only resume")
+    for num, job in enumerate(sweep.jobs):
+        record = folder / str(num) / ".hydra" / "overrides.yaml"
+        if not record.is_file():
+            continue
+        before = _comparable(OmegaConf.to_container(OmegaConf.load(record)))  # type: ignore[arg-type]
+        now = _comparable(job)
+        if before != now:
+            raise ConfigError(
+                f"resume={resume}: job {num} was [{' '.join(before)}], this command makes it "
+                f"[{' '.join(now)}]; resume with the sweep's original command"
+            )
+    return [f"hydra.sweep.dir={folder.absolute()}"]
 
 
 def _positive_int(cfg: DictConfig, key: str, minimum: int = 1) -> int:
