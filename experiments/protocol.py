@@ -59,7 +59,30 @@ def describe(exc: BaseException) -> str:
     first = text[0] if text else type(exc).__name__
     frames = traceback.extract_tb(exc.__traceback__)
     where = f" (at {frames[-1].filename.rsplit('/', 1)[-1]}:{frames[-1].lineno})" if frames else ""
-    return (first[:400] + where) if len(first) > 400 else first + where
+    text = (first[:400] + where) if len(first) > 400 else first + where
+    for needle, hint in _HINTS:
+        if needle in str(exc):
+            text += f" [{hint}]"
+    return text
+
+
+# Errors of the classic tutorial, and what to do about them.
+_HINTS = (
+    (
+        "bootstrapping phase",
+        "a module starts processes when imported: put that code under "
+        "if __name__ == '__main__': so spawned workers can import it safely",
+    ),
+    (
+        "Can't get attribute",
+        "workers could not find the function by name: define it in an importable module, "
+        "not in __main__ or a notebook",
+    ),
+    (
+        "Can't pickle",
+        "process backends pickle tasks and results: use module-level functions and plain data",
+    ),
+)
 
 
 class RunTimeout(Exception):

@@ -189,10 +189,26 @@ def check_job(cfg: DictConfig, topo: Topology | None = None) -> None:
     if machine is not None and (not isinstance(machine, str) or not machine.strip()):
         raise ConfigError(f"machine={machine!r}: must be a non-empty label or null")
     try:
-        make_workload(cfg)
-        backend_class(cfg)(cfg.workers, start_method)
+        workload = make_workload(cfg)
+        backend = backend_class(cfg)(cfg.workers, start_method)
     except (WorkloadError, BackendError) as exc:
         raise ConfigError(str(exc)) from None
+    if backend.uses_processes and cfg.workload.name == "custom":
+        _check_picklable(workload.task, f"workload.fn={cfg.workload.fn}")
+
+
+def _check_picklable(obj: Any, what: str) -> None:
+    """Process backends send the task to workers by pickling: find out now, not mid-sweep."""
+    import pickle
+
+    try:
+        pickle.dumps(obj)
+    except Exception as exc:
+        raise ConfigError(
+            f"{what}: cannot be sent to worker processes ({type(exc).__name__}: {exc}); make it a "
+            "plain module-level function, or use a thread backend (thread, thread_pool, "
+            "joblib_threading)"
+        ) from None
 
 
 def check_sweep_dir(path: str | os.PathLike[str]) -> None:

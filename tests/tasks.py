@@ -30,3 +30,6 @@ def die_on_two(i: int) -> int:
     if i == 2:
         os._exit(3)
     return i
+
+
+IDENTITY = lambda i: i  # noqa: E731 - a lambda cannot be pickled by reference

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -16,11 +17,11 @@ ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
 
 
-def coresweep(*args: str, cwd: Path, module: str = "coresweep.experiments.cli") -> subprocess.CompletedProcess:
+def coresweep(*args: str, cwd: Path, module: str = "coresweep.experiments.entry") -> Any:
+    """Run the real command (the console script's module) in a subprocess."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}  # so workers can import tests.tasks
-    return subprocess.run(
-        [sys.executable, "-m", module, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600
-    )
+    cmd = [sys.executable, "-m", module, *args]
+    return subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
 
 
 def rows_of(sweep: Path) -> list[dict]:
