@@ -69,6 +69,7 @@ def run_job(
     backend = cls(workers, cfg.start_method)
     if backend.start_method == "forkserver":
         backend = cls(workers, cfg.start_method, initializer=init_worker, initargs=(blas_threads,))
+    backend.task_timeout_s = float(cfg.timeout_s) if cfg.get("timeout_s") else None
     collector = COLLECTORS[cfg.collect]()
     plan = pinning_plan(topology, cfg.pinning, backend.workers) if cfg.pinning != "none" else None
     timeout = cfg.get("timeout_s")

@@ -223,7 +223,7 @@ class Protocol:
                 self._fail_from(job, repeat + 1, "not run: an earlier run timed out")
                 self._teardown(job, backend, collector, aborted=True)
                 return
-        self._teardown(job, backend, collector, aborted=any(r.wall_s is None for r in job.runs))
+        self._teardown(job, backend, collector, aborted=False)
 
     def _watchdog(self, backend: Backend, job: JobMeasurement) -> Watchdog:
         on_stuck = (lambda: self.on_stuck(job)) if self.on_stuck is not None else None
@@ -288,7 +288,10 @@ class Protocol:
             if aborted:
                 backend.abort()
             else:
-                backend.shutdown()
+                with self._watchdog(backend, job) as watchdog:
+                    backend.shutdown()
+                if watchdog.fired:
+                    raise RunTimeout("shutdown took longer than timeout_s")
         except Exception:
             backend.abort()
             _quietly(collector.shutdown)

@@ -33,3 +33,27 @@ def die_on_two(i: int) -> int:
 
 
 IDENTITY = lambda i: i  # noqa: E731 - a lambda cannot be pickled by reference
+
+
+def segfault_on_two(i: int) -> int:
+    if i == 2:
+        import ctypes
+
+        ctypes.string_at(0)  # reads address 0: SIGSEGV
+    return i
+
+
+def kill_self_on_two(i: int) -> int:
+    if i == 2:
+        import signal
+
+        os.kill(os.getpid(), signal.SIGKILL)
+    return i
+
+
+def hang_on_two(i: int) -> int:
+    if i == 2:
+        import time
+
+        time.sleep(3600)
+    return i

@@ -83,6 +83,8 @@ class Backend(ABC):
         self.requested_start_method = None if start_method == "auto" else start_method
         self.initializer = initializer
         self.initargs = initargs
+        #: Longest a single task may take, for backends that can enforce it themselves.
+        self.task_timeout_s: float | None = None
 
     @property
     def start_method(self) -> str:

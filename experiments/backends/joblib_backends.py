@@ -26,7 +26,11 @@ class _JoblibBackend(Backend):
         """Adjust the ``Parallel`` object before it starts its workers (default: nothing)."""
 
     def start(self) -> None:
-        self._parallel = Parallel(n_jobs=self.workers, backend=self.make_backend())
+        # joblib's own per-task timeout is what ends a call whose worker died: its
+        # multiprocessing backend would otherwise wait forever for the lost task.
+        self._parallel = Parallel(
+            n_jobs=self.workers, backend=self.make_backend(), timeout=self.task_timeout_s
+        )
         self.configure_parallel(self._parallel)
         self._parallel.__enter__()
         # One task per worker so that the workers exist before the first timed run.
@@ -39,11 +43,18 @@ class _JoblibBackend(Backend):
         self._parallel.__exit__(None, None, None)
 
     def abort(self) -> None:
+        parallel = getattr(self, "_parallel", None)
+        if parallel is None:
+            return
+        parallel._aborting = True  # makes a blocked retrieval loop give up (it polls this flag)
         try:
-            self._parallel._backend.abort_everything(ensure_ready=False)
+            parallel._backend.abort_everything(ensure_ready=False)
         except Exception:
             pass
-        self.shutdown()
+        try:
+            self.shutdown()
+        except Exception:
+            pass
 
 
 class JoblibLokyBackend(_JoblibBackend):

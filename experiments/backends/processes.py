@@ -91,6 +91,7 @@ class ProcessBackend(Backend):
         for p in getattr(self, "_procs", []):
             if p.is_alive():
                 p.kill()
+            p.join(timeout=5)
 
 
 class PoolBackend(Backend):
@@ -107,12 +108,18 @@ class PoolBackend(Backend):
         self._pool.map(_noop, range(self.workers), chunksize=1)
 
     def map(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
+        # Pool silently replaces a dead worker and waits forever for the task it held; watch
+        # the workers (the ones at the start and any replacement) and fail instead.
+        watched = list(self._pool._pool)
         result = self._pool.map_async(fn, items)
         while not result.ready():
-            result.wait(0.2)
-            # Pool silently replaces a dead worker and waits forever for its task; fail instead.
-            if any(p.exitcode not in (None, 0) for p in self._pool._pool):
-                raise WorkerDied("a Pool worker process died; its tasks would never finish")
+            result.wait(0.1)
+            watched += [p for p in self._pool._pool if p not in watched]
+            dead = [p.exitcode for p in watched if p.exitcode not in (None, 0)]
+            if dead:
+                raise WorkerDied(
+                    f"a Pool worker process died (exit code {dead[0]}); its tasks would never finish"
+                )
         return result.get()
 
     def shutdown(self) -> None:
@@ -150,9 +157,12 @@ class ProcessPoolBackend(Backend):
         self._executor.shutdown(wait=True)
 
     def abort(self) -> None:
-        for p in list(getattr(self._executor, "_processes", {}).values()):
+        procs = list((getattr(self._executor, "_processes", None) or {}).values())
+        for p in procs:
             if p.is_alive():
                 p.kill()
+        for p in procs:
+            p.join(timeout=5)
         self._executor.shutdown(wait=False, cancel_futures=True)
 
 

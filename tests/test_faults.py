@@ -1,0 +1,81 @@
+"""Fault injection: every fault in a run becomes failed rows with the reason; nothing hangs,
+nothing is left running, and the rows keep their count."""
+
+from __future__ import annotations
+
+import psutil
+import pytest
+
+from coresweep.experiments.backends import BACKENDS
+from coresweep.experiments.collect import Collector
+from coresweep.experiments.protocol import Protocol
+
+from . import tasks
+
+PROCESS_BACKENDS = [n for n, c in BACKENDS.items() if c.uses_processes]
+ITEMS = list(range(6))
+
+
+def verify(expected, got):
+    return None if list(expected) == list(got) else "mismatch"
+
+
+def measure(name: str, fn, timeout_s: float | None = 20.0):
+    protocol = Protocol(repeats=2, warmup=0, timeout_s=timeout_s, measure_memory=False)
+    backend = BACKENDS[name](2)
+    backend.task_timeout_s = timeout_s  # as the job sets it
+    return protocol.measure(backend, Collector(), fn, ITEMS, ITEMS, verify)
+
+
+def _no_orphans() -> None:
+    # Resource trackers (multiprocessing's and loky's) live as long as the interpreter by
+    # design; anything else still running after a job is a leaked worker.
+    workers = [
+        p for p in psutil.Process().children(recursive=True)
+        if "resource_tracker" not in " ".join(_cmdline(p))
+    ]
+    assert not workers, f"worker processes left running: {[_cmdline(p) for p in workers]}"
+
+
+def _cmdline(p: psutil.Process) -> list[str]:
+    try:
+        return p.cmdline()
+    except psutil.Error:
+        return []
+
+
+@pytest.mark.parametrize("name", list(BACKENDS))
+def test_exception_in_workload(name: str) -> None:
+    job = measure(name, tasks.fail_on_three)
+    assert len(job.runs) == 2
+    assert all(not r.ok and "task 3 fails on purpose" in r.error for r in job.runs)
+    _no_orphans()
+
+
+@pytest.mark.parametrize("fault", ["die_on_two", "segfault_on_two", "kill_self_on_two"])
+@pytest.mark.parametrize("name", PROCESS_BACKENDS)
+def test_worker_process_dies(name: str, fault: str) -> None:
+    # joblib's multiprocessing backend never notices a dead worker: only the timeout ends it.
+    timeout = 5.0 if name == "joblib_multiprocessing" else 60.0
+    job = measure(name, getattr(tasks, fault), timeout_s=timeout)
+    assert len(job.runs) == 2
+    assert all(not r.ok and r.wall_s is None for r in job.runs)
+    assert job.runs[0].error
+    _no_orphans()
+
+
+@pytest.mark.parametrize("name", PROCESS_BACKENDS)
+def test_hang_in_a_process_is_stopped_by_the_timeout(name: str) -> None:
+    job = measure(name, tasks.hang_on_two, timeout_s=2.0)
+    assert len(job.runs) == 2
+    assert job.runs[0].error.startswith("timeout")
+    assert "not run" in job.runs[1].error or job.runs[1].error.startswith("timeout")
+    _no_orphans()
+
+
+def test_wrong_result_is_never_counted() -> None:
+    protocol = Protocol(repeats=3, warmup=0, measure_memory=False)
+    job = protocol.measure(BACKENDS["process_pool"](2), Collector(), tasks.square, ITEMS, ITEMS, verify)
+    assert [r.ok for r in job.runs] == [False] * 3
+    assert all(r.verified is False and r.error.startswith("wrong result") for r in job.runs)
+    _no_orphans()
