@@ -1,0 +1,36 @@
+"""coresweep.analysis: results folders on disk -> statistics, figures and a self-contained report.
+
+Reads files only (never imports ``coresweep.experiments``), so a report can be rebuilt from a
+folder copied off another machine. Heavy modules (matplotlib) load on first use.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+__all__ = [
+    "AnalysisError",
+    "NoResultsError",
+    "ReportResult",
+    "build_report",
+    "load_results",
+    "scaling_fits",
+    "summarize",
+]
+
+_WHERE = {
+    "AnalysisError": "load",
+    "NoResultsError": "load",
+    "load_results": "load",
+    "summarize": "stats",
+    "scaling_fits": "stats",
+    "ReportResult": "report",
+    "build_report": "report",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _WHERE:
+        return getattr(import_module(f".{_WHERE[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -117,12 +117,16 @@ class PoolBackend(Backend):
             watched += [p for p in self._pool._pool if p not in watched]
             dead = [p.exitcode for p in watched if p.exitcode not in (None, 0)]
             if dead:
+                self._broken = True  # the lost task keeps Pool.join() waiting forever
                 raise WorkerDied(
                     f"a Pool worker process died (exit code {dead[0]}); its tasks would never finish"
                 )
         return result.get()
 
     def shutdown(self) -> None:
+        if getattr(self, "_broken", False):
+            self.abort()
+            return
         self._pool.close()
         self._pool.join()
 

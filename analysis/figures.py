@@ -1,0 +1,723 @@
+"""Figures: speedup and efficiency against workers, plus start-up, memory and CPU use.
+
+Every worker axis carries the machine's physical and logical core counts and shades the
+oversubscribed region, because "how many workers" only means something against the cores
+that exist. A backend keeps one colour in every figure of a report (``backend_palette``), so a
+reader learns the colours once. Figures are drawn with matplotlib under a seaborn style, from
+the summary table (whose intervals are the bootstrap ones), not from seaborn's own estimator.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import seaborn as sns  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.lines import Line2D  # noqa: E402
+from matplotlib.patches import Patch  # noqa: E402
+from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator, NullLocator  # noqa: E402
+
+from ._parallel import can_fork, usable_cpus  # noqa: E402
+from .stats import SEQUENTIAL  # noqa: E402
+
+DPI = 110
+PANEL_W = 4.3
+PANEL_H = 3.3
+MAX_COLS = 4
+MAX_PNG_PX = 2000
+
+#: Fixed colours: thread families in blues/teal, process families in oranges/reds, joblib's
+#: process backends in green/pink, so related backends look related in every figure.
+BACKEND_COLOURS: dict[str, str] = {
+    "sequential": "#4d4d4d",
+    "thread": "#56b4e9",
+    "thread_pool": "#0173b2",
+    "joblib_threading": "#7b3294",
+    "process": "#e6ab02",
+    "pool": "#ca9161",
+    "process_pool": "#d55e00",
+    "joblib_loky": "#029e73",
+    "joblib_multiprocessing": "#cc78bc",
+}
+#: Colours handed to backends not listed above, in sorted-name order.
+EXTRA_COLOURS: tuple[str, ...] = (
+    "#8c564b",
+    "#17becf",
+    "#bcbd22",
+    "#e7298a",
+    "#1b9e77",
+    "#7570b3",
+    "#a6761d",
+    "#666666",
+    "#fb9a99",
+    "#b2df8a",
+)
+LINESTYLES = ("-", "--", ":", "-.")
+MARKERS = ("o", "s", "^", "D", "v", "P", "X")
+#: Dimensions that may split one backend into several lines within a panel.
+VARIANT_DIMS = ("start_method", "pinning", "collect", "grain")
+
+RC = {
+    "svg.hashsalt": "coresweep",  # fixed ids in SVG so a rebuild is byte-identical
+    "svg.fonttype": "none",  # text stays text: smaller, searchable, faster
+    "figure.dpi": DPI,
+    "savefig.dpi": DPI,
+    "axes.titlesize": 10,
+    "axes.labelsize": 9,
+    "xtick.labelsize": 8,
+    "ytick.labelsize": 8,
+    "legend.fontsize": 8,
+}
+
+
+def backend_palette(backends: Iterable[str]) -> dict[str, str]:
+    """Colour per backend: the fixed ones first, unknown names get extra colours in sorted order."""
+    palette: dict[str, str] = {}
+    unknown = sorted({str(b) for b in backends if str(b) not in BACKEND_COLOURS})
+    for name in sorted({str(b) for b in backends}):
+        if name in BACKEND_COLOURS:
+            palette[name] = BACKEND_COLOURS[name]
+    for i, name in enumerate(unknown):
+        if i < len(EXTRA_COLOURS):
+            palette[name] = EXTRA_COLOURS[i]
+        else:  # more unknown backends than colours: fall back on an evenly spaced hue wheel
+            palette[name] = matplotlib.colors.to_hex(sns.color_palette("husl", len(unknown))[i])
+    return palette
+
+
+@dataclass(frozen=True)
+class FigureFile:
+    """One saved figure: its name, both files, and a sentence saying what it shows."""
+
+    name: str
+    png: Path
+    svg: Path
+    caption: str
+
+
+def save(fig: Figure, out_dir: Path, name: str, caption: str) -> FigureFile:
+    """PNG and SVG without timestamps or version stamps, so rebuilding gives the same bytes."""
+    png = out_dir / f"{name}.png"
+    svg = out_dir / f"{name}.svg"
+    # Big grids get fewer dots per inch: the PNG stays readable in a browser (about 2000 px
+    # wide at most) and costs a fraction of the time; the SVG keeps every detail.
+    dpi = min(DPI, max(60, MAX_PNG_PX / fig.get_figwidth()))
+    fig.savefig(png, dpi=dpi, metadata={"Software": None})
+    fig.savefig(svg, metadata={"Date": None, "Creator": None})
+    plt.close(fig)
+    return FigureFile(name, png, svg, caption)
+
+
+def _message_figure(title: str, message: str) -> Figure:
+    fig, ax = plt.subplots(figsize=(6.5, 2.2))
+    ax.set_axis_off()
+    ax.set_title(title, loc="left", fontsize=11)
+    ax.text(0.5, 0.45, message, ha="center", va="center", fontsize=11, wrap=True, color="#444444")
+    return fig
+
+
+def _panel_label(workload: Any, size: Any, several_sizes: bool) -> str:
+    return f"{workload} · size={size}" if several_sizes else str(workload)
+
+
+def _variants(data: pd.DataFrame) -> dict[str, list[str]]:
+    """Per backend, the VARIANT_DIMS whose value differs between its rows (they name its lines)."""
+    out: dict[str, list[str]] = {}
+    for backend, part in data.groupby("backend", sort=True):
+        out[str(backend)] = [d for d in VARIANT_DIMS if part[d].nunique(dropna=False) > 1]
+    return out
+
+
+def _worker_axis(ax: plt.Axes, workers: np.ndarray, log2: bool) -> None:
+    ticks = sorted({int(w) for w in workers if w > 0})
+    if log2:
+        ax.set_xscale("log", base=2)
+        ax.xaxis.set_minor_locator(NullLocator())
+    if len(ticks) > 8:  # keep powers of two and the ends so tick labels never collide
+        ticks = sorted({t for t in ticks if t & (t - 1) == 0} | {ticks[0], ticks[-1]})
+    ax.xaxis.set_major_locator(FixedLocator(ticks))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
+
+
+def _core_markers(ax: plt.Axes, topo: Mapping[str, Any] | None, x_max: float) -> None:
+    """Dashed lines at physical/logical (and usable) core counts; shade workers > logical."""
+    if not topo:
+        return
+    physical = topo.get("physical_cores")
+    logical = topo.get("logical_cores")
+    usable = topo.get("usable_cpus")
+    marks: dict[float, list[str]] = {}
+    for value, label in ((physical, "physical"), (logical, "logical"), (usable, "usable")):
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
+            if label == "usable" and logical and value >= logical:
+                continue
+            marks.setdefault(float(value), []).append(label)
+    for value, labels in sorted(marks.items()):
+        ax.axvline(value, color="#555555", linestyle=(0, (4, 3)), linewidth=0.9, zorder=1)
+        text = f"{value:g} " + " = ".join(labels)
+        ax.annotate(
+            text,
+            xy=(value, 1.0),
+            xycoords=("data", "axes fraction"),
+            xytext=(3, -4),
+            textcoords="offset points",
+            rotation=90,
+            ha="left",
+            va="top",
+            fontsize=7,
+            color="#444444",
+            bbox={"facecolor": "white", "alpha": 0.75, "edgecolor": "none", "pad": 0.8},
+            zorder=5,
+        )
+    if isinstance(logical, (int, float)) and logical > 0 and x_max > logical:
+        ax.axvspan(float(logical), x_max * 4, color="#d62728", alpha=0.07, linewidth=0, zorder=0)
+
+
+def _grid(n_panels: int, n_machines: int) -> tuple[int, int]:
+    if n_machines > 1:
+        return n_machines, n_panels
+    cols = min(MAX_COLS, max(1, n_panels))
+    return math.ceil(n_panels / cols), cols
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """Margins in inches, fixed up front: no tight_layout / bbox_inches="tight" passes.
+
+    Each of those re-measures every text item; on a 10-panel figure they cost more than the
+    drawing itself, and a known layout also keeps the legend from ever overlapping a panel.
+    """
+
+    rows: int
+    cols: int
+    legend_chars: int
+    left: float = 0.75
+    right_gap: float = 0.25
+    bottom: float = 0.6
+    top: float = 0.75
+    wspace: float = 0.55
+    hspace: float = 0.85
+
+    @property
+    def legend_w(self) -> float:
+        return 0.8 + 0.062 * self.legend_chars if self.legend_chars else 0.0
+
+    @property
+    def size(self) -> tuple[float, float]:
+        width = (
+            self.left + self.cols * PANEL_W + (self.cols - 1) * self.wspace + self.right_gap + self.legend_w
+        )
+        height = self.bottom + self.rows * PANEL_H + (self.rows - 1) * self.hspace + self.top
+        return (width, height)
+
+    def apply(self, fig: Figure) -> None:
+        width, height = self.size
+        fig.subplots_adjust(
+            left=self.left / width,
+            right=(width - self.right_gap - self.legend_w) / width,
+            bottom=self.bottom / height,
+            top=(height - self.top) / height,
+            wspace=self.wspace / PANEL_W,
+            hspace=self.hspace / PANEL_H,
+        )
+
+
+def _series_label(backend: str, dims: list[str], values: Mapping[str, Any]) -> str:
+    variant = ", ".join(f"{d}={values[d]}" for d in dims)
+    return backend + (f" ({variant})" if variant else "")
+
+
+def line_figure(
+    summary: pd.DataFrame,
+    topology: Mapping[str, Mapping[str, Any]],
+    palette: Mapping[str, str],
+    *,
+    y: str,
+    y_low: str | None,
+    y_high: str | None,
+    title: str,
+    ylabel: str,
+    ideal: Callable[[np.ndarray], np.ndarray] | None = None,
+    ideal_label: str = "",
+    baseline_y: float | None = None,
+    baseline_label: str = "",
+    log2_x: bool | None = None,
+    log_y_with_x: bool = False,
+    empty_message: str = "no parallel runs: nothing to plot against workers",
+) -> Figure:
+    """Metric against workers: rows = machines (if several), columns = workload (and size).
+
+    Intervals are bands (a single worker count gets an error bar instead), drawn from the
+    summary's bootstrap columns.
+    """
+    data = summary[
+        summary["backend"].ne(SEQUENTIAL) & (summary["n_ok"] > 0) & np.isfinite(summary[y].astype("float64"))
+    ]
+    if data.empty:
+        return _message_figure(title, empty_message)
+    data = data.assign(machine=data["machine"].astype(str), workload=data["workload"].astype(str))
+    machines = sorted(data["machine"].unique())
+    sizes_per_workload = data.groupby("workload")["size"].nunique()
+    panel_keys = sorted({(w, s) for w, s in zip(data["workload"], data["size"])})
+    panels = [_panel_label(w, s, sizes_per_workload[w] > 1) for w, s in panel_keys]
+    n_rows, n_cols = _grid(len(panel_keys), len(machines))
+    variants = _variants(data)
+    labels = {
+        _series_label(str(b), variants.get(str(b), []), dict(zip(VARIANT_DIMS, rest)))
+        for b, *rest in data[["backend", *VARIANT_DIMS]].drop_duplicates().itertuples(index=False, name=None)
+    }
+    guides = [ideal_label, baseline_label, "oversubscribed (workers > logical CPUs)"]
+    layout = _Layout(n_rows, n_cols, max(len(t) for t in [*labels, *guides]))
+    fig, axes = plt.subplots(n_rows, n_cols, figsize=layout.size, squeeze=False)
+    layout.apply(fig)
+    workers_all = data["workers"].astype("float64").to_numpy()
+    if log2_x is None:
+        log2_x = workers_all.max() > 16
+    handles: dict[str, Any] = {}
+    used = set()
+    by_panel = dict(iter(data.groupby(["machine", "workload", "size"], sort=True)))
+    for m_index, machine in enumerate(machines):
+        topo = topology.get(machine, {}) or {}
+        logical = topo.get("logical_cores")
+        logical = float(logical) if isinstance(logical, (int, float)) and logical > 0 else None
+        for p_index, (workload, size) in enumerate(panel_keys):
+            if len(machines) > 1:
+                r, c = m_index, p_index
+            else:
+                r, c = divmod(p_index, n_cols)
+            ax = axes[r][c]
+            used.add((r, c))
+            # An explicit y skips matplotlib's per-draw title placement (it measures every tick label).
+            ax.set_title(panels[p_index] + (f" — {machine}" if len(machines) > 1 else ""), y=1.01)
+            if c == 0:
+                ax.set_ylabel(ylabel)
+            if r == n_rows - 1 or (len(machines) == 1 and p_index + n_cols >= len(panel_keys)):
+                ax.set_xlabel("workers")
+            part = by_panel.get((machine, workload, size))
+            if part is None:
+                ax.text(
+                    0.5,
+                    0.5,
+                    "no successful parallel runs",
+                    ha="center",
+                    va="center",
+                    transform=ax.transAxes,
+                    fontsize=8,
+                    color="#666666",
+                )
+                _worker_axis(ax, workers_all, log2_x)
+                continue
+            x_max = float(part["workers"].max())
+            right = max(x_max, logical or 0.0)
+            for (backend, *rest), series in part.groupby(["backend", *VARIANT_DIMS], sort=True, dropna=False):
+                backend = str(backend)
+                dims = variants.get(backend, [])
+                values = dict(zip(VARIANT_DIMS, rest))
+                label = _series_label(backend, dims, values)
+                v_index = _variant_index(data, backend, dims, values)
+                series = series.sort_values("workers")
+                xs = series["workers"].astype("float64").to_numpy()
+                ys = series[y].astype("float64").to_numpy()
+                colour = palette.get(backend, "#333333")
+                if y_low and y_high:
+                    lo = series[y_low].astype("float64").to_numpy()
+                    hi = series[y_high].astype("float64").to_numpy()
+                    has = np.isfinite(lo) & np.isfinite(hi)
+                    if has.sum() >= 2:
+                        ax.fill_between(
+                            xs[has], lo[has], hi[has], color=colour, alpha=0.18, linewidth=0, zorder=2
+                        )
+                    elif has.any():
+                        yerr = np.vstack([np.clip(ys - lo, 0, None), np.clip(hi - ys, 0, None)])[:, has]
+                        ax.errorbar(
+                            xs[has],
+                            ys[has],
+                            yerr=yerr,
+                            fmt="none",
+                            ecolor=colour,
+                            elinewidth=1.0,
+                            capsize=3,
+                            zorder=3,
+                        )
+                (line,) = ax.plot(
+                    xs,
+                    ys,
+                    linestyle=LINESTYLES[v_index % len(LINESTYLES)],
+                    marker=MARKERS[v_index % len(MARKERS)],
+                    color=colour,
+                    linewidth=1.6,
+                    markersize=4.5,
+                    label=label,
+                    zorder=4,
+                )
+                handles.setdefault(label, line)
+            ticks = np.unique(
+                np.concatenate([part["workers"].astype("float64").to_numpy(), [logical] if logical else []])
+            )
+            _worker_axis(ax, ticks, log2_x)
+            lim = (min(ticks) / 1.4, right * 1.4) if log2_x else (0.0, right + max(0.6, right * 0.08))
+            ax.set_xlim(*lim)
+            if ideal is not None:
+                xs_ideal = np.geomspace(max(lim[0], 0.5), lim[1], 48)
+                ax.plot(xs_ideal, ideal(xs_ideal), color="#888888", linestyle="--", linewidth=1.0, zorder=1)
+                handles.setdefault(ideal_label, Line2D([], [], color="#888888", linestyle="--"))
+            if baseline_y is not None:
+                seq_colour = palette.get(SEQUENTIAL, BACKEND_COLOURS[SEQUENTIAL])
+                ax.axhline(baseline_y, color=seq_colour, linewidth=1.2, alpha=0.8, zorder=1)
+                handles.setdefault(baseline_label, Line2D([], [], color=seq_colour))
+            _core_markers(ax, topo, lim[1])
+            if logical and x_max > logical:
+                handles.setdefault(guides[2], Patch(color="#d62728", alpha=0.15))
+            top = np.nanmax(part[y_high if y_high else y].astype("float64").to_numpy(na_value=np.nan))
+            top = np.nanmax([top, np.nanmax(part[y].astype("float64").to_numpy())])
+            if ideal is not None and not log2_x:
+                top = max(top, float(ideal(np.array([x_max]))[0]))
+            if ideal is not None and log2_x:
+                top = max(top, min(float(ideal(np.array([x_max]))[0]), top * 1.5))
+            if baseline_y is not None:
+                top = max(top, baseline_y)
+            if log2_x and log_y_with_x:
+                # Log-log: the ideal line stays straight and 0.5x and 2x look equally far from 1x.
+                values = part[[c for c in (y, y_low, y_high) if c]].astype("float64").to_numpy().ravel()
+                values = values[np.isfinite(values) & (values > 0)]
+                bottom = min(float(values.min()) if values.size else 1.0, baseline_y or 1.0) / 1.3
+                top = max(float(values.max()) if values.size else 1.0, baseline_y or 1.0) * 1.3
+                if ideal is not None:
+                    top = max(top, min(float(ideal(np.array([x_max]))[0]), top * 4))
+                ax.set_yscale("log", base=2)
+                ax.set_ylim(bottom, top)
+                ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
+                ax.yaxis.set_minor_locator(NullLocator())
+            else:
+                ax.set_ylim(0, top * 1.12 if np.isfinite(top) and top > 0 else 1.0)
+                ax.yaxis.set_major_locator(MaxNLocator(6, steps=[1, 2, 2.5, 5, 10]))
+    for r in range(n_rows):
+        for c in range(n_cols):
+            if (r, c) not in used:
+                axes[r][c].set_visible(False)
+    width, height = layout.size
+    fig.suptitle(title, x=layout.left / width * 0.4, y=1 - 0.18 / height, ha="left", va="top", fontsize=12)
+    if handles:
+        ordered = sorted(handles.items(), key=lambda kv: _legend_order(kv[0], palette))
+        fig.legend(
+            [h for _, h in ordered],
+            [k for k, _ in ordered],
+            loc="upper left",
+            bbox_to_anchor=((width - layout.legend_w) / width, 1 - layout.top / height),
+            frameon=False,
+            title="backend",
+            alignment="left",
+        )
+    return fig
+
+
+def _legend_order(label: str, palette: Mapping[str, str]) -> tuple[int, str]:
+    """Backends first (alphabetical), then the guides (ideal, baseline, shading)."""
+    backend = label.split(" (", 1)[0]
+    return (0 if backend in palette else 1, label)
+
+
+def _variant_index(data: pd.DataFrame, backend: str, dims: list[str], values: dict[str, Any]) -> int:
+    if not dims:
+        return 0
+    combos = (
+        data[data["backend"].astype(str).eq(backend)][dims]
+        .drop_duplicates()
+        .astype(str)
+        .sort_values(dims)
+        .itertuples(index=False, name=None)
+    )
+    want = tuple(str(values[d]) for d in dims)
+    for i, combo in enumerate(combos):
+        if tuple(combo) == want:
+            return i
+    return 0
+
+
+def speedup_figure(summary: pd.DataFrame, topology: Mapping, palette: Mapping[str, str]) -> Figure:
+    return line_figure(
+        summary,
+        topology,
+        palette,
+        y="speedup",
+        y_low="speedup_ci_low",
+        y_high="speedup_ci_high",
+        title="Speedup over sequential (median of repeats, 95% bootstrap CI)",
+        ylabel="speedup (× sequential)",
+        ideal=lambda x: x,
+        ideal_label="ideal (speedup = workers)",
+        baseline_y=1.0,
+        baseline_label="sequential baseline (1×)",
+        log_y_with_x=True,
+        empty_message=_empty_reason(summary),
+    )
+
+
+def efficiency_figure(summary: pd.DataFrame, topology: Mapping, palette: Mapping[str, str]) -> Figure:
+    return line_figure(
+        summary,
+        topology,
+        palette,
+        y="efficiency",
+        y_low="efficiency_ci_low",
+        y_high="efficiency_ci_high",
+        title="Parallel efficiency = speedup / workers (95% bootstrap CI)",
+        ylabel="efficiency (speedup per worker)",
+        ideal=lambda x: np.ones_like(x),
+        ideal_label="ideal (efficiency = 1)",
+        log2_x=True,
+        empty_message=_empty_reason(summary),
+    )
+
+
+def memory_figure(summary: pd.DataFrame, topology: Mapping, palette: Mapping[str, str]) -> Figure:
+    mem = summary.assign(peak_rss_mib=summary["median_peak_rss_bytes"].astype("float64") / 2**20)
+    return line_figure(
+        mem,
+        topology,
+        palette,
+        y="peak_rss_mib",
+        y_low=None,
+        y_high=None,
+        title="Peak memory of the whole process tree (median of repeats)",
+        ylabel="peak RSS (MiB)",
+        empty_message="no memory measurements for parallel runs",
+    )
+
+
+def cpu_figure(summary: pd.DataFrame, topology: Mapping, palette: Mapping[str, str]) -> Figure:
+    return line_figure(
+        summary,
+        topology,
+        palette,
+        y="cpu_per_wall",
+        y_low=None,
+        y_high=None,
+        title="CPU time / wall time: how many cores were busy on average",
+        ylabel="CPU s per wall s (user+sys)",
+        ideal=lambda x: x,
+        ideal_label="all workers busy (= workers)",
+        empty_message="no CPU-time measurements for parallel runs",
+    )
+
+
+def startup_figure(summary: pd.DataFrame, topology: Mapping, palette: Mapping[str, str]) -> Figure:
+    """Median executor start-up per backend and worker count (over workloads): the fixed cost.
+
+    One group of bars per backend, one bar per worker count it ran with (labelled on top),
+    so a backend whose start-up grows with workers (one process each) shows it at a glance.
+    """
+    data = summary[(summary["n_ok"] > 0) & np.isfinite(summary["median_startup_s"].astype("float64"))]
+    if data.empty:
+        return _message_figure("Executor start-up cost", "no start-up times recorded")
+    data = (
+        data.groupby(["machine", "backend", "workers"], sort=True)["median_startup_s"].median().reset_index()
+    )
+    data["startup_ms"] = data["median_startup_s"].astype("float64") * 1000.0
+    machines = sorted(data["machine"].astype(str).unique())
+    positive = data["startup_ms"].to_numpy(dtype="float64")
+    positive = positive[positive > 0]
+    log_y = positive.size > 0 and positive.max() / positive.min() > 100
+    fig, axes = plt.subplots(1, len(machines), figsize=(6.4 * len(machines), 3.8), squeeze=False)
+    for ax, machine in zip(axes[0], machines):
+        part = data[data["machine"].astype(str).eq(machine)]
+        backends = sorted(part["backend"].astype(str).unique(), key=lambda b: (b != SEQUENTIAL, b))
+        n_bars = max(part.groupby("backend").size())
+        width = 0.8 / n_bars
+        for i, backend in enumerate(backends):
+            rows = part[part["backend"].astype(str).eq(backend)].sort_values("workers")
+            k = len(rows)
+            xs = i + (np.arange(k) - (k - 1) / 2) * width
+            shades = np.linspace(0.55, 1.0, k) if k > 1 else np.array([1.0])
+            colour = palette.get(backend, "#333333")
+            for x, (_, r), alpha in zip(xs, rows.iterrows(), shades):
+                ax.bar(
+                    x,
+                    r["startup_ms"],
+                    width=width * 0.92,
+                    color=colour,
+                    alpha=float(alpha),
+                    edgecolor="white",
+                )
+                if n_bars <= 8:
+                    ax.annotate(
+                        f"{int(r['workers'])}",
+                        (x, r["startup_ms"]),
+                        xytext=(0, 1),
+                        textcoords="offset points",
+                        ha="center",
+                        va="bottom",
+                        fontsize=6,
+                        color="#555555",
+                    )
+        ax.set_xticks(range(len(backends)))
+        ax.set_xticklabels(backends, rotation=30, ha="right")
+        ax.set_ylabel("start-up (ms, median)")
+        if len(machines) > 1:
+            ax.set_title(machine)
+        ax.grid(axis="x", visible=False)
+        ax.margins(y=0.12)  # room for the worker-count labels on top of the bars
+        if log_y:
+            ax.set_yscale("log")
+    fig.suptitle(
+        "Executor start-up cost per backend (one bar per worker count, count on top)",
+        x=0.01,
+        ha="left",
+        fontsize=11,
+    )
+    fig.tight_layout(rect=(0, 0, 1, 0.95))
+    return fig
+
+
+def _empty_reason(summary: pd.DataFrame) -> str:
+    if summary.empty or int(summary["n_ok"].sum()) == 0:
+        return "no successful runs: every run failed (see the failures table)"
+    if summary["backend"].eq(SEQUENTIAL).all():
+        return "no parallel runs: only the sequential baseline was measured"
+    if not np.isfinite(summary["speedup"].astype("float64")).any():
+        return "no speedup: no successful sequential baseline for these workloads"
+    return "no successful parallel runs"
+
+
+#: (name, caption, drawn even without data) in report order; drawers are looked up in FIGURES.
+PLANS: tuple[tuple[str, str, bool], ...] = (
+    (
+        "speedup",
+        "Speedup = median sequential time / median time, per backend; the dashed line is perfect "
+        "scaling, vertical lines mark the core counts, the red region is oversubscribed.",
+        True,
+    ),
+    ("efficiency", "Efficiency = speedup / workers; 1 means every worker fully used.", True),
+    (
+        "cpu",
+        "CPU seconds (user+sys, all processes) per wall second: near 1 for GIL-bound threads, "
+        "near the worker count when every worker computes.",
+        False,
+    ),
+    ("memory", "Peak resident memory of the process tree: processes pay per worker.", False),
+    ("startup", "Time to start the executor (pool, processes or threads).", False),
+)
+FIGURES: dict[str, Callable[..., Figure]] = {
+    "speedup": speedup_figure,
+    "efficiency": efficiency_figure,
+    "cpu": cpu_figure,
+    "memory": memory_figure,
+    "startup": startup_figure,
+}
+#: Below this many panels per figure, forking costs more than it saves.
+PARALLEL_MIN_PANELS = 6
+
+
+def draw_one(
+    name: str,
+    caption: str,
+    summary: pd.DataFrame,
+    topology: Mapping,
+    palette: Mapping[str, str],
+    out_dir: Path,
+) -> FigureFile:
+    """Draw and save one figure (module-level so a worker process can run it)."""
+    with plt.rc_context(RC), sns.axes_style("whitegrid"):
+        fig = FIGURES[name](summary, topology, palette)
+        return save(fig, out_dir, name, caption)
+
+
+class FigureJobs:
+    """Every figure of a report, drawn in worker processes when that pays, else in this one.
+
+    A 10-panel figure takes about a second to lay out and save twice; on a multi-core machine
+    the figures are drawn side by side (fork; POSIX only, and only from a single-threaded
+    process, where fork is safe) while the caller writes the CSVs. Any trouble starting
+    workers falls back on drawing here, so the report never depends on it.
+    """
+
+    def __init__(
+        self,
+        summary: pd.DataFrame,
+        topology: Mapping[str, Mapping[str, Any]],
+        out_dir: Path,
+        processes: int | None = None,
+    ) -> None:
+        self.summary = summary
+        self.topology = {k: dict(v) for k, v in topology.items()}
+        self.out_dir = out_dir
+        self.palette = backend_palette(summary["backend"].astype(str).unique() if len(summary) else [])
+        self.plans = [(n, c) for n, c, always in PLANS if always or _has_values(summary, n)]
+        self._futures: list[Any] | None = None
+        self._pool: Any = None
+        if processes is None:
+            processes = self._auto_processes()
+        if processes > 1:
+            self._start(processes)
+
+    def _auto_processes(self) -> int:
+        if len(self.summary) == 0 or not can_fork():
+            return 1
+        panels = self.summary.groupby(["machine", "workload", "size"]).ngroups
+        return min(usable_cpus(), len(self.plans)) if panels >= PARALLEL_MIN_PANELS else 1
+
+    def _start(self, processes: int) -> None:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        try:
+            self._pool = ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("fork"))
+            self._futures = [
+                self._pool.submit(draw_one, n, c, self.summary, self.topology, self.palette, self.out_dir)
+                for n, c in self.plans
+            ]
+        except (OSError, ValueError, RuntimeError, AssertionError):  # e.g. a daemonic caller
+            self._shutdown()
+            self._futures = None
+
+    def _shutdown(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+    def result(self) -> list[FigureFile]:
+        """The saved figures in report order (waits for the workers, if any)."""
+        files: list[FigureFile] = []
+        for i, (name, caption) in enumerate(self.plans):
+            fig_file = None
+            if self._futures is not None:
+                try:
+                    fig_file = self._futures[i].result()
+                except Exception:  # a worker died or failed: draw that figure here instead
+                    fig_file = None
+            if fig_file is None:
+                fig_file = draw_one(name, caption, self.summary, self.topology, self.palette, self.out_dir)
+            files.append(fig_file)
+        self._shutdown()
+        return files
+
+
+def draw_all(
+    summary: pd.DataFrame,
+    topology: Mapping[str, Mapping[str, Any]],
+    out_dir: Path,
+    processes: int | None = 1,
+) -> list[FigureFile]:
+    """Draw and save every figure; returns them in report order."""
+    return FigureJobs(summary, topology, out_dir, processes).result()
+
+
+def _has_values(summary: pd.DataFrame, name: str) -> bool:
+    column = {"cpu": "cpu_per_wall", "memory": "median_peak_rss_bytes", "startup": "median_startup_s"}[name]
+    if summary.empty:
+        return False
+    values = summary.loc[summary["backend"].ne(SEQUENTIAL), column].astype("float64")
+    if name == "startup":
+        values = summary[column].astype("float64")
+    return bool(np.isfinite(values).any())

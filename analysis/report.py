@@ -1,0 +1,685 @@
+"""Build the report folder: tidy CSVs, a Markdown summary, figures, and one self-contained index.html.
+
+The HTML embeds every figure (base64 PNG) and its CSS, and loads nothing from the network, so
+it can be mailed or archived as one file. Everything a reader needs to trust a number is next
+to it: the interval, how many runs it rests on, what failed, the machine, and the command
+that reproduces it. CSVs and Markdown are byte-identical when rebuilt from the same folder.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import os
+import shlex
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ._parallel import Background
+from .figures import FigureFile, FigureJobs
+from .load import GROUP_KEYS, load_results, machine_topology
+from .stats import SEQUENTIAL, best_per_workload, scaling_fits, summarize
+
+#: Failed rows listed one by one in the HTML; beyond this, results.csv holds them all.
+MAX_FAILED_ROWS_SHOWN = 2000
+#: From this many rows on, results.csv is written by a forked child (it takes ~1 s per 100k rows).
+BACKGROUND_MIN_ROWS = 20_000
+VARIANT_DIMS = ("start_method", "pinning", "collect", "grain")
+TOPOLOGY_FIELDS = (
+    "cpu_model",
+    "logical_cores",
+    "physical_cores",
+    "threads_per_core",
+    "sockets",
+    "numa_nodes",
+    "usable_cpus",
+    "affinity_cpus",
+)
+
+
+@dataclass
+class ReportResult:
+    """What a build produced: where, how many rows, how many failed, and what looked wrong."""
+
+    out_dir: Path
+    n_rows: int
+    n_ok: int
+    n_failed: int
+    warnings: list[str] = field(default_factory=list)
+    index_html: Path = Path()
+    files: list[Path] = field(default_factory=list)
+
+
+def build_report(paths: Sequence[Path | str] | Path | str, out_dir: Path | str | None = None) -> ReportResult:
+    """(Re)build the report for one or more results folders; default output ``<first path>/report``.
+
+    Raises ``AnalysisError`` (one-line message) when a path is missing or holds no results.
+    """
+    if isinstance(paths, (str, Path)):
+        paths = [paths]
+    paths = [Path(p) for p in paths]
+    rows, environments, warnings = load_results(paths)
+    first = paths[0]
+    default_out = (first.parent if first.is_file() else first) / "report"
+    out_dir = default_out if out_dir is None else Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+
+    files: list[Path] = []
+    results_csv = out_dir / "results.csv"
+    # Big tables: a forked child writes results.csv while this process summarises (see _parallel).
+    csv_job = Background(_write_results_csv, rows, results_csv, allowed=len(rows) >= BACKGROUND_MIN_ROWS)
+    summary = summarize(rows)
+    scaling = scaling_fits(summary)
+    topology = machine_topology(rows, environments)
+    # Figures next: they may be drawn by worker processes while this one writes the tables.
+    figure_jobs = FigureJobs(summary, topology, out_dir)
+    summary_csv = out_dir / "summary.csv"
+    summary.to_csv(summary_csv, index=False, float_format="%.6g", lineterminator="\n")
+    scaling_csv = out_dir / "scaling.csv"
+    scaling.to_csv(scaling_csv, index=False, float_format="%.6g", lineterminator="\n")
+    summary_md = out_dir / "summary.md"
+    verdicts = verdict_lines(summary)
+    summary_md.write_text(markdown_summary(summary, verdicts, rows), encoding="utf-8")
+    files += [results_csv, summary_csv, scaling_csv, summary_md]
+
+    figures = figure_jobs.result()
+    csv_job.wait()
+    for fig in figures:
+        files += [fig.png, fig.svg]
+
+    index = out_dir / "index.html"
+    index.write_text(
+        render_html(
+            paths,
+            rows,
+            summary,
+            scaling,
+            environments,
+            topology,
+            figures,
+            verdicts,
+            warnings,
+            None if out_dir == default_out else out_dir,
+        ),
+        encoding="utf-8",
+    )
+    files.append(index)
+    n_ok = int(rows["ok"].sum()) if len(rows) else 0
+    return ReportResult(
+        out_dir=out_dir,
+        n_rows=len(rows),
+        n_ok=n_ok,
+        n_failed=len(rows) - n_ok,
+        warnings=warnings,
+        index_html=index,
+        files=files,
+    )
+
+
+def _write_results_csv(rows: pd.DataFrame, path: Path) -> None:
+    """Every row, written to a temporary name first so a reader never sees half a file."""
+    tmp = path.with_name(path.name + ".tmp")
+    rows.to_csv(tmp, index=False, lineterminator="\n")
+    os.replace(tmp, path)
+
+
+# ----------------------------------------------------------------------------- formatting
+
+
+def fmt_seconds(value: Any) -> str:
+    """A duration with a unit a person reads at a glance (s, ms, µs)."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return "–"
+    if not np.isfinite(v):
+        return "–"
+    if abs(v) >= 1:
+        return f"{v:.3g} s" if abs(v) < 100 else f"{v:.0f} s"
+    if abs(v) >= 1e-3:
+        return f"{v * 1e3:.3g} ms"
+    return f"{v * 1e6:.3g} µs"
+
+
+def fmt_num(value: Any, digits: int = 3) -> str:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return "–" if value is None else str(value)
+    if not np.isfinite(v):
+        return "–"
+    return f"{v:.{digits}g}"
+
+
+def fmt_ratio_ci(value: Any, low: Any, high: Any, suffix: str = "×") -> str:
+    text = fmt_num(value) + suffix
+    if text.startswith("–"):
+        return "–"
+    if np.isfinite(float(low)) and np.isfinite(float(high)):
+        text += f" [{fmt_num(low)}, {fmt_num(high)}]"
+    return text
+
+
+def _speedup_text(row: Mapping[str, Any]) -> str:
+    return fmt_ratio_ci(row["speedup"], row["speedup_ci_low"], row["speedup_ci_high"])
+
+
+def fmt_bytes(value: Any) -> str:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return "–"
+    if not np.isfinite(v):
+        return "–"
+    for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if v >= scale:
+            return f"{v / scale:.3g} {unit}"
+    return f"{v:.0f} B"
+
+
+def _config_name(row: Mapping[str, Any], vary: Mapping[str, list[str]]) -> str:
+    """ "process_pool with 4 workers (spawn)" — only the dimensions that vary are named."""
+    extras = [f"{d}={row[d]}" for d in vary.get(str(row["backend"]), []) if d in row]
+    workers = int(row["workers"])
+    text = str(row["backend"])
+    if row["backend"] != SEQUENTIAL:
+        text += f" with {workers} worker{'s' if workers != 1 else ''}"
+    if extras:
+        text += " (" + ", ".join(extras) + ")"
+    return text
+
+
+def _varying_per_backend(frame: pd.DataFrame) -> dict[str, list[str]]:
+    """Per backend, the dimensions that tell its configurations apart (they name it in verdicts)."""
+    return {
+        str(backend): [d for d in VARIANT_DIMS if part[d].nunique(dropna=False) > 1]
+        for backend, part in frame.groupby("backend", sort=True)
+    }
+
+
+def _varying(frame: pd.DataFrame, dims: Iterable[str] = VARIANT_DIMS) -> list[str]:
+    """Dimensions worth naming: those that differ between parallel configurations.
+
+    (The sequential baseline always has start_method "none", which is no choice to report.)
+    """
+    if "backend" in frame and frame["backend"].ne(SEQUENTIAL).any():
+        frame = frame[frame["backend"].ne(SEQUENTIAL)]
+    return [d for d in dims if d in frame and frame[d].nunique(dropna=False) > 1]
+
+
+def verdict_lines(summary: pd.DataFrame) -> list[str]:
+    """One sentence per (machine, workload, size): the fastest configuration and its speedup CI."""
+    best = best_per_workload(summary)
+    if best.empty:
+        return ["No configuration has a successful run: see the failures table."]
+    vary = _varying_per_backend(summary)
+    several_sizes = summary.groupby(["machine", "workload"])["size"].nunique().max() > 1
+    lines = []
+    for _, row in best.iterrows():
+        what = f"{row['workload']}" + (f" (size={row['size']})" if several_sizes else "")
+        where = f"{what} on {row['machine']}"
+        group = summary[
+            summary["machine"].eq(row["machine"])
+            & summary["workload"].eq(row["workload"])
+            & summary["size"].eq(row["size"])
+            & (summary["n_ok"] > 0)
+        ]
+        if row["backend"] == SEQUENTIAL:
+            parallel = group[group["backend"].ne(SEQUENTIAL)].sort_values(["median_wall_s"], kind="mergesort")
+            if parallel.empty:
+                lines.append(
+                    f"{where}: only sequential runs succeeded ({fmt_seconds(row['median_wall_s'])})."
+                )
+                continue
+            runner_up = parallel.iloc[0]
+            lines.append(
+                f"{where}: no parallel configuration beats sequential ({fmt_seconds(row['median_wall_s'])}); "
+                f"closest is {_config_name(runner_up, vary)}: "
+                f"{_speedup_text(runner_up)}."
+            )
+            continue
+        if not np.isfinite(float(row["speedup"])):
+            lines.append(
+                f"{where}: fastest is {_config_name(row, vary)} at {fmt_seconds(row['median_wall_s'])} "
+                "(no successful sequential run, so no speedup)."
+            )
+            continue
+        text = (
+            f"{where}: best is {_config_name(row, vary)}: "
+            f"{fmt_ratio_ci(row['speedup'], row['speedup_ci_low'], row['speedup_ci_high'])} "
+            f"({fmt_seconds(row['baseline_wall_s'])} → {fmt_seconds(row['median_wall_s'])})"
+        )
+        low = float(row["speedup_ci_low"])
+        if np.isfinite(low) and low <= 1.0:
+            text += "; not clearly faster than sequential (the interval includes 1×)"
+        if np.isfinite(low):
+            tied = group[
+                group["backend"].ne(SEQUENTIAL)
+                & (group["speedup_ci_high"].astype("float64") >= low)
+                & ~(
+                    group["backend"].eq(row["backend"])
+                    & group["workers"].eq(row["workers"])
+                    & group["start_method"].eq(row["start_method"])
+                    & group["pinning"].eq(row["pinning"])
+                    & group["collect"].eq(row["collect"])
+                    & group["grain"].eq(row["grain"])
+                )
+            ].sort_values("median_wall_s", kind="mergesort")
+            if len(tied):
+                names = [
+                    f"{_config_name(t, vary)} ({fmt_num(t['speedup'])}×)" for _, t in tied.head(3).iterrows()
+                ]
+                more = f" and {len(tied) - 3} more" if len(tied) > 3 else ""
+                text += "; intervals overlap with " + ", ".join(names) + more
+        lines.append(text + ".")
+    return lines
+
+
+# ----------------------------------------------------------------------------- Markdown
+
+
+def _summary_display(summary: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
+    """The human summary table (shared by Markdown and HTML): only dimensions that vary."""
+    several_machines = summary["machine"].nunique() > 1
+    dims = (["machine"] if several_machines else []) + ["workload", "size"]
+    dims += ["backend"] + _varying(summary, ("start_method", "pinning", "collect", "grain")) + ["workers"]
+    header = dims + [
+        "ok / runs",
+        "median wall",
+        "95% CI (wall)",
+        "speedup [95% CI]",
+        "efficiency [95% CI]",
+        "vs own 1-worker",
+        "Karp–Flatt",
+        "peak RSS",
+    ]
+    body = []
+    for _, r in summary.iterrows():
+        cells = [str(r[d]) for d in dims]
+        cells += [
+            f"{int(r['n_ok'])} / {int(r['n_runs'])}",
+            fmt_seconds(r["median_wall_s"]),
+            (
+                f"{fmt_seconds(r['wall_ci_low'])} – {fmt_seconds(r['wall_ci_high'])}"
+                if np.isfinite(float(r["wall_ci_low"]))
+                else "–"
+            ),
+            fmt_ratio_ci(r["speedup"], r["speedup_ci_low"], r["speedup_ci_high"]),
+            fmt_ratio_ci(r["efficiency"], r["efficiency_ci_low"], r["efficiency_ci_high"], suffix=""),
+            fmt_num(r["speedup_vs_1worker"]) + ("×" if np.isfinite(float(r["speedup_vs_1worker"])) else ""),
+            fmt_num(r["karp_flatt"], 2),
+            fmt_bytes(r["median_peak_rss_bytes"]),
+        ]
+        body.append(cells)
+    return header, body
+
+
+def _md_cell(text: str) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def _md_table(header: list[str], body: list[list[str]]) -> str:
+    lines = [
+        "| " + " | ".join(_md_cell(h) for h in header) + " |",
+        "| " + " | ".join("---" for _ in header) + " |",
+    ]
+    lines += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in body]
+    return "\n".join(lines)
+
+
+def markdown_summary(summary: pd.DataFrame, verdicts: list[str], rows: pd.DataFrame) -> str:
+    n_ok = int(rows["ok"].sum()) if len(rows) else 0
+    parts = ["# coresweep summary", ""]
+    parts.append(
+        f"{len(rows)} timed runs: {n_ok} ok, {len(rows) - n_ok} failed. "
+        "Speedup = median sequential time / median time; intervals are 95% bootstrap "
+        "intervals over repeats."
+    )
+    parts += ["", "## Verdict", ""] + [f"- {line}" for line in verdicts]
+    if len(summary):
+        header, body = _summary_display(summary)
+        parts += ["", "## Configurations", "", _md_table(header, body)]
+    failed = rows[~rows["ok"]] if len(rows) else rows
+    if len(failed):
+        counts = (
+            failed.groupby([*GROUP_KEYS, "error"], sort=True, dropna=False)
+            .size()
+            .rename("runs")
+            .reset_index()
+        )
+        header = [*GROUP_KEYS, "error", "runs"]
+        body = [[str(v) for v in rec] for rec in counts[header].itertuples(index=False, name=None)]
+        parts += ["", "## Failures", "", _md_table(header, body)]
+    return "\n".join(parts) + "\n"
+
+
+# ----------------------------------------------------------------------------- HTML
+
+CSS = """
+body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;
+color:#1d1d1f;background:#fafafa}
+main{max-width:1280px;margin:0 auto;padding:16px 28px 48px}
+h1{font-size:24px;margin:12px 0 4px}
+h2{font-size:19px;margin:30px 0 8px;border-bottom:1px solid #ddd;padding-bottom:4px}
+h3{font-size:15px;margin:18px 0 6px}
+.meta{color:#555}.counts span{display:inline-block;margin-right:14px}
+.bad{color:#b00020;font-weight:600}.good{color:#0a7d32;font-weight:600}
+ul.verdict li{margin:4px 0}
+nav a{margin-right:12px}
+figure{margin:14px 0 22px;background:#fff;border:1px solid #e3e3e3;padding:10px;overflow-x:auto}
+figure img{max-width:100%;height:auto}figcaption{color:#444;font-size:13px;margin-top:6px}
+table{border-collapse:collapse;font-size:12.5px;background:#fff;margin:6px 0 14px}
+th,td{border:1px solid #ddd;padding:3px 7px;text-align:left;vertical-align:top}
+th{background:#f0f0f3;position:sticky;top:0}
+td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+tr.failed td{background:#fff3f3}
+.scroll{max-height:560px;overflow:auto;border:1px solid #e3e3e3}
+pre{background:#f4f4f6;padding:8px 10px;overflow-x:auto;border:1px solid #e3e3e3}
+code{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:12.5px}
+.cards{display:flex;flex-wrap:wrap;gap:4px 18px;align-items:flex-start}
+.card h4{margin:6px 0 2px;font-size:13px;color:#444}
+.warn{background:#fff8e1;border:1px solid #f1d48a;padding:8px 12px}
+"""
+
+
+def _e(value: Any) -> str:
+    return html.escape("" if value is None else str(value), quote=True)
+
+
+def _html_table(
+    header: Sequence[str], body: Iterable[Sequence[Any]], numeric: Iterable[int] = (), row_class: str = ""
+) -> str:
+    nums = set(numeric)
+    out = ["<table><thead><tr>" + "".join(f"<th>{_e(h)}</th>" for h in header) + "</tr></thead><tbody>"]
+    cls = f' class="{row_class}"' if row_class else ""
+    for row in body:
+        cells = "".join(
+            f'<td class="num">{_e(c)}</td>' if i in nums else f"<td>{_e(c)}</td>" for i, c in enumerate(row)
+        )
+        out.append(f"<tr{cls}>{cells}</tr>")
+    out.append("</tbody></table>")
+    return "".join(out)
+
+
+def _plain(value: Any) -> str:
+    if isinstance(value, (list, tuple)):
+        return _compact_list(value)
+    if isinstance(value, dict):
+        return json.dumps(value, sort_keys=True)
+    return "–" if value is None else str(value)
+
+
+def _compact_list(values: Sequence[Any]) -> str:
+    """[0,1,2,3,8] -> "0-3,8" for CPU lists; other lists as JSON."""
+    if values and all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+        out, start, prev = [], values[0], values[0]
+        for v in list(values[1:]) + [None]:
+            if v is not None and v == prev + 1:
+                prev = v
+                continue
+            out.append(f"{start}-{prev}" if prev != start else f"{start}")
+            if v is not None:
+                start = prev = v
+        return f"{','.join(out)} ({len(values)} CPUs)"
+    return json.dumps(list(values))
+
+
+def _kv_table(mapping: Mapping[str, Any], prefix: str = "") -> list[tuple[str, str]]:
+    pairs: list[tuple[str, str]] = []
+    for key in mapping:
+        value = mapping[key]
+        name = f"{prefix}{key}"
+        if isinstance(value, dict) and value and len(json.dumps(value, default=str)) > 80:
+            pairs += _kv_table(value, prefix=name + ".")
+        else:
+            pairs.append((name, _plain(value)))
+    return pairs
+
+
+def _figures_html(figures: list[FigureFile]) -> str:
+    parts = []
+    for fig in figures:
+        data = base64.b64encode(fig.png.read_bytes()).decode("ascii")
+        parts.append(
+            f'<figure id="fig-{_e(fig.name)}"><img alt="{_e(fig.name)} figure" '
+            f'src="data:image/png;base64,{data}"><figcaption>{_e(fig.caption)} '
+            f'Files: <a href="{_e(fig.png.name)}">{_e(fig.png.name)}</a>, '
+            f'<a href="{_e(fig.svg.name)}">{_e(fig.svg.name)}</a>.</figcaption></figure>'
+        )
+    return "\n".join(parts)
+
+
+def _failures_html(rows: pd.DataFrame) -> str:
+    failed = rows[~rows["ok"]] if len(rows) else rows
+    if failed.empty:
+        return '<p class="good">Every run succeeded and was verified.</p>'
+    counts = (
+        failed.groupby(["error"], sort=True, dropna=False)
+        .size()
+        .sort_values(ascending=False, kind="mergesort")
+    )
+    intro = (
+        f'<p class="bad">{len(failed)} failed runs (not counted in any timing or speedup).</p>'
+        + _html_table(["error", "runs"], [[e, n] for e, n in counts.items()], numeric=[1])
+    )
+    cols = ["machine", "sweep_id", "job", *[k for k in GROUP_KEYS if k != "machine"], "repeat", "error"]
+    shown = failed.head(MAX_FAILED_ROWS_SHOWN)
+    body = [[_plain(v) for v in rec] for rec in shown[cols].itertuples(index=False, name=None)]
+    table = _html_table(cols, body, row_class="failed")
+    more = ""
+    if len(failed) > len(shown):
+        more = (
+            f"<p>Showing the first {len(shown)} of {len(failed)}; results.csv holds every row "
+            "(filter ok = False).</p>"
+        )
+    return intro + f'<div class="scroll">{table}</div>' + more
+
+
+def _card(title: str, table: str) -> str:
+    return f'<div class="card"><h4>{_e(title)}</h4>{table}</div>'
+
+
+def _environment_html(environments: Mapping[str, Mapping[str, Any]]) -> str:
+    """Every sweep's environment.json, as small side-by-side tables; unknown keys shown too."""
+    if not environments:
+        return "<p>No environment.json was found.</p>"
+    known = ("topology", "python", "platform", "packages")
+    first = ["machine", "hostname", "timestamp", "cpu_model", "coresweep_version", "git_commit", "loadavg"]
+    skip = {*known, *first, "command", "command_line", "schema", "sweep_id"}
+    parts = []
+    for key, env in environments.items():
+        parts.append(f"<h3>{_e(key)}</h3>")
+        if not env:
+            parts.append("<p>No environment.json for this sweep.</p>")
+            continue
+        cards = [
+            _card(
+                "sweep", _html_table(["field", "value"], [(k, _plain(env.get(k))) for k in first if k in env])
+            )
+        ]
+        for section in known:
+            value = env.get(section)
+            if isinstance(value, dict) and value:
+                cards.append(_card(section, _html_table(["field", "value"], _kv_table(value))))
+        rest = {k: v for k, v in env.items() if k not in skip}
+        if rest:
+            cards.append(_card("other", _html_table(["field", "value"], _kv_table(rest))))
+        parts.append('<div class="cards">' + "".join(cards) + "</div>")
+    return "\n".join(parts)
+
+
+def _reproduce_html(
+    paths: Sequence[Path], environments: Mapping[str, Mapping[str, Any]], out_dir: Path | None = None
+) -> str:
+    parts = []
+    for key, env in environments.items():
+        command = env.get("command_line")
+        if not command and isinstance(env.get("command"), list):
+            command = shlex.join(str(a) for a in env["command"])
+        if command:
+            parts.append(
+                f"<p>Sweep <code>{_e(key)}</code> on <b>{_e(env.get('machine', '?'))}</b> ran:</p>"
+                f"<pre><code>{_e(command)}</code></pre>"
+            )
+        else:
+            parts.append(f"<p>Sweep <code>{_e(key)}</code>: the command line was not recorded.</p>")
+        commit = env.get("git_commit")
+        if commit:
+            parts.append(f"<p>from project commit <code>{_e(commit)}</code>.</p>")
+    argv = ["coresweep-report", *[str(p) for p in paths]]
+    if out_dir is not None:
+        argv += ["-o", str(out_dir)]
+    rebuild = shlex.join(argv)
+    parts.append(
+        "<p>Rebuild this report from the results folders (no re-run needed):</p>"
+        f"<pre><code>{_e(rebuild)}</code></pre>"
+    )
+    return "\n".join(parts)
+
+
+def _machines_html(summary: pd.DataFrame, topology: Mapping[str, Mapping[str, Any]]) -> str:
+    machines = sorted(topology)
+    header = ["", *machines]
+    body = [[f, *[_plain(topology[m].get(f)) for m in machines]] for f in TOPOLOGY_FIELDS]
+    parts = ["<h3>Core topology side by side</h3>", _html_table(header, body)]
+    best = best_per_workload(summary)
+    if best.empty:
+        return "\n".join(parts)
+    vary = _varying_per_backend(summary)
+    table = []
+    for (workload, size), part in best.groupby(["workload", "size"], sort=True):
+        by_machine = {str(r["machine"]): r for _, r in part.iterrows()}
+        picks = {m: (str(r["backend"]), int(r["workers"])) for m, r in by_machine.items()}
+        differs = len(set(picks.values())) > 1 or len(by_machine) < len(machines)
+        cells = [workload, size]
+        for m in machines:
+            r = by_machine.get(m)
+            cells.append("–" if r is None else f"{_config_name(r, vary)}: {_speedup_text(r)}")
+        cells.append("yes" if differs else "no")
+        table.append(cells)
+    parts += [
+        "<h3>Where the best backend or worker count differs</h3>",
+        "<p>The fastest configuration per workload on each machine; <b>differs</b> says whether "
+        "one answer fits every machine.</p>",
+        _html_table(["workload", "size", *machines, "differs"], table),
+    ]
+    return "\n".join(parts)
+
+
+def _scaling_html(scaling: pd.DataFrame) -> str:
+    if scaling.empty:
+        return (
+            "<p>No Amdahl fit: it needs at least three worker counts of one configuration. "
+            "The Karp–Flatt metric per worker count is in the summary table.</p>"
+        )
+    dims = [
+        d
+        for d in ("machine", "backend", "start_method", "pinning", "workload", "size", "grain", "collect")
+        if d in scaling and (d in ("backend", "workload") or scaling[d].nunique() > 1)
+    ]
+    header = [*dims, "worker counts", "serial fraction f [95% CI]", "Amdahl limit 1/f", "fit RMSE", "note"]
+    body = []
+    for _, r in scaling.iterrows():
+        ci = (
+            f" [{fmt_num(r['serial_fraction_ci_low'], 3)}, {fmt_num(r['serial_fraction_ci_high'], 3)}]"
+            if np.isfinite(float(r["serial_fraction_ci_low"]))
+            else ""
+        )
+        body.append(
+            [
+                *[r[d] for d in dims],
+                f"{r['n_worker_counts']} (up to {r['max_workers']})",
+                fmt_num(r["serial_fraction"], 3) + ci,
+                (fmt_num(r["amdahl_limit"]) + "×") if np.isfinite(float(r["amdahl_limit"])) else "∞",
+                fmt_num(r["fit_rmse"], 2),
+                r["note"],
+            ]
+        )
+    return (
+        "<p>Amdahl's law S(p) = 1 / (f + (1 − f)/p) fitted to the measured speedups: f is the "
+        "share of the work that does not parallelise (or overhead that behaves like it).</p>"
+        + _html_table(header, body)
+    )
+
+
+def render_html(
+    paths: Sequence[Path],
+    rows: pd.DataFrame,
+    summary: pd.DataFrame,
+    scaling: pd.DataFrame,
+    environments: Mapping[str, Mapping[str, Any]],
+    topology: Mapping[str, Mapping[str, Any]],
+    figures: list[FigureFile],
+    verdicts: list[str],
+    warnings: list[str],
+    out_dir: Path | None = None,
+) -> str:
+    n_ok = int(rows["ok"].sum()) if len(rows) else 0
+    n_failed = len(rows) - n_ok
+    machines = sorted(rows["machine"].astype(str).unique()) if len(rows) else []
+    sweeps = list(environments)
+    title = "coresweep report: " + ", ".join(machines or ["no rows"])
+    nav = ["verdict", "figures", "scaling", "summary", "failures"]
+    if len(machines) > 1:
+        nav.append("machines")
+    nav += ["environment", "reproduce"]
+    if warnings:
+        nav.append("warnings")
+    header, body = _summary_display(summary) if len(summary) else ([], [])
+    numeric = [
+        i
+        for i, h in enumerate(header)
+        if h not in ("machine", "workload", "backend", "start_method", "pinning", "collect")
+    ]
+    failed_class = "bad" if n_failed else "good"
+    sections = [
+        f"<h1>{_e(title)}</h1>",
+        f'<p class="meta">Sweeps: {_e(", ".join(sweeps))}</p>',
+        f'<p class="counts"><span>{len(rows)} timed runs</span><span class="good">{n_ok} ok</span>'
+        f'<span class="{failed_class}">{n_failed} failed</span><span>{len(summary)} configurations</span>'
+        f"<span>{len(warnings)} warnings</span></p>",
+        "<nav>" + "".join(f'<a href="#{n}">{n}</a>' for n in nav) + "</nav>",
+        '<h2 id="verdict">Verdict</h2>',
+        '<ul class="verdict">' + "".join(f"<li>{_e(v)}</li>" for v in verdicts) + "</ul>",
+        '<p class="meta">Speedup = median sequential time / median time of the configuration; '
+        "[low, high] is a 95% bootstrap interval over the repeats. Overlapping intervals mean the "
+        "measurements cannot tell the configurations apart.</p>",
+        '<h2 id="figures">Figures</h2>',
+        _figures_html(figures),
+        '<h2 id="scaling">Scaling models</h2>',
+        _scaling_html(scaling),
+        '<h2 id="summary">Summary by configuration</h2>',
+        "<p>Karp–Flatt e = (1/S − 1/p)/(1 − 1/p): flat e means serial work limits scaling, growing e "
+        "means overhead that grows with workers. Full precision in summary.csv.</p>",
+        f'<div class="scroll">{_html_table(header, body, numeric=numeric)}</div>'
+        if body
+        else "<p>No rows.</p>",
+        '<h2 id="failures">Failures</h2>',
+        _failures_html(rows),
+    ]
+    if len(machines) > 1:
+        sections += ['<h2 id="machines">Machines compared</h2>', _machines_html(summary, topology)]
+    sections += [
+        '<h2 id="environment">Environment</h2>',
+        _environment_html(environments),
+        '<h2 id="reproduce">Reproduce</h2>',
+        _reproduce_html(paths, environments, out_dir),
+    ]
+    if warnings:
+        sections += [
+            '<h2 id="warnings">Warnings while reading</h2>',
+            '<div class="warn"><ul>' + "".join(f"<li>{_e(w)}</li>" for w in warnings) + "</ul></div>",
+        ]
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{_e(title)}</title><style>{CSS}</style></head>\n<body><main>\n"
+        + "\n".join(sections)
+        + "\n</main></body></html>\n"
+    )
