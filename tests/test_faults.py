@@ -3,6 +3,8 @@ nothing is left running, and the rows keep their count."""
 
 from __future__ import annotations
 
+import time
+
 import psutil
 import pytest
 
@@ -27,14 +29,36 @@ def measure(name: str, fn, timeout_s: float | None = 20.0):
     return protocol.measure(backend, Collector(), fn, ITEMS, ITEMS, verify)
 
 
-def _no_orphans() -> None:
+def _running_workers() -> set[int]:
     # Resource trackers (multiprocessing's and loky's) live as long as the interpreter by
-    # design; anything else still running after a job is a leaked worker.
-    workers = [
-        p for p in psutil.Process().children(recursive=True)
-        if "resource_tracker" not in " ".join(_cmdline(p))
-    ]
-    assert not workers, f"worker processes left running: {[_cmdline(p) for p in workers]}"
+    # design, and zombies are not running; anything else is a worker process.
+    out = set()
+    for p in psutil.Process().children(recursive=True):
+        try:
+            if p.status() != psutil.STATUS_ZOMBIE and "resource_tracker" not in " ".join(_cmdline(p)):
+                out.add(p.pid)
+        except psutil.Error:
+            continue
+    return out
+
+
+@pytest.fixture(autouse=True)
+def _baseline():
+    global _BEFORE
+    _BEFORE = _running_workers()
+    yield
+
+
+_BEFORE: set[int] = set()
+
+
+def _no_orphans(grace_s: float = 5.0) -> None:
+    # A terminated worker may need a moment to exit; then nothing may be left.
+    deadline = time.monotonic() + grace_s
+    while _running_workers() - _BEFORE and time.monotonic() < deadline:
+        time.sleep(0.1)
+    left = _running_workers() - _BEFORE
+    assert not left, f"worker processes left running: {sorted(left)}"
 
 
 def _cmdline(p: psutil.Process) -> list[str]:
