@@ -180,11 +180,11 @@ class Protocol:
         before: Callable[[], None],
     ) -> None:
         try:
-            t0 = self.clock()
             with self._watchdog(backend, job) as watchdog:
+                t0 = self.clock()  # inside: the watchdog's own thread start is not the backend's
                 backend.start()
                 collector.start(backend, expected)
-            job.startup_s = (self.clock() - t0) / 1e9
+                job.startup_s = (self.clock() - t0) / 1e9
             if watchdog.fired:
                 raise RunTimeout(f"startup took longer than timeout_s={self.timeout_s}")
         except Exception as exc:
@@ -197,12 +197,13 @@ class Protocol:
         try:
             for _ in range(self.warmup):
                 before()
-                t0 = self.clock()
                 with self._watchdog(backend, job) as watchdog:
+                    t0 = self.clock()
                     got = collector.run(backend, task, items)
+                    elapsed_ns = self.clock() - t0
                 if watchdog.fired:
                     raise RunTimeout(f"a warm-up run took longer than timeout_s={self.timeout_s}")
-                job.warmup_s.append((self.clock() - t0) / 1e9)
+                job.warmup_s.append(elapsed_ns / 1e9)
                 problem = verify(expected, got)
                 if problem:
                     raise AssertionError(f"wrong result in warm-up: {problem}")
@@ -283,22 +284,24 @@ class Protocol:
     def _teardown(
         self, job: JobMeasurement, backend: Backend, collector: Collector, aborted: bool
     ) -> None:
-        t0 = self.clock()
+        """Shut down (timed as ``teardown_s``); after a broken run, abort instead (not timed)."""
+        if aborted:
+            backend.abort()
+            _quietly(collector.shutdown)
+            return
         try:
-            if aborted:
-                backend.abort()
-            else:
-                with self._watchdog(backend, job) as watchdog:
-                    backend.shutdown()
-                if watchdog.fired:
-                    raise RunTimeout("shutdown took longer than timeout_s")
+            with self._watchdog(backend, job) as watchdog:
+                t0 = self.clock()
+                backend.shutdown()
+                collector.shutdown()
+                elapsed_ns = self.clock() - t0
+            if watchdog.fired:
+                raise RunTimeout("shutdown took longer than timeout_s")
         except Exception:
             backend.abort()
             _quietly(collector.shutdown)
             return
-        _quietly(collector.shutdown)
-        if not aborted:
-            job.teardown_s = (self.clock() - t0) / 1e9
+        job.teardown_s = elapsed_ns / 1e9
 
     def _fail_from(self, job: JobMeasurement, first: int, error: str) -> None:
         """Failed rows for repeats ``first``.. so that a failure never shrinks the row count."""

@@ -28,9 +28,9 @@ class _JoblibBackend(Backend):
     def start(self) -> None:
         # joblib's own per-task timeout is what ends a call whose worker died: its
         # multiprocessing backend would otherwise wait forever for the lost task.
-        self._parallel = Parallel(
-            n_jobs=self.workers, backend=self.make_backend(), timeout=self.task_timeout_s
-        )
+        # (With one worker joblib falls back to its sequential backend, which has no timeout.)
+        timeout = self.task_timeout_s if self.workers > 1 else None
+        self._parallel = Parallel(n_jobs=self.workers, backend=self.make_backend(), timeout=timeout)
         self.configure_parallel(self._parallel)
         self._parallel.__enter__()
         # One task per worker so that the workers exist before the first timed run.
