@@ -22,6 +22,7 @@ from .collect import COLLECTORS
 from .environment import default_machine_name, gil_enabled, python_info
 from .pinning import Pinner
 from .protocol import JobMeasurement, Protocol, describe
+from .resources import parse_memory
 from .sweep import backend_class, job_topology, make_workload
 from .topology import Topology, format_cpu_list, pinning_plan
 from .worker_setup import init_worker, native_thread_limits, resolve_blas_threads
@@ -78,6 +79,7 @@ def run_job(
         warmup=int(cfg.warmup),
         min_time_s=float(cfg.min_time_s),
         timeout_s=float(timeout) if timeout else None,
+        max_memory_bytes=parse_memory(cfg.get("max_memory")),
     )
 
     base_row: dict[str, Any] = {
@@ -112,12 +114,12 @@ def run_job(
         protocol._fail_from(
             partial,
             len(partial.runs),
-            f"timeout: a run took longer than timeout_s={timeout} and its threads could not be "
-            "stopped; the sweep was ended here (rerun with resume=<sweep dir> to finish it)",
+            f"stopped: a run passed timeout_s={timeout} or max_memory={cfg.get('max_memory')} and its "
+            "threads could not be stopped; the sweep was ended here (finish it with resume=<sweep dir>)",
         )
         _write_rows(results_path, base_row, partial)
         print(
-            f"coresweep: job {job} hung in threads past timeout_s={timeout}; its rows are in "
+            f"coresweep: job {job} passed a limit in threads that cannot be stopped; its rows are in "
             f"{results_path}; ending the sweep (threads cannot be killed)",
             file=sys.stderr,
             flush=True,

@@ -20,7 +20,7 @@ from typing import Any, Callable
 
 from .backends.base import Backend
 from .collect import Collector
-from .resources import CpuTimes, PeakMemory, tree_cpu_times
+from .resources import CpuTimes, PeakMemory, tree_cpu_times, tree_rss
 
 Clock = Callable[[], int]
 Verifier = Callable[[Sequence[Any], Sequence[Any]], "str | None"]
@@ -90,11 +90,12 @@ class RunTimeout(Exception):
 
 
 class Watchdog:
-    """Stops a run that outlives its time limit.
+    """Stops a run that outlives its time limit or grows past its memory limit.
 
     On expiry it calls ``abort`` (kills worker processes, so a blocked ``map`` raises). Threads
     cannot be killed: if the run is still stuck ``grace_s`` later, ``on_stuck`` is called from
-    the watchdog thread, which must record what is known and end the process.
+    the watchdog thread, which must record what is known and end the process. The memory
+    check reads the tree's RSS every ``poll_s`` (about 15 µs a look on Linux).
     """
 
     def __init__(
@@ -102,22 +103,42 @@ class Watchdog:
         seconds: float | None,
         abort: Callable[[], None],
         on_stuck: Callable[[], None] | None,
+        max_memory_bytes: int | None = None,
         grace_s: float = 10.0,
+        poll_s: float = 0.05,
     ) -> None:
-        self.seconds, self.abort, self.on_stuck, self.grace_s = seconds, abort, on_stuck, grace_s
-        self.fired = False
+        self.seconds, self.abort, self.on_stuck = seconds, abort, on_stuck
+        self.max_memory_bytes, self.grace_s, self.poll_s = max_memory_bytes, grace_s, poll_s
+        self.reason: str | None = None
         self._done = threading.Event()
 
+    @property
+    def fired(self) -> bool:
+        return self.reason is not None
+
     def __enter__(self) -> Watchdog:
-        if self.seconds:
+        if self.seconds or self.max_memory_bytes:
             self._thread = threading.Thread(target=self._watch, name="coresweep-watchdog", daemon=True)
             self._thread.start()
         return self
 
     def _watch(self) -> None:
-        if self._done.wait(self.seconds):
-            return
-        self.fired = True
+        deadline = time.monotonic() + self.seconds if self.seconds else None
+        while True:
+            wait = self.poll_s if self.max_memory_bytes else None
+            if deadline is not None:
+                left = deadline - time.monotonic()
+                wait = left if wait is None else min(wait, left)
+            if self._done.wait(max(0.0, wait) if wait is not None else None):
+                return
+            if deadline is not None and time.monotonic() >= deadline:
+                self.reason = "timeout"
+                break
+            if self.max_memory_bytes:
+                rss = tree_rss()
+                if rss > self.max_memory_bytes:
+                    self.reason = f"memory ({rss / 2**20:.0f} MiB)"
+                    break
         try:
             self.abort()
         except Exception:
@@ -137,6 +158,7 @@ class Protocol:
     warmup: int = 1
     min_time_s: float = 0.0
     timeout_s: float | None = None
+    max_memory_bytes: int | None = None
     clock: Clock = time.perf_counter_ns
     cpu_times: Callable[[], CpuTimes] = tree_cpu_times
     measure_memory: bool = True
@@ -186,7 +208,7 @@ class Protocol:
                 collector.start(backend, expected)
                 job.startup_s = (self.clock() - t0) / 1e9
             if watchdog.fired:
-                raise RunTimeout(f"startup took longer than timeout_s={self.timeout_s}")
+                raise RunTimeout(self._limit_error(watchdog, "startup"))
         except Exception as exc:
             self._fail_from(job, 0, f"startup failed: {describe(exc)}")
             backend.abort()
@@ -202,7 +224,7 @@ class Protocol:
                     got = collector.run(backend, task, items)
                     elapsed_ns = self.clock() - t0
                 if watchdog.fired:
-                    raise RunTimeout(f"a warm-up run took longer than timeout_s={self.timeout_s}")
+                    raise RunTimeout(self._limit_error(watchdog, "a warm-up run"))
                 job.warmup_s.append(elapsed_ns / 1e9)
                 problem = verify(expected, got)
                 if problem:
@@ -219,16 +241,22 @@ class Protocol:
                 repeat, loops, backend, collector, task, items, expected, verify, before, job
             )
             job.runs.append(run)
-            if run.error and run.error.startswith("timeout"):
+            if run.error and run.error.startswith(("timeout", "memory")):
                 # The workers were killed: the backend is gone, later runs cannot be timed.
-                self._fail_from(job, repeat + 1, "not run: an earlier run timed out")
+                self._fail_from(job, repeat + 1, "not run: an earlier run hit a limit and was stopped")
                 self._teardown(job, backend, collector, aborted=True)
                 return
         self._teardown(job, backend, collector, aborted=False)
 
     def _watchdog(self, backend: Backend, job: JobMeasurement) -> Watchdog:
         on_stuck = (lambda: self.on_stuck(job)) if self.on_stuck is not None else None
-        return Watchdog(self.timeout_s, backend.abort, on_stuck)
+        return Watchdog(self.timeout_s, backend.abort, on_stuck, self.max_memory_bytes)
+
+    def _limit_error(self, watchdog: Watchdog, what: str) -> str:
+        if watchdog.reason == "timeout":
+            return f"timeout: {what} took longer than timeout_s={self.timeout_s}"
+        limit = (self.max_memory_bytes or 0) / 2**20
+        return f"memory: {what} grew the process tree past max_memory ({limit:.0f} MiB): {watchdog.reason}"
 
     def _timed_run(
         self,
@@ -259,13 +287,13 @@ class Protocol:
         except Exception as exc:
             error = describe(exc)
             if watchdog.fired:
-                error = f"timeout: the run took longer than timeout_s={self.timeout_s}; workers stopped"
+                error = self._limit_error(watchdog, "the run") + "; workers stopped"
             return RunMeasurement(repeat, loops, None, None, None, None, False, False, error)
         finally:
             if memory is not None:
                 memory.__exit__(None, None, None)
-        if watchdog.fired:  # finished, but only after the limit: not a valid time
-            error = f"timeout: the run took longer than timeout_s={self.timeout_s}"
+        if watchdog.fired:  # finished, but only past a limit: not a valid time
+            error = self._limit_error(watchdog, "the run")
             return RunMeasurement(repeat, loops, None, None, None, None, False, False, error)
         cpu = self.cpu_times() - cpu0
         problem = next((p for p in (verify(expected, got) for got in outputs) if p), None)

@@ -148,3 +148,32 @@ class PeakMemory:
             own_now = _SELF.memory_info().rss
             extra = max(0, (own_peak or own_now) - own_now)
             self.peak_bytes = self._sampled + extra
+
+
+_UNITS = {"": 1, "b": 1, "k": 2**10, "kb": 10**3, "kib": 2**10, "m": 2**20, "mb": 10**6,
+          "mib": 2**20, "g": 2**30, "gb": 10**9, "gib": 2**30, "t": 2**40, "tb": 10**12, "tib": 2**40}
+
+
+def parse_memory(value: object) -> int | None:
+    """``max_memory``: null, bytes, "4GiB"/"500MB", or "80%" of this machine's RAM."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise ValueError("expected bytes, a size like 4GiB, or a percentage like 80%")
+    if isinstance(value, (int, float)):
+        if value <= 0:
+            raise ValueError("must be > 0")
+        return int(value)
+    text = str(value).strip().lower().replace(" ", "")
+    if text.endswith("%"):
+        pct = float(text[:-1])
+        if not 0 < pct <= 100:
+            raise ValueError("a percentage must be in (0, 100]")
+        return int(psutil.virtual_memory().total * pct / 100)
+    match = re.fullmatch(r"([0-9]*\.?[0-9]+)([a-z]*)", text)
+    if not match or match.group(2) not in _UNITS:
+        raise ValueError("expected bytes, a size like 4GiB or 500MB, or a percentage like 80%")
+    size = int(float(match.group(1)) * _UNITS[match.group(2)])
+    if size <= 0:
+        raise ValueError("must be > 0")
+    return size

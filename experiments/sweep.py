@@ -21,6 +21,7 @@ from .backends import BACKENDS, Backend, BackendError
 from .backends.base import available_start_methods
 from .collect import COLLECT_MODES
 from .pinning import can_pin
+from .resources import parse_memory
 from .topology import (
     PINNING_MODES,
     Topology,
@@ -180,6 +181,10 @@ def check_job(cfg: DictConfig, topo: Topology | None = None) -> None:
         isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0
     ):
         raise ConfigError(f"timeout_s={timeout}: must be a number of seconds > 0 (or null: no limit)")
+    try:
+        parse_memory(cfg.get("max_memory"))
+    except ValueError as exc:
+        raise ConfigError(f"max_memory={cfg.get('max_memory')}: {exc}") from None
     blas = cfg.get("blas_threads")
     if blas not in ("auto", "none", None) and not (
         isinstance(blas, int) and not isinstance(blas, bool) and blas >= 1

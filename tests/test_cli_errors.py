@@ -34,6 +34,14 @@ BAD = [
     (["+experiment=nope"], "experiment=nope"),
     (["hydra.sweep.dir=/proc/coresweep"], "hydra.sweep.dir=/proc/coresweep"),
     (["nokey=1"], "nokey"),
+    (["timeout_s=0"], "timeout_s=0: must be a number of seconds > 0"),
+    (["timeout_s=-3"], "timeout_s=-3"),
+    (["max_memory=lots"], "max_memory=lots: expected bytes"),
+    (["cpus=99"], "cpus=99: CPU 99 not online"),
+    (["cpus=count:99"], "a CPU count must be between 1 and"),
+    (["cpus=''"], "the CPU list is empty"),
+    (["pinning=physical", "workers=64"], "pinning=physical needs one physical core per worker"),
+    (["resume=/nonexistent/sweep"], "resume=/nonexistent/sweep: not a coresweep sweep folder"),
 ]
 
 

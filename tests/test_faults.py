@@ -103,3 +103,32 @@ def test_wrong_result_is_never_counted() -> None:
     assert [r.ok for r in job.runs] == [False] * 3
     assert all(r.verified is False and r.error.startswith("wrong result") for r in job.runs)
     _no_orphans()
+
+
+@pytest.mark.parametrize("name", ["process_pool", "pool", "process"])
+def test_memory_guard_stops_a_run_that_grows_too_large(name: str) -> None:
+    protocol = Protocol(repeats=2, warmup=0, timeout_s=60, max_memory_bytes=300 * 2**20, measure_memory=False)
+    backend = BACKENDS[name](2)
+    job = protocol.measure(backend, Collector(), tasks.hog_memory, ITEMS, ITEMS, verify)
+    assert len(job.runs) == 2
+    assert job.runs[0].error.startswith("memory:"), job.runs[0].error
+    assert "max_memory (300 MiB)" in job.runs[0].error
+    _no_orphans()
+
+
+@pytest.mark.parametrize(
+    "value,expected",
+    [(None, None), (1024, 1024), ("4GiB", 4 * 2**30), ("500MB", 500 * 10**6), ("1.5g", int(1.5 * 2**30))],
+)
+def test_parse_memory(value, expected) -> None:
+    from coresweep.experiments.resources import parse_memory
+
+    assert parse_memory(value) == expected
+
+
+@pytest.mark.parametrize("value", ["-1", "lots", "0%", "150%", 0, True])
+def test_parse_memory_rejects_nonsense(value) -> None:
+    from coresweep.experiments.resources import parse_memory
+
+    with pytest.raises(ValueError):
+        parse_memory(value)
