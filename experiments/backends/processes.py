@@ -32,6 +32,38 @@ def _run_chunk(
         queue.put((start, "error", f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}"))
 
 
+def _silence_cancelled_future_race() -> None:
+    """Hide one known CPython race from the user's terminal (it changes nothing measured).
+
+    When a run is interrupted, ``Executor.map`` cancels its pending futures while the
+    executor's manager thread, seeing the killed workers, sets "broken pool" exceptions on
+    them; the loser raises InvalidStateError in that background thread and prints a
+    traceback (fixed upstream in later CPython releases).
+    """
+    import threading
+    from concurrent.futures import InvalidStateError
+
+    previous = threading.excepthook
+    if getattr(previous, "_coresweep", False):
+        return
+
+    def hook(args: Any) -> None:
+        if args.exc_type is InvalidStateError and "futures/process.py" in _origin(args.exc_traceback):
+            return
+        previous(args)
+
+    hook._coresweep = True  # type: ignore[attr-defined]
+    threading.excepthook = hook
+
+
+def _origin(tb: Any) -> str:
+    files = []
+    while tb is not None:
+        files.append(tb.tb_frame.f_code.co_filename)
+        tb = tb.tb_next
+    return " ".join(files)
+
+
 class ProcessBackend(Backend):
     """One ``multiprocessing.Process`` per chunk, started on every run, results via a Queue."""
 
@@ -161,13 +193,16 @@ class ProcessPoolBackend(Backend):
         self._executor.shutdown(wait=True)
 
     def abort(self) -> None:
+        _silence_cancelled_future_race()
         procs = list((getattr(self._executor, "_processes", None) or {}).values())
         for p in procs:
             if p.is_alive():
                 p.kill()
         for p in procs:
             p.join(timeout=5)
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        # No cancel_futures: the executor's manager thread now fails the pending futures as
+        # "broken" itself, and cancelling them too races it (InvalidStateError, CPython 3.11).
+        self._executor.shutdown(wait=True)
 
 
 __all__ = ["ProcessBackend", "PoolBackend", "ProcessPoolBackend", "WorkerDied"]

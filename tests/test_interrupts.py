@@ -1,0 +1,97 @@
+"""Ctrl-C, SIGTERM and SIGKILL mid-sweep, in a subprocess: rows kept, nothing left running,
+and ``resume=`` finishes the sweep."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow
+
+SWEEP = [
+    "-m", "backend=pool,process_pool,thread_pool", "workers=2", "workload=io_sleep",
+    "workload.size=40", "workload.grain=20000", "repeats=3", "min_time_s=0",
+]
+
+
+def start(sweep_dir: Path, *extra: str) -> subprocess.Popen:
+    entry = [sys.executable, "-m", "coresweep.experiments.entry"]
+    cmd = [*entry, *SWEEP, *extra, f"hydra.sweep.dir={sweep_dir}"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.Popen(
+        cmd, cwd=sweep_dir.parent, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True, start_new_session=True,
+    )
+
+
+def wait_for_rows(path: Path, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if path.exists() and path.read_text().count("\n") >= 1:
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"no rows appeared in {path}")
+
+
+def rows(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def assert_all_gone(procs: list[psutil.Process]) -> None:
+    _, alive = psutil.wait_procs(procs, timeout=10)
+    assert not alive, f"left running: {[p.pid for p in alive]}"
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_interrupt_keeps_rows_stops_workers_and_writes_partial_report(tmp_path: Path, sig) -> None:
+    sweep = tmp_path / "sweep"
+    proc = start(sweep)
+    wait_for_rows(sweep / "0" / "results.jsonl")
+    time.sleep(0.5)  # into the second job: its workers exist now
+    tree = psutil.Process(proc.pid).children(recursive=True)
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "interrupted" in err and "resume=" in err
+    assert len(rows(sweep / "0" / "results.jsonl")) == 3
+    assert (sweep / "report" / "index.html").is_file()
+    assert "Traceback" not in err
+    assert_all_gone(tree)
+
+
+def test_sigkill_then_resume_finishes_the_sweep(tmp_path: Path) -> None:
+    sweep = tmp_path / "sweep"
+    proc = start(sweep)
+    wait_for_rows(sweep / "0" / "results.jsonl")
+    before = (sweep / "0" / "results.jsonl").read_text()
+    os.killpg(proc.pid, signal.SIGKILL)  # the whole process group, as an OOM killer or `kill -9` of a job
+    proc.communicate(timeout=60)
+    assert (sweep / "0" / "results.jsonl").read_text() == before, "rows written before the kill stay intact"
+
+    resumed = start(sweep, f"resume={sweep}")
+    _, err = resumed.communicate(timeout=300)
+    assert resumed.returncode == 0, err
+    assert "kept from the earlier run" in err
+    assert (sweep / "0" / "results.jsonl").read_text() == before
+    for job in ("0", "1", "2"):
+        assert len(rows(sweep / job / "results.jsonl")) == 3
+    assert (sweep / "report" / "index.html").is_file()
+
+
+def test_resume_refuses_a_different_sweep(tmp_path: Path) -> None:
+    sweep = tmp_path / "sweep"
+    proc = start(sweep, "backend=thread_pool", "repeats=1")
+    proc.communicate(timeout=120)
+    cmd = [sys.executable, "-m", "coresweep.experiments.entry", "backend=pool", f"resume={sweep}"]
+    out = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 2
+    assert "resume" in out.stderr and "original command" in out.stderr
