@@ -60,11 +60,11 @@ def hang_on_two(i: int) -> int:
 
 
 def hog_memory(i: int) -> int:
-    """Hold ~400 MiB for a while: the max_memory guard must stop it."""
+    """Hold ~800 MiB for a while: the max_memory guard must stop it."""
     if i == 1:
         import time
 
-        block = bytearray(400 * 2**20)
+        block = bytearray(800 * 2**20)
         block[:: 4096] = b"x" * len(block[:: 4096])  # touch every page so it is resident
         time.sleep(5)
         return len(block) // 2**20 * 0 + i
