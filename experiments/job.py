@@ -21,7 +21,7 @@ from . import records
 from .collect import COLLECTORS
 from .environment import default_machine_name, gil_enabled, python_info
 from .pinning import Pinner
-from .protocol import JobMeasurement, Protocol, describe
+from .protocol import ADAPTIVE_MIN_REPEATS, AdaptiveRepeats, JobMeasurement, Protocol, describe
 from .resources import parse_memory
 from .sweep import backend_class, job_topology, make_workload
 from .topology import Topology, format_cpu_list, pinning_plan
@@ -53,7 +53,7 @@ def run_job(
 ) -> JobOutcome:
     """Measure one configuration and append its rows to ``job_dir/results.jsonl``."""
     if cfg.get("resume"):
-        kept = _complete_rows(job_dir / records.RESULTS_FILE, int(cfg.repeats))
+        kept = _complete_rows(job_dir / records.RESULTS_FILE, min_repeats(cfg.repeats))
         if kept is not None:
             return _outcome(job, kept, resumed=True)
     topology, cpus = job_topology(cfg, topology)
@@ -74,8 +74,16 @@ def run_job(
     collector = COLLECTORS[cfg.collect]()
     plan = pinning_plan(topology, cfg.pinning, backend.workers) if cfg.pinning != "none" else None
     timeout = cfg.get("timeout_s")
+    adaptive = None
+    if cfg.repeats == "auto":
+        adaptive = AdaptiveRepeats(
+            target=float(cfg.repeats_target),
+            max_repeats=int(cfg.repeats_max),
+            budget_s=float(cfg.repeats_budget_s),
+        )
     protocol = Protocol(
-        repeats=int(cfg.repeats),
+        repeats=min_repeats(cfg.repeats),
+        adaptive=adaptive,
         warmup=int(cfg.warmup),
         min_time_s=float(cfg.min_time_s),
         timeout_s=float(timeout) if timeout else None,
@@ -167,6 +175,11 @@ def run_job(
     return _outcome(job, [{"ok": r.ok, "wall_s": r.wall_s, "error": r.error} for r in measurement.runs])
 
 
+def min_repeats(setting: Any) -> int:
+    """Rows a job always has: ``repeats``, or for ``auto`` the 6 runs a 95 % median CI needs."""
+    return ADAPTIVE_MIN_REPEATS if setting == "auto" else int(setting)
+
+
 def _outcome(job: str, rows: list[dict[str, Any]], resumed: bool = False) -> JobOutcome:
     ok_walls = [r["wall_s"] for r in rows if r.get("ok") and r.get("wall_s") is not None]
     failed = [r for r in rows if not r.get("ok")]
@@ -217,6 +230,7 @@ def _write_rows(path: Path, base_row: dict[str, Any], measurement: JobMeasuremen
                     "ok": run.ok,
                     "error": run.error,
                     "interrupted": measurement.interrupted,
+                    "repeats_stop": measurement.stop_reason,
                     "timestamp": dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds"),
                 }
             )

@@ -51,6 +51,8 @@ class JobMeasurement:
     warmup_s: list[float] = field(default_factory=list)
     runs: list[RunMeasurement] = field(default_factory=list)
     interrupted: bool = False
+    #: Why timing stopped: fixed, target, max_repeats, time_budget, failures (or None).
+    stop_reason: str | None = None
 
 
 def describe(exc: BaseException) -> str:
@@ -150,6 +152,41 @@ class Watchdog:
         self._done.set()
 
 
+#: repeats=auto starts with this many runs: the fewest with a 95 % order-statistic median CI.
+ADAPTIVE_MIN_REPEATS = 6
+
+
+@dataclass(frozen=True)
+class AdaptiveRepeats:
+    """``repeats=auto``: keep timing until the median is known to within ``target``."""
+
+    target: float = 0.05
+    max_repeats: int = 30
+    budget_s: float = 30.0
+
+
+def median_ci_halfwidth(sorted_values: Sequence[float]) -> float | None:
+    """Relative half-width of a distribution-free 95 % CI of the median (order statistics).
+
+    For n samples the interval [x_(j), x_(k)] around the median has coverage from the
+    binomial(n, 1/2) distribution; no resampling, so it is exact and deterministic. Returns
+    None when n is too small for a 95 % interval (n < 6).
+    """
+    n = len(sorted_values)
+    if n < 6:
+        return None
+    from scipy.stats import binom
+
+    j = int(binom.ppf(0.025, n, 0.5))  # 0-based index of the lower order statistic
+    k = n - 1 - j
+    if j < 0 or k >= n or j >= k:
+        return None
+    median = sorted_values[n // 2] if n % 2 else 0.5 * (sorted_values[n // 2 - 1] + sorted_values[n // 2])
+    if median <= 0:
+        return None
+    return (sorted_values[k] - sorted_values[j]) / 2 / median
+
+
 @dataclass
 class Protocol:
     """Runs one job's measurements. ``clock`` and ``cpu_times`` are injectable for tests."""
@@ -159,6 +196,7 @@ class Protocol:
     min_time_s: float = 0.0
     timeout_s: float | None = None
     max_memory_bytes: int | None = None
+    adaptive: AdaptiveRepeats | None = None
     clock: Clock = time.perf_counter_ns
     cpu_times: Callable[[], CpuTimes] = tree_cpu_times
     measure_memory: bool = True
@@ -236,17 +274,48 @@ class Protocol:
             self._teardown(job, backend, collector, aborted=True)
             return
 
-        for repeat in range(self.repeats):
+        repeat = 0
+        while True:
             run = self._timed_run(
                 repeat, loops, backend, collector, task, items, expected, verify, before, job
             )
             job.runs.append(run)
+            repeat += 1
             if run.error and run.error.startswith(("timeout", "memory")):
                 # The workers were killed: the backend is gone, later runs cannot be timed.
-                self._fail_from(job, repeat + 1, "not run: an earlier run hit a limit and was stopped")
+                self._fail_from(job, repeat, "not run: an earlier run hit a limit and was stopped")
                 self._teardown(job, backend, collector, aborted=True)
                 return
+            job.stop_reason = self._stop_reason(job)
+            if job.stop_reason is not None:
+                break
         self._teardown(job, backend, collector, aborted=False)
+
+    def _stop_reason(self, job: JobMeasurement) -> str | None:
+        """Why to stop after the runs so far, or None to run another.
+
+        Fixed repeats stop at ``repeats``. Adaptive repeats (``adaptive``) run at least
+        ``repeats``, then stop once the 95 % confidence interval of the median is narrower
+        than ``target`` (relative half-width), or at ``max_repeats``, or when the time spent
+        in timed runs passes ``budget_s``.
+        """
+        n = len(job.runs)
+        if self.adaptive is None:
+            return "fixed" if n >= self.repeats else None
+        if n < self.repeats:
+            return None
+        walls = sorted(r.wall_s * r.loops for r in job.runs if r.ok and r.wall_s is not None)
+        half = median_ci_halfwidth(walls)
+        if half is not None and half <= self.adaptive.target:
+            return "target"
+        if n >= self.adaptive.max_repeats:
+            return "max_repeats"
+        spent = sum(r.wall_s * r.loops for r in job.runs if r.wall_s is not None)
+        if spent >= self.adaptive.budget_s:
+            return "time_budget"
+        if len(walls) < n // 2:  # mostly failing: more runs will not make it trustworthy
+            return "failures"
+        return None
 
     def _watchdog(self, backend: Backend, job: JobMeasurement) -> Watchdog:
         on_stuck = (lambda: self.on_stuck(job)) if self.on_stuck is not None else None

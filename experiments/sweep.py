@@ -147,7 +147,18 @@ def check_job(cfg: DictConfig, topo: Topology | None = None) -> None:
             f"workload={workload_name}: unknown workload; choose one of {', '.join(WORKLOADS)}"
         )
     _positive_int(cfg, "workers")
-    _positive_int(cfg, "repeats")
+    if cfg.get("repeats") == "auto":
+        target = cfg.get("repeats_target")
+        if isinstance(target, bool) or not isinstance(target, (int, float)) or not 0 < target < 1:
+            raise ConfigError(f"repeats_target={target}: must be a fraction between 0 and 1 (e.g. 0.05)")
+        _positive_int(cfg, "repeats_max", minimum=6)
+        budget = cfg.get("repeats_budget_s")
+        if isinstance(budget, bool) or not isinstance(budget, (int, float)) or budget <= 0:
+            raise ConfigError(f"repeats_budget_s={budget}: must be a number of seconds > 0")
+    elif isinstance(cfg.get("repeats"), str):
+        raise ConfigError(f"repeats={cfg.get('repeats')}: must be an integer >= 1 or auto")
+    else:
+        _positive_int(cfg, "repeats")
     _positive_int(cfg, "warmup", minimum=0)
     start_method = cfg.get("start_method")
     allowed = ["auto", *available_start_methods()]

@@ -130,3 +130,64 @@ def test_memory_is_measured_for_process_backends() -> None:
     job = proto.measure(BACKENDS["process_pool"](2), Collector(), tasks.square, [1, 2], [1, 4], verify)
     assert job.runs[0].ok
     assert job.runs[0].peak_rss_bytes and job.runs[0].peak_rss_bytes > 10 * 2**20
+
+
+class ScriptedClock:
+    """Every timed region lasts the next value of ``durations_ms`` (startup/teardown too)."""
+
+    def __init__(self, durations_ms) -> None:
+        self.durations = iter(durations_ms)
+        self.now = 0
+        self.start = True
+
+    def __call__(self) -> int:
+        if not self.start:
+            self.now += int(next(self.durations) * 1e6)
+        self.start = not self.start
+        return self.now
+
+
+def _adaptive(durations_ms, **kw) -> Protocol:
+    from coresweep.experiments.protocol import AdaptiveRepeats
+
+    return Protocol(
+        repeats=6, warmup=0, clock=ScriptedClock(durations_ms), cpu_times=fake_cpu,
+        measure_memory=False, adaptive=AdaptiveRepeats(**kw),
+    )
+
+
+def test_adaptive_repeats_stop_at_the_target_when_times_are_steady() -> None:
+    proto = _adaptive([1] + [100] * 50 + [1] * 5, target=0.05, max_repeats=30)
+    job = proto.measure(BACKENDS["sequential"](1), Collector(), tasks.square, [1], [1], verify)
+    assert len(job.runs) == 6 and job.stop_reason == "target"
+
+
+def test_adaptive_repeats_go_on_while_noisy_and_stop_at_max() -> None:
+    noisy = [1] + [100 if i % 2 else 160 for i in range(60)] + [1] * 5
+    job = _adaptive(noisy, target=0.01, max_repeats=12, budget_s=1000).measure(
+        BACKENDS["sequential"](1), Collector(), tasks.square, [1], [1], verify
+    )
+    assert len(job.runs) == 12 and job.stop_reason == "max_repeats"
+
+
+def test_adaptive_repeats_stop_on_the_time_budget() -> None:
+    noisy = [1] + [100 if i % 2 else 160 for i in range(60)] + [1] * 5
+    job = _adaptive(noisy, target=0.01, max_repeats=50, budget_s=1.0).measure(
+        BACKENDS["sequential"](1), Collector(), tasks.square, [1], [1], verify
+    )
+    assert job.stop_reason == "time_budget"
+    assert sum(r.wall_s for r in job.runs) >= 1.0 and len(job.runs) < 50
+
+
+def test_fixed_repeats_record_why_they_stopped() -> None:
+    job = _protocol().measure(BACKENDS["sequential"](1), Collector(), tasks.square, [2], [4], verify)
+    assert job.stop_reason == "fixed"
+
+
+def test_median_ci_halfwidth() -> None:
+    from coresweep.experiments.protocol import median_ci_halfwidth
+
+    assert median_ci_halfwidth([1.0] * 5) is None  # too few for a 95 % interval
+    assert median_ci_halfwidth([1.0] * 10) == 0
+    values = sorted([0.9, 1.0, 1.0, 1.0, 1.0, 1.1, 1.0, 1.0])
+    assert median_ci_halfwidth(values) == pytest.approx(0.0, abs=0.11)
