@@ -13,8 +13,11 @@ from omegaconf import DictConfig, OmegaConf
 from rich.console import Console
 
 from . import records
-from .environment import collect_environment, default_machine_name
+from .environment import NoiseMonitor, collect_environment, default_machine_name, noise_warnings
 from .topology_state import current_topology
+
+#: A job whose runs vary more than this (coefficient of variation) is flagged as noisy.
+NOISY_CV = 0.10
 
 #: What the last sweep of this process ended with; the CLI turns it into the exit status.
 LAST_SWEEP: dict[str, Any] = {}
@@ -50,6 +53,8 @@ class SweepCallback(Callback):
         else:
             records.write_environment(sweep_dir, env)
         LAST_SWEEP.update(sweep_dir=str(sweep_dir), failed_runs=0, failed_jobs=[])
+        self.noise = NoiseMonitor()
+        self.logical_cpus = int(topo.counts().get("logical_cores") or 1)
         self.console.print(
             f"coresweep: {self.total if self.total is not None else '?'} jobs → {sweep_dir}"
         )
@@ -88,11 +93,14 @@ class SweepCallback(Callback):
             status = f"[green]✓[/green] median {outcome.median_wall_s:.4f} s"
         if outcome.resumed:
             status += " (kept from the earlier run)"
+        elif outcome.cv is not None and outcome.cv > NOISY_CV:
+            status += f" [yellow](noisy: CV {outcome.cv:.0%})[/yellow]"
         self.console.print(f"{shown} {status}  ({seconds:.1f} s)")
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         sweep_dir = Path(config.hydra.sweep.dir)
         LAST_SWEEP.update(failed_runs=self.failed_runs, failed_jobs=list(self.failed_jobs))
+        self._record_noise(sweep_dir)
         if not OmegaConf.select(config, "report", default=True):
             return
         try:
@@ -113,6 +121,23 @@ class SweepCallback(Callback):
             summary += f", [red]{self.failed_runs} failed runs (jobs {jobs})[/red]"
         self.console.print(f"coresweep: {summary}\nreport: {result.index_html}")
 
+    def _record_noise(self, sweep_dir: Path) -> None:
+        """Add the ``noise`` section to environment.json and warn about a busy machine."""
+        monitor = getattr(self, "noise", None)
+        if monitor is None:
+            return
+        noise = monitor.finish(self.logical_cpus)
+        path = sweep_dir / records.ENVIRONMENT_FILE
+        try:
+            env = json.loads(path.read_text())
+        except (OSError, ValueError):
+            env = {}
+        env["noise"] = noise
+        records.write_environment(sweep_dir, env)
+        for warning in noise_warnings(noise, self.logical_cpus):
+            self.console.print(f"[yellow]coresweep: warning: {warning}[/yellow]")
+
 
 #: Filled by the CLI before Hydra starts: the planned job count and the original argv.
 LAST_SWEEP_PLAN: dict[str, Any] = {}
+

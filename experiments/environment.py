@@ -126,3 +126,103 @@ def collect_environment(
         "topology": topology,
         "coresweep_version": package_versions().get("coresweep"),
     }
+
+
+def _read_text(path: str) -> str | None:
+    try:
+        with open(path) as fh:
+            return fh.read().strip()
+    except OSError:
+        return None
+
+
+def throttle_count() -> int | None:
+    """Sum of thermal-throttle events over all CPUs (Linux x86), or None where unreadable."""
+    import glob
+
+    total, seen = 0, False
+    for path in glob.glob("/sys/devices/system/cpu/cpu[0-9]*/thermal_throttle/*_throttle_count"):
+        text = _read_text(path)
+        if text and text.isdigit():
+            total += int(text)
+            seen = True
+    return total if seen else None
+
+
+def _busy_seconds() -> tuple[float, float]:
+    """(CPU seconds busy on the whole machine, CPU seconds used by this process tree)."""
+    import psutil
+
+    t = psutil.cpu_times()
+    busy = sum(getattr(t, f, 0.0) for f in ("user", "nice", "system", "irq", "softirq", "steal"))
+    own = os.times()
+    mine = own.user + own.system + own.children_user + own.children_system
+    for child in psutil.Process().children(recursive=True):
+        try:
+            ct = child.cpu_times()
+            mine += ct.user + ct.system
+        except psutil.Error:
+            continue
+    return busy, mine
+
+
+class NoiseMonitor:
+    """What else the machine was doing during the sweep: the numbers behind "was it quiet?".
+
+    Records load average, the CPU frequency governor and boost setting, thermal-throttle
+    counters, and the CPU time used by *other* processes while the sweep ran (machine-wide
+    busy time minus this process tree's), as a percentage of the machine's capacity.
+    """
+
+    def __init__(self) -> None:
+        import time
+
+        self._t0 = time.monotonic()
+        self._busy0, self._mine0 = _busy_seconds()
+        try:
+            self.loadavg_start: list[float] | None = list(os.getloadavg())
+        except (OSError, AttributeError):
+            self.loadavg_start = None
+        self.throttle_start = throttle_count()
+
+    def finish(self, logical_cpus: int) -> dict[str, Any]:
+        import time
+
+        elapsed = max(1e-9, time.monotonic() - self._t0)
+        busy, mine = _busy_seconds()
+        other = max(0.0, (busy - self._busy0) - (mine - self._mine0))
+        try:
+            loadavg_end: list[float] | None = list(os.getloadavg())
+        except (OSError, AttributeError):
+            loadavg_end = None
+        return {
+            "loadavg_start": self.loadavg_start,
+            "loadavg_end": loadavg_end,
+            "busy_cpu_percent_other": round(100.0 * other / (elapsed * max(1, logical_cpus)), 2),
+            "cpu_governor": _read_text("/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor"),
+            "boost": _read_text("/sys/devices/system/cpu/cpufreq/boost"),
+            "no_turbo": _read_text("/sys/devices/system/cpu/intel_pstate/no_turbo"),
+            "throttle_count_start": self.throttle_start,
+            "throttle_count_end": throttle_count(),
+            "sweep_wall_s": round(elapsed, 3),
+        }
+
+
+def noise_warnings(noise: dict[str, Any], logical_cpus: int) -> list[str]:
+    """Plain-language warnings when the machine was not quiet enough to trust small differences."""
+    warnings = []
+    load = (noise.get("loadavg_start") or [0.0])[0]
+    if load > 0.5 * logical_cpus:
+        warnings.append(
+            f"the machine was busy when the sweep started (load average {load:.2f} on {logical_cpus} CPUs)"
+        )
+    other = noise.get("busy_cpu_percent_other") or 0.0
+    if other > 10:
+        warnings.append(f"other processes used {other:.0f}% of the CPUs during the sweep")
+    governor = noise.get("cpu_governor")
+    if governor and governor != "performance":
+        warnings.append(f"CPU frequency governor is '{governor}' (not 'performance'): clocks may vary")
+    start, end = noise.get("throttle_count_start"), noise.get("throttle_count_end")
+    if start is not None and end is not None and end > start:
+        warnings.append(f"the CPU was thermally throttled {end - start} times during the sweep")
+    return warnings

@@ -42,6 +42,8 @@ class JobOutcome:
     median_wall_s: float | None
     first_error: str | None
     resumed: bool = False
+    #: Coefficient of variation of the ok runs' wall times (None with fewer than 2).
+    cv: float | None = None
 
 
 def run_job(
@@ -183,7 +185,11 @@ def min_repeats(setting: Any) -> int:
 def _outcome(job: str, rows: list[dict[str, Any]], resumed: bool = False) -> JobOutcome:
     ok_walls = [r["wall_s"] for r in rows if r.get("ok") and r.get("wall_s") is not None]
     failed = [r for r in rows if not r.get("ok")]
+    cv = None
+    if len(ok_walls) >= 2 and statistics.mean(ok_walls) > 0:
+        cv = statistics.stdev(ok_walls) / statistics.mean(ok_walls)
     return JobOutcome(
+        cv=cv,
         job=job,
         n_ok=len(ok_walls),
         n_failed=len(failed),

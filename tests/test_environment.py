@@ -1,0 +1,39 @@
+"""The environment record and the noise guards."""
+
+from __future__ import annotations
+
+from coresweep.experiments.environment import NoiseMonitor, collect_environment, noise_warnings
+
+
+def test_environment_has_what_a_rebuild_needs() -> None:
+    env = collect_environment(
+        sweep_id="s", machine="m", command=["coresweep", "-m", "workers=1,2"], overrides=["workers=1,2"],
+        topology={"logical_cores": 2, "cpu_model": "X"},
+    )
+    for key in ("python", "packages", "platform", "loadavg", "command_line", "topology", "git_commit"):
+        assert key in env
+    assert env["command_line"] == "coresweep -m workers=1,2"
+    assert env["packages"]["numpy"]
+
+
+def test_noise_monitor_reports_other_processes_share() -> None:
+    noise = NoiseMonitor().finish(logical_cpus=2)
+    assert 0 <= noise["busy_cpu_percent_other"] <= 100
+    assert {"loadavg_start", "loadavg_end", "cpu_governor", "throttle_count_end"} <= set(noise)
+
+
+def test_quiet_machine_gets_no_warning() -> None:
+    quiet = {"loadavg_start": [0.1, 0.1, 0.1], "busy_cpu_percent_other": 1.0, "cpu_governor": "performance"}
+    assert noise_warnings(quiet, 2) == []
+
+
+def test_busy_machine_is_named() -> None:
+    busy = {
+        "loadavg_start": [3.0, 2.0, 1.0],
+        "busy_cpu_percent_other": 35.0,
+        "cpu_governor": "powersave",
+        "throttle_count_start": 1,
+        "throttle_count_end": 4,
+    }
+    text = " | ".join(noise_warnings(busy, 2))
+    assert "load average 3.00" in text and "35%" in text and "powersave" in text and "3 times" in text
