@@ -125,3 +125,23 @@ def test_topology_command_json(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr
     topo = json.loads(out.stdout)
     assert topo["logical_cores"] >= 1 and topo["affinity_cpus"]
+
+
+def test_restricted_to_cpu0_every_worker_runs_only_there(tmp_path: Path) -> None:
+    import os as _os
+
+    cpu0 = min(_os.sched_getaffinity(0))
+    sweep = tmp_path / "sweep"
+    out = coresweep(
+        f"cpus={cpu0}", "pinning=compact", "-m", "backend=thread_pool,process,process_pool,joblib_loky",
+        "workers=2", "workload=cpu_python", "workload.size=8", "workload.grain=200", "repeats=2",
+        "report=false",
+        f"hydra.sweep.dir={sweep}", cwd=tmp_path,
+    )
+    assert out.returncode == 0, out.stderr
+    rows = rows_of(sweep)
+    assert len(rows) == 8
+    for row in rows:
+        assert row["cpus"] == str(cpu0) and row["affinity_cpus"] == 1 and row["logical_cores"] == 1
+        assert row["pinning_ok"] is True
+        assert all(cpus == [cpu0] for cpus in row["worker_cpus"].values()), row["worker_cpus"]
