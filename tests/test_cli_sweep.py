@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -145,3 +146,23 @@ def test_restricted_to_cpu0_every_worker_runs_only_there(tmp_path: Path) -> None
         assert row["cpus"] == str(cpu0) and row["affinity_cpus"] == 1 and row["logical_cores"] == 1
         assert row["pinning_ok"] is True
         assert all(cpus == [cpu0] for cpus in row["worker_cpus"].values()), row["worker_cpus"]
+
+
+@pytest.mark.skipif(shutil.which("coresweep") is None, reason="console scripts not on PATH")
+def test_installed_console_scripts_work_from_another_directory(tmp_path: Path) -> None:
+    """The install test: the real console scripts, run outside the repository, find the
+    configs shipped as package data (CI runs this against a non-editable `pip install .`)."""
+    out = subprocess.run(["coresweep-topology", "--json"], cwd=tmp_path, capture_output=True, text=True)
+    assert out.returncode == 0 and json.loads(out.stdout)["logical_cores"] >= 1
+    sweep = tmp_path / "sweep"
+    out = subprocess.run(
+        ["coresweep", "backend=thread_pool", "workers=2", "workload=cpu_python", "workload.size=4",
+         "workload.grain=100", "repeats=1", f"hydra.sweep.dir={sweep}"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300,
+    )
+    assert out.returncode == 0, out.stderr
+    assert len(rows_of(sweep)) == 1 and (sweep / "report" / "index.html").is_file()
+    out = subprocess.run(["coresweep-report", str(sweep), "-o", str(tmp_path / "again")],
+                         cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert (tmp_path / "again" / "index.html").is_file()
