@@ -188,6 +188,20 @@ def median_ci_halfwidth(sorted_values: Sequence[float]) -> float | None:
 
 
 @dataclass
+class _Work:
+    """What one job measures, handed between the protocol's steps."""
+
+    backend: Backend
+    collector: Collector
+    task: Callable[[Any], Any]
+    items: Sequence[Any]
+    expected: Sequence[Any]
+    verify: Verifier
+    before: Callable[[], None]
+    job: JobMeasurement
+
+
+@dataclass
 class Protocol:
     """Runs one job's measurements. ``clock`` and ``cpu_times`` are injectable for tests."""
 
@@ -218,27 +232,19 @@ class Protocol:
         ``before_run`` runs untimed before every run (warm-ups included). On Ctrl-C the workers
         are stopped, the runs measured so far are returned with ``interrupted`` set.
         """
-        before = before_run or (lambda: None)
         job = JobMeasurement()
+        work = _Work(backend, collector, task, items, expected, verify, before_run or (lambda: None), job)
         try:
-            self._measure(job, backend, collector, task, items, expected, verify, before)
+            self._measure(work)
         except KeyboardInterrupt:
             job.interrupted = True
             backend.abort()
             _quietly(collector.shutdown)
         return job
 
-    def _measure(
-        self,
-        job: JobMeasurement,
-        backend: Backend,
-        collector: Collector,
-        task: Callable[[Any], Any],
-        items: Sequence[Any],
-        expected: Sequence[Any],
-        verify: Verifier,
-        before: Callable[[], None],
-    ) -> None:
+    def _measure(self, work: _Work) -> None:
+        job, backend, collector = work.job, work.backend, work.collector
+        task, items, expected, verify, before = work.task, work.items, work.expected, work.verify, work.before
         try:
             with self._watchdog(backend, job) as watchdog:
                 t0 = self.clock()  # inside: the watchdog's own thread start is not the backend's
@@ -276,9 +282,7 @@ class Protocol:
 
         repeat = 0
         while True:
-            run = self._timed_run(
-                repeat, loops, backend, collector, task, items, expected, verify, before, job
-            )
+            run = self._timed_run(work, repeat, loops)
             job.runs.append(run)
             repeat += 1
             if run.error and run.error.startswith(("timeout", "memory")):
@@ -327,19 +331,9 @@ class Protocol:
         limit = (self.max_memory_bytes or 0) / 2**20
         return f"memory: {what} grew the process tree past max_memory ({limit:.0f} MiB): {watchdog.reason}"
 
-    def _timed_run(
-        self,
-        repeat: int,
-        loops: int,
-        backend: Backend,
-        collector: Collector,
-        task: Callable[[Any], Any],
-        items: Sequence[Any],
-        expected: Sequence[Any],
-        verify: Verifier,
-        before: Callable[[], None],
-        job: JobMeasurement,
-    ) -> RunMeasurement:
+    def _timed_run(self, work: _Work, repeat: int, loops: int) -> RunMeasurement:
+        backend, collector, task, items = work.backend, work.collector, work.task, work.items
+        job, before = work.job, work.before
         outputs: list[Any] = []
         before()
         memory = PeakMemory(sample_children=backend.uses_processes) if self.measure_memory else None
@@ -365,7 +359,7 @@ class Protocol:
             error = self._limit_error(watchdog, "the run")
             return RunMeasurement(repeat, loops, None, None, None, None, False, False, error)
         cpu = self.cpu_times() - cpu0
-        problem = next((p for p in (verify(expected, got) for got in outputs) if p), None)
+        problem = next((p for p in (work.verify(work.expected, got) for got in outputs) if p), None)
         return RunMeasurement(
             repeat=repeat,
             loops=loops,
