@@ -238,7 +238,7 @@ class Protocol:
             self._measure(work)
         except KeyboardInterrupt:
             job.interrupted = True
-            backend.abort()
+            _quietly(backend.abort)
             _quietly(collector.shutdown)
         return job
 
@@ -255,7 +255,7 @@ class Protocol:
                 raise RunTimeout(self._limit_error(watchdog, "startup"))
         except Exception as exc:
             self._fail_from(job, 0, f"startup failed: {describe(exc)}")
-            backend.abort()
+            _quietly(backend.abort)
             _quietly(collector.shutdown)
             return
 
@@ -377,7 +377,7 @@ class Protocol:
     ) -> None:
         """Shut down (timed as ``teardown_s``); after a broken run, abort instead (not timed)."""
         if aborted:
-            backend.abort()
+            _quietly(backend.abort)
             _quietly(collector.shutdown)
             return
         try:
@@ -389,7 +389,7 @@ class Protocol:
             if watchdog.fired:
                 raise RunTimeout("shutdown took longer than timeout_s")
         except Exception:
-            backend.abort()
+            _quietly(backend.abort)
             _quietly(collector.shutdown)
             return
         job.teardown_s = elapsed_ns / 1e9

@@ -202,7 +202,11 @@ class ProcessPoolBackend(Backend):
             p.join(timeout=5)
         # No cancel_futures: the executor's manager thread now fails the pending futures as
         # "broken" itself, and cancelling them too races it (InvalidStateError, CPython 3.11).
-        self._executor.shutdown(wait=True)
+        # The same thread may close the call queue first: a second close is harmless.
+        try:
+            self._executor.shutdown(wait=True)
+        except OSError:
+            pass
 
 
 __all__ = ["ProcessBackend", "PoolBackend", "ProcessPoolBackend", "WorkerDied"]
