@@ -33,10 +33,11 @@ def start(sweep_dir: Path, *extra: str) -> subprocess.Popen:
     )
 
 
-def wait_for_rows(path: Path, timeout: float = 120) -> None:
+def wait_for_rows(path: Path, n: int = 3, timeout: float = 120) -> None:
+    """Until the job has all its rows (they are written one by one at the job's end)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if path.exists() and path.read_text().count("\n") >= 1:
+        if path.exists() and path.read_text().count("\n") >= n:
             return
         time.sleep(0.1)
     raise AssertionError(f"no rows appeared in {path}")
