@@ -14,6 +14,7 @@ from rich.console import Console
 
 from . import records
 from .environment import NoiseMonitor, collect_environment, default_machine_name, noise_warnings
+from .topology import parse_cpus_option, restrict
 from .topology_state import current_topology
 
 #: A job whose runs vary more than this (coefficient of variation) is flagged as noisy.
@@ -37,6 +38,10 @@ class SweepCallback(Callback):
         self.started = time.perf_counter()
         self.total = LAST_SWEEP_PLAN.get("jobs")
         topo = current_topology()
+        cpus = LAST_SWEEP_PLAN.get("cpus")
+        if cpus not in (None, "all"):
+            # The whole sweep runs on a subset: record the machine as the sweep saw it.
+            topo = restrict(topo, parse_cpus_option(cpus, topo))
         machine = OmegaConf.select(config, "machine") or default_machine_name()
         env = collect_environment(
             sweep_id=f"{sweep_dir.name}-{sweep_dir.parent.name}-{machine}",
@@ -54,7 +59,8 @@ class SweepCallback(Callback):
             records.write_environment(sweep_dir, env)
         LAST_SWEEP.update(sweep_dir=str(sweep_dir), failed_runs=0, failed_jobs=[])
         self.noise = NoiseMonitor()
-        self.logical_cpus = int(topo.counts().get("logical_cores") or 1)
+        # Load and CPU share are machine-wide figures: compare them with the whole machine.
+        self.logical_cpus = int(current_topology().counts().get("logical_cores") or 1)
         self.console.print(
             f"coresweep: {self.total if self.total is not None else '?'} jobs → {sweep_dir}"
         )

@@ -50,6 +50,7 @@ def preflight(argv: list[str]) -> tuple[list[str], int]:
     from hydra._internal.utils import get_args_parser
     from hydra.core.global_hydra import GlobalHydra
 
+    from .callbacks import LAST_SWEEP_PLAN
     from .sweep import check_job, check_resume, check_sweep_dir, compose, plan
     from .topology_state import current_topology
 
@@ -67,14 +68,18 @@ def preflight(argv: list[str]) -> tuple[list[str], int]:
             sweep.extra_overrides += check_resume(resume, sweep)
         else:
             check_sweep_dir(sweep.base.hydra.sweep.dir)
+        checked = []
         for job_overrides in sweep.jobs:
             cfg = compose(job_overrides + extra_search)
+            checked.append(cfg)
             try:
                 check_job(cfg, topo)
             except ConfigError as exc:
                 swept = " ".join(o for o in job_overrides if "=" in o)
                 raise ConfigError(f"{exc}  [job: {swept}]") from None
     GlobalHydra.instance().clear()
+    cpus_values = {str(c.get("cpus")) for c in checked}
+    LAST_SWEEP_PLAN["cpus"] = checked[0].get("cpus") if len(cpus_values) == 1 and checked else None
     return argv + sweep.extra_overrides, len(sweep.jobs)
 
 

@@ -21,7 +21,7 @@ from . import records
 from .collect import COLLECTORS
 from .environment import default_machine_name, gil_enabled, python_info
 from .pinning import Pinner
-from .protocol import ADAPTIVE_MIN_REPEATS, AdaptiveRepeats, JobMeasurement, Protocol, describe
+from .protocol import ADAPTIVE_MIN_REPEATS, AdaptiveRepeats, JobMeasurement, Protocol, Watchdog, describe
 from .resources import parse_memory
 from .sweep import backend_class, job_topology, make_workload
 from .topology import Topology, format_cpu_list, pinning_plan
@@ -150,7 +150,10 @@ def run_job(
             items = workload.inputs()
             with native_thread_limits(blas_threads):
                 try:
-                    expected = _reference(workload, items)
+                    # The sequential answer runs in this thread: a hang there can only be
+                    # ended the way stuck threads are (rows written, sweep ended).
+                    with Watchdog(protocol.timeout_s, lambda: None, lambda: stuck(measurement)):
+                        expected = _reference(workload, items)
                 except Exception as exc:
                     protocol._fail_all(measurement, f"sequential reference failed: {describe(exc)}")
                 else:

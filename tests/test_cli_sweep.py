@@ -166,3 +166,27 @@ def test_installed_console_scripts_work_from_another_directory(tmp_path: Path) -
                          cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     assert (tmp_path / "again" / "index.html").is_file()
+
+
+def test_environment_records_the_restricted_topology(tmp_path: Path) -> None:
+    import os as _os
+
+    cpu = max(_os.sched_getaffinity(0))
+    sweep = tmp_path / "sweep"
+    out = coresweep(f"cpus={cpu}", "backend=thread_pool", "workers=1", "workload=cpu_python",
+                    "workload.size=2", "workload.grain=10", "repeats=1", "report=false",
+                    f"hydra.sweep.dir={sweep}", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    topo = json.loads((sweep / "environment.json").read_text())["topology"]
+    assert topo["affinity_cpus"] == [cpu] and topo["logical_cores"] == 1
+
+
+def test_threads_stuck_past_the_timeout_end_the_sweep_with_rows_written(tmp_path: Path) -> None:
+    sweep = tmp_path / "sweep"
+    out = coresweep("workload=custom", "workload.fn=tests.tasks:hang_on_two", "workload.size=4",
+                    "-m", "backend=thread_pool", "workers=2", "repeats=2", "warmup=0",
+                    "timeout_s=1", f"hydra.sweep.dir={sweep}", cwd=tmp_path)
+    assert out.returncode == 1, out.stderr
+    assert "cannot be stopped" in out.stderr
+    rows = rows_of(sweep)
+    assert len(rows) == 2 and all(not r["ok"] and r["error"].startswith("stopped:") for r in rows)
