@@ -231,7 +231,7 @@ def test_report_has_claims_grain_size_and_best(tmp_path: Path) -> None:
         assert (out / f"{name}.png").stat().st_size > 1000 and (out / f"{name}.svg").is_file(), name
     page = result.index_html.read_text()
     assert "The classic claims, measured" in page and "Crossover grain" in page
-    assert "Weak scaling (Gustafson)" in page and "USL σ" in page
+    assert "Weak scaling (Gustafson)" in page and "too few for Amdahl (3) or the USL (4)" in page
     folklore = _csv(out / "folklore.csv")
     assert [r["claim_id"] for r in folklore] == [str(i) for i in range(1, 8)]
     assert {r["verdict"] for r in folklore} <= {

@@ -6,7 +6,7 @@ import multiprocessing as mp
 
 import pytest
 
-from coresweep.experiments.backends import BACKENDS, BackendError
+from coresweep.experiments.backends import AVAILABLE_BACKENDS, BACKENDS, BackendError
 from coresweep.experiments.collect import COLLECTORS
 from coresweep.experiments.workloads import WORKLOADS
 
@@ -18,6 +18,8 @@ START_METHODS = [m for m in ("fork", "spawn", "forkserver") if m in mp.get_all_s
 def _cases() -> list[tuple[str, str | None]]:
     cases: list[tuple[str, str | None]] = []
     for name, cls in BACKENDS.items():
+        if not cls.available():
+            continue
         if cls.supports_start_method:
             cases += [(name, m) for m in START_METHODS]
         else:
@@ -44,13 +46,13 @@ def test_backend_matches_sequential(name: str, start_method: str | None, workers
     assert got == [tasks.square(i) for i in items]
 
 
-@pytest.mark.parametrize("name", list(BACKENDS))
+@pytest.mark.parametrize("name", AVAILABLE_BACKENDS)
 def test_more_workers_than_items(name: str) -> None:
     backend = BACKENDS[name](4, None)
     assert _run(backend, COLLECTORS["return"](), tasks.square, [5, 6]) == [25, 36]
 
 
-@pytest.mark.parametrize("name", list(BACKENDS))
+@pytest.mark.parametrize("name", AVAILABLE_BACKENDS)
 @pytest.mark.parametrize("collect", ["manager_list", "shared_memory"])
 def test_collect_modes(name: str, collect: str) -> None:
     items = list(range(9))
@@ -58,7 +60,7 @@ def test_collect_modes(name: str, collect: str) -> None:
     assert got == [i * i for i in items]
 
 
-@pytest.mark.parametrize("name", list(BACKENDS))
+@pytest.mark.parametrize("name", AVAILABLE_BACKENDS)
 def test_exception_in_task_propagates(name: str) -> None:
     backend = BACKENDS[name](2, None)
     backend.start()

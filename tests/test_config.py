@@ -39,7 +39,17 @@ def test_every_registered_workload_has_a_config_and_back() -> None:
 def test_backend_config_targets_its_class(hydra_ctx, backend: str) -> None:
     cfg = compose("config", overrides=[f"backend={backend}"])
     assert backend_class(cfg) is BACKENDS[backend]
-    check_job(cfg)
+    if BACKENDS[backend].available():
+        check_job(cfg)
+
+
+@pytest.mark.skipif(BACKENDS["interpreter_pool"].available(), reason="this Python has subinterpreters")
+def test_interpreter_pool_is_refused_clearly_before_3_14(hydra_ctx) -> None:
+    from coresweep.experiments.sweep import ConfigError
+
+    cfg = compose("config", overrides=["backend=interpreter_pool"])
+    with pytest.raises(ConfigError, match="needs concurrent.futures.InterpreterPoolExecutor"):
+        check_job(cfg)
 
 
 @pytest.mark.parametrize("workload", [w for w in _options("workload") if w != "custom"])

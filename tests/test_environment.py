@@ -37,3 +37,23 @@ def test_busy_machine_is_named() -> None:
     }
     text = " | ".join(noise_warnings(busy, 2))
     assert "load average 3.00" in text and "35%" in text and "powersave" in text and "3 times" in text
+
+
+def test_gil_detection_on_free_threaded_builds(monkeypatch) -> None:
+    import sys
+
+    from coresweep.experiments.environment import gil_enabled, python_info
+
+    monkeypatch.setattr(sys, "_is_gil_enabled", lambda: False, raising=False)
+    assert gil_enabled() is False and python_info()["gil_enabled"] is False
+    monkeypatch.setattr(sys, "_is_gil_enabled", lambda: True, raising=False)
+    assert gil_enabled() is True
+
+
+def test_gil_is_assumed_on_interpreters_without_the_check(monkeypatch) -> None:
+    import sys
+
+    from coresweep.experiments.environment import gil_enabled
+
+    monkeypatch.delattr(sys, "_is_gil_enabled", raising=False)
+    assert gil_enabled() is True

@@ -8,13 +8,13 @@ import time
 import psutil
 import pytest
 
-from coresweep.experiments.backends import BACKENDS
+from coresweep.experiments.backends import AVAILABLE_BACKENDS, BACKENDS
 from coresweep.experiments.collect import Collector
 from coresweep.experiments.protocol import Protocol
 
 from . import tasks
 
-PROCESS_BACKENDS = [n for n, c in BACKENDS.items() if c.uses_processes]
+PROCESS_BACKENDS = [n for n in AVAILABLE_BACKENDS if BACKENDS[n].uses_processes]
 ITEMS = list(range(6))
 
 
@@ -68,7 +68,7 @@ def _cmdline(p: psutil.Process) -> list[str]:
         return []
 
 
-@pytest.mark.parametrize("name", list(BACKENDS))
+@pytest.mark.parametrize("name", AVAILABLE_BACKENDS)
 def test_exception_in_workload(name: str) -> None:
     job = measure(name, tasks.fail_on_three)
     assert len(job.runs) == 2

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from coresweep.experiments.backends import BACKENDS
+from coresweep.experiments.backends import AVAILABLE_BACKENDS, BACKENDS
 from coresweep.experiments.pinning import Pinner, can_pin, current_cpu
 
 from . import tasks
@@ -16,7 +16,7 @@ pytestmark = pytest.mark.skipif(not can_pin(), reason="this platform cannot pin"
 CPU0 = sorted(os.sched_getaffinity(0))[0] if can_pin() else 0
 
 
-@pytest.mark.parametrize("name", list(BACKENDS))
+@pytest.mark.parametrize("name", AVAILABLE_BACKENDS)
 def test_every_worker_runs_only_on_its_cpu(name: str) -> None:
     backend = BACKENDS[name](2)
     pinner = Pinner([[CPU0], [CPU0]], backend.workers_per_run)

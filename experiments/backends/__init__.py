@@ -7,6 +7,7 @@ the tests are parametrised over this registry, so registering it gets it tested.
 from __future__ import annotations
 
 from .base import Backend, BackendError, WorkerDied, split_evenly
+from .interpreters import InterpreterPoolBackend
 from .joblib_backends import (
     JoblibLokyBackend,
     JoblibMultiprocessingBackend,
@@ -28,7 +29,11 @@ BACKENDS: dict[str, type[Backend]] = {
         JoblibLokyBackend,
         JoblibThreadingBackend,
         JoblibMultiprocessingBackend,
+        InterpreterPoolBackend,
     )
 }
 
-__all__ = ["BACKENDS", "Backend", "BackendError", "WorkerDied", "split_evenly"]
+#: The backends this interpreter can run (interpreter_pool needs Python 3.14+).
+AVAILABLE_BACKENDS: list[str] = [name for name, cls in BACKENDS.items() if cls.available()]
+
+__all__ = ["AVAILABLE_BACKENDS", "BACKENDS", "Backend", "BackendError", "WorkerDied", "split_evenly"]

@@ -86,6 +86,11 @@ class Backend(ABC):
         #: Longest a single task may take, for backends that can enforce it themselves.
         self.task_timeout_s: float | None = None
 
+    @classmethod
+    def available(cls) -> bool:
+        """Whether this interpreter and platform can run the backend at all."""
+        return True
+
     @property
     def start_method(self) -> str:
         """The start method really used, as recorded in every row."""
