@@ -14,9 +14,13 @@ __all__ = [
     "NoResultsError",
     "ReportResult",
     "build_report",
+    "crossover_grains",
+    "folklore_table",
     "load_results",
+    "noise_warnings",
     "scaling_fits",
     "summarize",
+    "weak_scaling",
 ]
 
 _WHERE = {
@@ -25,6 +29,10 @@ _WHERE = {
     "load_results": "load",
     "summarize": "stats",
     "scaling_fits": "stats",
+    "crossover_grains": "stats",
+    "weak_scaling": "stats",
+    "folklore_table": "folklore",
+    "noise_warnings": "noise",
     "ReportResult": "report",
     "build_report": "report",
 }

@@ -70,6 +70,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return EXIT_USAGE
     if not args.quiet:
+        for warning in result.noise_warnings:
+            print(f"coresweep-report: noise warning: {warning}", file=sys.stderr)
         for warning in result.warnings[:MAX_WARNINGS_SHOWN]:
             print(f"coresweep-report: warning: {warning}", file=sys.stderr)
         if len(result.warnings) > MAX_WARNINGS_SHOWN:

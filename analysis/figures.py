@@ -29,7 +29,7 @@ from matplotlib.patches import Patch  # noqa: E402
 from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator, NullLocator  # noqa: E402
 
 from ._parallel import can_fork, usable_cpus  # noqa: E402
-from .stats import SEQUENTIAL  # noqa: E402
+from .stats import SEQUENTIAL, crossover_grains, grain_series, weak_scaling  # noqa: E402
 
 DPI = 110
 PANEL_W = 4.3
@@ -113,7 +113,8 @@ def save(fig: Figure, out_dir: Path, name: str, caption: str) -> FigureFile:
     # Big grids get fewer dots per inch: the PNG stays readable in a browser (about 2000 px
     # wide at most) and costs a fraction of the time; the SVG keeps every detail.
     dpi = min(DPI, max(60, MAX_PNG_PX / fig.get_figwidth()))
-    fig.savefig(png, dpi=dpi, metadata={"Software": None})
+    # Fast zlib level: a third of the encoding time for PNGs about a fifth bigger.
+    fig.savefig(png, dpi=dpi, metadata={"Software": None}, pil_kwargs={"compress_level": 1})
     fig.savefig(svg, metadata={"Date": None, "Creator": None})
     plt.close(fig)
     return FigureFile(name, png, svg, caption)
@@ -287,6 +288,7 @@ def line_figure(
     handles: dict[str, Any] = {}
     used = set()
     by_panel = dict(iter(data.groupby(["machine", "workload", "size"], sort=True)))
+    v_indices = _variant_indices(data, variants)
     for m_index, machine in enumerate(machines):
         topo = topology.get(machine, {}) or {}
         logical = topo.get("logical_cores")
@@ -325,7 +327,7 @@ def line_figure(
                 dims = variants.get(backend, [])
                 values = dict(zip(VARIANT_DIMS, rest))
                 label = _series_label(backend, dims, values)
-                v_index = _variant_index(data, backend, dims, values)
+                v_index = v_indices.get((backend, *(str(values[d]) for d in dims)), 0)
                 series = series.sort_values("workers")
                 xs = series["workers"].astype("float64").to_numpy()
                 ys = series[y].astype("float64").to_numpy()
@@ -428,21 +430,21 @@ def _legend_order(label: str, palette: Mapping[str, str]) -> tuple[int, str]:
     return (0 if backend in palette else 1, label)
 
 
-def _variant_index(data: pd.DataFrame, backend: str, dims: list[str], values: dict[str, Any]) -> int:
-    if not dims:
-        return 0
-    combos = (
-        data[data["backend"].astype(str).eq(backend)][dims]
-        .drop_duplicates()
-        .astype(str)
-        .sort_values(dims)
-        .itertuples(index=False, name=None)
-    )
-    want = tuple(str(values[d]) for d in dims)
-    for i, combo in enumerate(combos):
-        if tuple(combo) == want:
-            return i
-    return 0
+def _variant_indices(data: pd.DataFrame, variants: Mapping[str, list[str]]) -> dict[tuple, int]:
+    """(backend, *variant values as text) -> its line style index, computed once per figure.
+
+    Within a backend the variants are numbered in sorted order of their values (as text), so
+    a variant keeps its style whichever panels it appears in.
+    """
+    out: dict[tuple, int] = {}
+    for backend, part in data.groupby(data["backend"].astype(str), sort=True):
+        dims = list(variants.get(str(backend), []))
+        if not dims:
+            continue
+        combos = part[dims].drop_duplicates().astype(str).sort_values(dims)
+        for i, combo in enumerate(combos.itertuples(index=False, name=None)):
+            out[(str(backend), *combo)] = i
+    return out
 
 
 def speedup_figure(summary: pd.DataFrame, topology: Mapping, palette: Mapping[str, str]) -> Figure:
@@ -590,6 +592,470 @@ def _empty_reason(summary: pd.DataFrame) -> str:
     return "no successful parallel runs"
 
 
+# ----------------------------------------------------------------------------- task grain
+
+GRAIN_VARIANTS = ("start_method", "pinning", "collect")
+GRAIN_KEY_COLUMNS = ("machine", "workload", "backend", *GRAIN_VARIANTS, "workers", "held_fixed")
+
+
+def grain_workers(data: pd.DataFrame) -> dict[str, int]:
+    """The one worker count per machine the grain figure shows: the one most grain series ran
+    with (ties: the largest). The crossover table has every worker count."""
+    counts = data.groupby(["machine", "workers"]).size().reset_index(name="n")
+    counts = counts.sort_values(["machine", "n", "workers"], ascending=[True, False, False], kind="mergesort")
+    return {str(m): int(w) for m, w in counts.groupby("machine").head(1)[["machine", "workers"]].to_numpy()}
+
+
+def _fig_layout(n_panels: int, n_rows_fixed: int | None, legend_chars: int) -> tuple[Figure, Any, _Layout]:
+    if n_rows_fixed:
+        rows, cols = n_rows_fixed, max(1, math.ceil(n_panels / n_rows_fixed))
+    else:
+        rows, cols = _grid(n_panels, 1)
+    layout = _Layout(rows, cols, legend_chars)
+    fig, axes = plt.subplots(rows, cols, figsize=layout.size, squeeze=False)
+    layout.apply(fig)
+    return fig, axes, layout
+
+
+def _finish(
+    fig: Figure,
+    axes: Any,
+    layout: _Layout,
+    used: set,
+    title: str,
+    handles: Mapping[str, Any],
+    legend_title: str,
+) -> None:
+    for r in range(layout.rows):
+        for c in range(layout.cols):
+            if (r, c) not in used:
+                axes[r][c].set_visible(False)
+    width, height = layout.size
+    fig.suptitle(title, x=layout.left / width * 0.4, y=1 - 0.18 / height, ha="left", va="top", fontsize=12)
+    if handles:
+        fig.legend(
+            list(handles.values()),
+            list(handles.keys()),
+            loc="upper left",
+            bbox_to_anchor=((width - layout.legend_w) / width, 1 - layout.top / height),
+            frameon=False,
+            title=legend_title,
+            alignment="left",
+        )
+
+
+def grain_figure(summary: pd.DataFrame, topology: Mapping, palette: Mapping[str, str]) -> Figure:
+    """Speedup against task grain (log x) per workload and worker count; x marks the crossover."""
+    title = "Speedup vs task grain: where parallel starts to pay (95% bootstrap CI)"
+    data = grain_series(summary)
+    if data.empty:
+        return _message_figure(title, "no grain sweep: no configuration ran at two or more task grains")
+    data = data.assign(machine=data["machine"].astype(str), workload=data["workload"].astype(str))
+    data = data[data["workers"].eq(data["machine"].map(grain_workers(data)))]
+    cross = crossover_grains(summary)
+    cross = cross[cross["crossover"].eq("crosses")]
+    cross_at = {
+        tuple(str(v) for v in key): float(g)
+        for *key, g in cross[[*GRAIN_KEY_COLUMNS, "crossover_grain"]].itertuples(index=False, name=None)
+    }
+    several_machines = data["machine"].nunique() > 1
+    rows_keys = sorted({(m, int(w)) for m, w in zip(data["machine"], data["workers"])})
+    col_keys = sorted({(w, str(k)) for w, k in zip(data["workload"], data["_size_key"])})
+    variants = {
+        str(b): [d for d in GRAIN_VARIANTS if part[d].nunique(dropna=False) > 1]
+        for b, part in data.groupby("backend", sort=True)
+    }
+    labels = {
+        _series_label(str(b), variants[str(b)], dict(zip(GRAIN_VARIANTS, rest)))
+        for b, *rest in data[["backend", *GRAIN_VARIANTS]]
+        .drop_duplicates()
+        .itertuples(index=False, name=None)
+    }
+    guides = ["ideal (speedup = workers)", "sequential baseline (1×)", "crossover (speedup reaches 1)"]
+    one_row = len(rows_keys) == 1
+    n_panels = len(col_keys) * len(rows_keys)
+    fig, axes, layout = _fig_layout(
+        n_panels, None if one_row else len(rows_keys), max(len(t) for t in [*labels, *guides])
+    )
+    handles: dict[str, Any] = {}
+    used: set = set()
+    v_indices = _variant_indices(data, variants)
+    by_panel = dict(iter(data.groupby(["machine", "workers", "workload", "_size_key"], sort=True)))
+    n_keys = data.groupby(["machine", "workload"])["_size_key"].nunique().to_dict()
+    for r_index, (machine, workers) in enumerate(rows_keys):
+        for c_index, (workload, size_key) in enumerate(col_keys):
+            p_index = r_index * len(col_keys) + c_index
+            r, c = divmod(p_index, layout.cols) if one_row else (r_index, c_index)
+            ax = axes[r][c]
+            used.add((r, c))
+            label = workload + (f" · {size_key}" if n_keys.get((machine, workload), 1) > 1 else "")
+            label += f" · {workers} worker{'s' if workers != 1 else ''}"
+            ax.set_title(label + (f" — {machine}" if several_machines else ""), y=1.01)
+            ax.set_xscale("log")
+            if c == 0:
+                ax.set_ylabel("speedup (× sequential)")
+            ax.set_xlabel("task grain (work per task, log)")
+            part = by_panel.get((machine, workers, workload, size_key))
+            if part is None:
+                ax.text(
+                    0.5, 0.5, "not run", ha="center", va="center", transform=ax.transAxes, color="#666666"
+                )
+                continue
+            top = float(workers)
+            for (backend, *rest), series in part.groupby(
+                ["backend", *GRAIN_VARIANTS], sort=True, dropna=False
+            ):
+                backend = str(backend)
+                values = dict(zip(GRAIN_VARIANTS, rest))
+                dims = variants.get(backend, [])
+                name = _series_label(backend, dims, values)
+                v_index = v_indices.get((backend, *(str(values[d]) for d in dims)), 0)
+                series = series.sort_values("grain")
+                xs = series["grain"].astype("float64").to_numpy()
+                ys = series["speedup"].astype("float64").to_numpy()
+                lo = series["speedup_ci_low"].astype("float64").to_numpy()
+                hi = series["speedup_ci_high"].astype("float64").to_numpy()
+                colour = palette.get(backend, "#333333")
+                has = np.isfinite(lo) & np.isfinite(hi)
+                if has.sum() >= 2:
+                    ax.fill_between(
+                        xs[has], lo[has], hi[has], color=colour, alpha=0.18, linewidth=0, zorder=2
+                    )
+                    top = max(top, float(np.nanmax(hi[has])))
+                (line,) = ax.plot(
+                    xs,
+                    ys,
+                    linestyle=LINESTYLES[v_index % len(LINESTYLES)],
+                    marker=MARKERS[v_index % len(MARKERS)],
+                    color=colour,
+                    linewidth=1.6,
+                    markersize=4.5,
+                    zorder=4,
+                )
+                handles.setdefault(name, line)
+                top = max(top, float(np.nanmax(ys)))
+                where = (machine, workload, backend, *(str(values[d]) for d in GRAIN_VARIANTS), workers)
+                hit = cross_at.get(tuple(str(v) for v in (*where, size_key)))
+                if hit is not None:
+                    ax.plot(
+                        [hit],
+                        [1.0],
+                        marker="X",
+                        markersize=9,
+                        color=colour,
+                        markeredgecolor="black",
+                        markeredgewidth=0.6,
+                        linestyle="none",
+                        zorder=6,
+                    )
+                    handles.setdefault(
+                        guides[2],
+                        Line2D([], [], marker="X", color="#888888", markeredgecolor="black", ls="none"),
+                    )
+            ax.axhline(float(workers), color="#888888", linestyle="--", linewidth=1.0, zorder=1)
+            handles.setdefault(guides[0], Line2D([], [], color="#888888", linestyle="--"))
+            ax.axhline(
+                1.0, color=palette.get(SEQUENTIAL, BACKEND_COLOURS[SEQUENTIAL]), linewidth=1.2, zorder=1
+            )
+            handles.setdefault(guides[1], Line2D([], [], color=BACKEND_COLOURS[SEQUENTIAL]))
+            ax.set_ylim(0, top * 1.12)
+            ax.yaxis.set_major_locator(MaxNLocator(6, steps=[1, 2, 2.5, 5, 10]))
+            grains = np.unique(part["grain"].astype("float64").to_numpy())
+            ax.set_xlim(grains.min() / 1.6, grains.max() * 1.6)
+            ax.xaxis.set_major_locator(
+                FixedLocator(grains) if grains.size <= 8 else matplotlib.ticker.LogLocator()
+            )
+            ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:,.0f}" if v >= 1 else f"{v:g}"))
+            ax.xaxis.set_minor_locator(NullLocator())
+    ordered = dict(sorted(handles.items(), key=lambda kv: _legend_order(kv[0], palette)))
+    _finish(fig, axes, layout, used, title, ordered, "backend")
+    return fig
+
+
+# ----------------------------------------------------------------------------- best backend
+
+#: Below this speedup the best parallel backend still loses to sequential: its cell is pale.
+BEST_PALE_BELOW = 1.0
+
+
+def _text_colour(hex_colour: str) -> str:
+    r, g, b = matplotlib.colors.to_rgb(hex_colour)
+    return "black" if 0.299 * r + 0.587 * g + 0.114 * b > 0.55 else "white"
+
+
+def best_table(summary: pd.DataFrame) -> pd.DataFrame:
+    """Fastest parallel configuration per (machine, workload[, size, grain], workers), with a row label."""
+    par = summary[
+        summary["backend"].ne(SEQUENTIAL)
+        & (summary["n_ok"] > 0)
+        & np.isfinite(summary["median_wall_s"].astype("float64"))
+    ]
+    if par.empty:
+        return par.assign(row_label=pd.Series(dtype="object"))
+    par = par.sort_values(
+        ["machine", "workload", "size", "grain", "workers", "median_wall_s", "backend"], kind="mergesort"
+    )
+    best = par.groupby(["machine", "workload", "size", "grain", "workers"], sort=True).head(1)
+    multi_size = best.groupby(["machine", "workload"])["size"].transform("nunique") > 1
+    multi_grain = best.groupby(["machine", "workload"])["grain"].transform("nunique") > 1
+    labels = best["workload"].astype(str)
+    labels = labels + np.where(multi_size, " · size=" + best["size"].astype(str), "")
+    labels = labels + np.where(multi_grain, " · grain=" + best["grain"].astype(str), "")
+    return best.assign(row_label=labels).reset_index(drop=True)
+
+
+def best_figure(summary: pd.DataFrame, topology: Mapping, palette: Mapping[str, str]) -> Figure:
+    """Heatmap: rows = workload, columns = workers, cell = fastest backend (its colour) and speedup."""
+    title = "Fastest backend per workload and worker count (cell: backend, speedup vs sequential)"
+    best = best_table(summary)
+    if best.empty:
+        return _message_figure(title, "no successful parallel runs")
+    machines = sorted(best["machine"].astype(str).unique())
+    blocks = []
+    for machine in machines:
+        part = best[best["machine"].astype(str).eq(machine)]
+        row_labels = list(dict.fromkeys(part.sort_values(["workload", "size", "grain"])["row_label"]))
+        cols = sorted(int(w) for w in part["workers"].unique())
+        blocks.append((machine, part, row_labels, cols))
+    max_cols = max(len(b[3]) for b in blocks)
+    label_w = max(len(lbl) for b in blocks for lbl in b[2]) * 0.075 + 0.4
+    cell_w, cell_h = 1.35, 0.52
+    width = label_w + max_cols * cell_w + 0.5
+    height = 0.75 + sum(len(b[2]) * cell_h for b in blocks) + 0.95 * (len(blocks) - 1) + 0.45
+    fig = plt.figure(figsize=(max(width, 6.0), height))
+    y_top = height - 0.75
+    for machine, part, row_labels, cols in blocks:
+        block_h = len(row_labels) * cell_h
+        ax = fig.add_axes(
+            (
+                label_w / fig.get_figwidth(),
+                (y_top - block_h) / height,
+                len(cols) * cell_w / fig.get_figwidth(),
+                block_h / height,
+            )
+        )
+        y_top -= block_h + 0.95
+        ax.set_xlim(0, len(cols))
+        ax.set_ylim(len(row_labels), 0)
+        ax.set_xticks(np.arange(len(cols)) + 0.5)
+        ax.set_xticklabels([str(c) for c in cols])
+        ax.set_yticks(np.arange(len(row_labels)) + 0.5)
+        ax.set_yticklabels(row_labels)
+        ax.tick_params(length=0)
+        ax.grid(False)
+        ax.set_xlabel("workers")
+        ax.xaxis.set_label_position("top")
+        ax.xaxis.tick_top()
+        if len(machines) > 1:
+            ax.set_title(machine, loc="left", y=1.0, pad=28, fontsize=10)
+        for spine in ax.spines.values():
+            spine.set_visible(False)
+        cells = {(str(r["row_label"]), int(r["workers"])): r for _, r in part.iterrows()}
+        for i, label in enumerate(row_labels):
+            for j, w in enumerate(cols):
+                r = cells.get((label, w))
+                if r is None:
+                    ax.add_patch(
+                        matplotlib.patches.Rectangle((j, i), 1, 1, color="#f2f2f2", ec="white", lw=2)
+                    )
+                    ax.text(j + 0.5, i + 0.5, "–", ha="center", va="center", fontsize=8, color="#999999")
+                    continue
+                colour = palette.get(str(r["backend"]), "#333333")
+                speed = float(r["speedup"])
+                pale = np.isfinite(speed) and speed < BEST_PALE_BELOW
+                fill = colour
+                if pale:
+                    rgb = np.array(matplotlib.colors.to_rgb(colour))
+                    fill = matplotlib.colors.to_hex(1 - 0.3 * (1 - rgb))
+                ax.add_patch(
+                    matplotlib.patches.Rectangle((j, i), 1, 1, facecolor=fill, edgecolor="white", lw=2)
+                )
+                text = f"{r['backend']}\n" + (f"{speed:.2f}×" if np.isfinite(speed) else "no baseline")
+                ax.text(
+                    j + 0.5,
+                    i + 0.5,
+                    text,
+                    ha="center",
+                    va="center",
+                    fontsize=7.5,
+                    color="#333333" if pale else _text_colour(colour),
+                    linespacing=1.15,
+                )
+    fig.suptitle(title, x=0.01, y=1 - 0.15 / height, ha="left", va="top", fontsize=11)
+    fig.text(
+        0.01,
+        0.12 / height,
+        f"Colour = the backend's colour in every figure; pale cell = even the fastest backend is slower than "
+        f"sequential (speedup < {BEST_PALE_BELOW:g}).",
+        fontsize=8,
+        color="#444444",
+    )
+    return fig
+
+
+# ----------------------------------------------------------------------------- problem size
+
+#: At most this many worker counts get a line per backend in the size figure (smallest,
+#: nearest the physical core count, largest), so a panel stays readable.
+SIZE_MAX_WORKER_LINES = 3
+
+
+def _pick_workers(workers: list[int], physical: Any) -> list[int]:
+    if len(workers) <= SIZE_MAX_WORKER_LINES:
+        return workers
+    picks = {workers[0], workers[-1]}
+    if isinstance(physical, (int, float)) and physical > 0:
+        picks.add(min(workers, key=lambda w: (abs(w - physical), w)))
+    for w in workers:
+        if len(picks) >= SIZE_MAX_WORKER_LINES:
+            break
+        picks.add(w)
+    return sorted(picks)
+
+
+def size_data(summary: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(strong, weak): configurations run at >= 2 sizes at fixed workers, and weak-scaling ladders."""
+    ok = summary[(summary["n_ok"] > 0) & np.isfinite(summary["median_wall_s"].astype("float64"))]
+    ok = ok[ok["size"].astype("float64") > 0]
+    keys = ["machine", "workload", "grain", "backend", "start_method", "pinning", "collect", "workers"]
+    n_sizes = ok.groupby(keys, sort=False, dropna=False)["size"].transform("nunique")
+    strong = ok[n_sizes >= 2]
+    return strong[strong["backend"].ne(SEQUENTIAL)], weak_scaling(summary)
+
+
+def size_figure(summary: pd.DataFrame, topology: Mapping, palette: Mapping[str, str]) -> Figure:
+    """Wall time against problem size (log-log): strong scaling lines and weak-scaling ladders."""
+    title = "Wall time vs problem size (median; log-log)"
+    strong, weak = size_data(summary)
+    if strong.empty and weak.empty:
+        return _message_figure(title, "no configuration ran at two or more sizes")
+    ok = summary[(summary["n_ok"] > 0) & np.isfinite(summary["median_wall_s"].astype("float64"))]
+    seq = ok[ok["backend"].eq(SEQUENTIAL) & (ok["size"].astype("float64") > 0)]
+    panels = sorted(
+        {(str(m), str(w), g) for m, w, g in zip(strong["machine"], strong["workload"], strong["grain"])}
+        | {(str(m), str(w), g) for m, w, g in zip(weak["machine"], weak["workload"], weak["grain"])}
+    )
+    several_grains = len({(m, w) for m, w, _ in panels}) < len(panels)
+    several_machines = len({m for m, _, _ in panels}) > 1
+    guides = ["sequential", "ideal weak scaling (flat)", "∝ size (linear)"]
+    worker_styles: dict[int, int] = {}
+    backends = sorted(set(strong["backend"].astype(str)) | set(weak["backend"].astype(str)))
+    fig, axes, layout = _fig_layout(
+        len(panels), None, max(len(t) for t in [*backends, *guides, "weak: size ∝ workers"]) + 4
+    )
+    handles: dict[str, Any] = {}
+    used: set = set()
+    for p_index, (machine, workload, grain) in enumerate(panels):
+        r, c = divmod(p_index, layout.cols)
+        ax = axes[r][c]
+        used.add((r, c))
+        label = workload + (f" · grain={grain}" if several_grains else "")
+        ax.set_title(label + (f" — {machine}" if several_machines else ""), y=1.01)
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+        if c == 0:
+            ax.set_ylabel("median wall time (s)")
+        ax.set_xlabel("size (tasks, log scale)")
+        sizes: set[float] = set()
+        physical = (topology.get(machine) or {}).get("physical_cores")
+        s_part = seq[
+            seq["machine"].astype(str).eq(machine)
+            & seq["workload"].astype(str).eq(workload)
+            & seq["grain"].eq(grain)
+        ]
+        if s_part["size"].nunique() >= 1:
+            by_size = s_part.groupby("size")["median_wall_s"].min().sort_index()
+            xs = by_size.index.astype("float64").to_numpy()
+            ys = by_size.to_numpy(dtype="float64")
+            colour = palette.get(SEQUENTIAL, BACKEND_COLOURS[SEQUENTIAL])
+            (line,) = ax.plot(xs, ys, color=colour, marker="o", markersize=4, linewidth=2.0, zorder=3)
+            handles.setdefault(guides[0], line)
+            sizes.update(xs)
+            if xs.size >= 2:
+                ref = ys[0] * xs / xs[0]
+                ax.plot(xs, ref, color="#aaaaaa", linestyle=":", linewidth=1.2, zorder=1)
+                handles.setdefault(guides[2], Line2D([], [], color="#aaaaaa", linestyle=":"))
+        st = strong[
+            strong["machine"].astype(str).eq(machine)
+            & strong["workload"].astype(str).eq(workload)
+            & strong["grain"].eq(grain)
+        ]
+        keep = _pick_workers(sorted(int(w) for w in st["workers"].unique()), physical)
+        for (backend, workers), series in st[st["workers"].isin(keep)].groupby(
+            ["backend", "workers"], sort=True
+        ):
+            by_size = series.groupby("size")["median_wall_s"].min().sort_index()
+            xs = by_size.index.astype("float64").to_numpy()
+            style = worker_styles.setdefault(int(workers), len(worker_styles))
+            ax.plot(
+                xs,
+                by_size.to_numpy(dtype="float64"),
+                color=palette.get(str(backend), "#333333"),
+                linestyle=LINESTYLES[style % len(LINESTYLES)],
+                marker=MARKERS[style % len(MARKERS)],
+                markersize=4,
+                linewidth=1.5,
+                zorder=4,
+            )
+            handles.setdefault(str(backend), Line2D([], [], color=palette.get(str(backend), "#333333"), lw=2))
+            sizes.update(xs)
+        wk = weak[
+            weak["machine"].astype(str).eq(machine)
+            & weak["workload"].astype(str).eq(workload)
+            & weak["grain"].eq(grain)
+        ]
+        for (backend, *_rest), series in wk.groupby(
+            ["backend", "start_method", "pinning", "collect"], sort=True
+        ):
+            series = series.sort_values("workers")
+            xs = series["size"].astype("float64").to_numpy()
+            ys = series["median_wall_s"].astype("float64").to_numpy()
+            colour = palette.get(str(backend), "#333333")
+            ax.plot(xs, ys, color=colour, linestyle="-.", marker="D", markersize=4.5, linewidth=1.5, zorder=5)
+            for x, y, w in zip(xs, ys, series["workers"]):
+                ax.annotate(
+                    f"{int(w)}",
+                    (x, y),
+                    xytext=(0, 5),
+                    textcoords="offset points",
+                    ha="center",
+                    fontsize=6.5,
+                    color=colour,
+                )
+            ax.plot(
+                [xs[0], xs[-1]], [ys[0], ys[0]], color=colour, linestyle=(0, (1, 2)), linewidth=1.0, zorder=2
+            )
+            handles.setdefault(str(backend), Line2D([], [], color=colour, lw=2))
+            handles.setdefault(
+                "weak: size ∝ workers (labels = workers)",
+                Line2D([], [], color="#666666", ls="-.", marker="D"),
+            )
+            handles.setdefault(guides[1], Line2D([], [], color="#666666", linestyle=(0, (1, 2))))
+            sizes.update(xs)
+        if sizes:
+            lo, hi = min(sizes), max(sizes)
+            ax.set_xlim(lo / 1.5, hi * 1.5)
+            ticks = sorted(sizes)
+            if len(ticks) > 8:
+                ticks = [t for t in ticks if math.log2(t).is_integer()] or ticks[:: max(1, len(ticks) // 6)]
+            ax.xaxis.set_major_locator(FixedLocator(ticks))
+            ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
+            ax.xaxis.set_minor_locator(NullLocator())
+        ax.yaxis.set_major_locator(matplotlib.ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
+        ax.yaxis.set_minor_locator(NullLocator())
+    for w, style in sorted(worker_styles.items()):
+        handles[f"{w} worker{'s' if w != 1 else ''}"] = Line2D(
+            [],
+            [],
+            color="#666666",
+            linestyle=LINESTYLES[style % len(LINESTYLES)],
+            marker=MARKERS[style % len(MARKERS)],
+        )
+    _finish(fig, axes, layout, used, title, handles, "backend / workers")
+    return fig
+
+
 #: (name, caption, drawn even without data) in report order; drawers are looked up in FIGURES.
 PLANS: tuple[tuple[str, str, bool], ...] = (
     (
@@ -607,6 +1073,28 @@ PLANS: tuple[tuple[str, str, bool], ...] = (
     ),
     ("memory", "Peak resident memory of the process tree: processes pay per worker.", False),
     ("startup", "Time to start the executor (pool, processes or threads).", False),
+    (
+        "best",
+        "The fastest parallel backend per workload and worker count, in its colour, with its speedup over "
+        "sequential; a pale cell means even the fastest one is slower than sequential.",
+        False,
+    ),
+    (
+        "grain",
+        "Speedup against task grain (work per task) at one fixed worker count per machine (the one most "
+        "grain series ran with; the crossover table covers all): at small grains per-task "
+        "overhead (pickling, IPC, futures) eats the gain; × marks the crossover grain where speedup "
+        "reaches 1 (interpolated in log-grain; see the crossover table and crossover.csv).",
+        False,
+    ),
+    (
+        "size",
+        "Median wall time against problem size, log-log. Strong scaling: one line per backend and worker "
+        f"count (at most {SIZE_MAX_WORKER_LINES} worker counts: smallest, nearest the physical cores, "
+        "largest); the vertical gap to the sequential line is the speedup. Weak scaling (size grows with "
+        "workers, dash-dot, labels = workers): a flat line is ideal.",
+        False,
+    ),
 )
 FIGURES: dict[str, Callable[..., Figure]] = {
     "speedup": speedup_figure,
@@ -614,7 +1102,12 @@ FIGURES: dict[str, Callable[..., Figure]] = {
     "cpu": cpu_figure,
     "memory": memory_figure,
     "startup": startup_figure,
+    "best": best_figure,
+    "grain": grain_figure,
+    "size": size_figure,
 }
+#: Relative drawing cost per figure (measured on a 100k-row report), to hand out the big ones first.
+DRAW_COST = {"speedup": 10, "efficiency": 10, "grain": 9, "cpu": 8, "memory": 8, "size": 7, "best": 4}
 #: Below this many panels per figure, forking costs more than it saves.
 PARALLEL_MIN_PANELS = 6
 
@@ -673,10 +1166,15 @@ class FigureJobs:
 
         try:
             self._pool = ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("fork"))
-            self._futures = [
-                self._pool.submit(draw_one, n, c, self.summary, self.topology, self.palette, self.out_dir)
-                for n, c in self.plans
-            ]
+            # Costliest first, so the workers finish together; results keep the report order.
+            order = sorted(range(len(self.plans)), key=lambda i: -DRAW_COST.get(self.plans[i][0], 1))
+            futures: dict[int, Any] = {}
+            for i in order:
+                name, caption = self.plans[i]
+                futures[i] = self._pool.submit(
+                    draw_one, name, caption, self.summary, self.topology, self.palette, self.out_dir
+                )
+            self._futures = [futures[i] for i in range(len(self.plans))]
         except (OSError, ValueError, RuntimeError, AssertionError):  # e.g. a daemonic caller
             self._shutdown()
             self._futures = None
@@ -714,6 +1212,15 @@ def draw_all(
 
 
 def _has_values(summary: pd.DataFrame, name: str) -> bool:
+    if summary.empty:
+        return False
+    if name == "best":
+        return not best_table(summary).empty
+    if name == "grain":
+        return not grain_series(summary).empty
+    if name == "size":
+        strong, weak = size_data(summary)
+        return not (strong.empty and weak.empty)
     column = {"cpu": "cpu_per_wall", "memory": "median_peak_rss_bytes", "startup": "median_startup_s"}[name]
     if summary.empty:
         return False

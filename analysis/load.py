@@ -236,13 +236,13 @@ def load_results(
     warnings: list[str] = []
     environments: dict[str, dict[str, Any]] = {}
     key_of_dir: dict[Path, str] = {}
-    records: list[dict[str, Any]] = []
+    frames, file_counts = _parse_files(files, warnings)
     # Per-file bookkeeping, expanded to per-row columns in one vectorised step below.
     counts: list[int] = []
     job_dirs: list[str] = []
     sweep_keys: list[str] = []
     env_machines: list[Any] = []
-    for results_file in files:
+    for results_file, n_rows in zip(files, file_counts):
         sweep_dir = _sweep_dir_of(results_file)
         if sweep_dir not in key_of_dir:
             env = _read_environment(sweep_dir, warnings)
@@ -256,24 +256,79 @@ def load_results(
             environments[key] = env
         key = key_of_dir[sweep_dir]
         env = environments[key]
-        rows = _read_jsonl(results_file, warnings)
-        if not rows:
+        if not n_rows:
             warnings.append(f"{results_file.parent}: job folder has no rows (the job did not run?)")
             continue
-        records.extend(rows)
-        counts.append(len(rows))
+        counts.append(n_rows)
         job_dirs.append(results_file.parent.name)
         sweep_keys.append(key)
         env_machines.append(env.get("machine") or env.get("hostname"))
-    if not records:
+    if not counts:
         return _empty_frame(), environments, warnings
-    df = pd.DataFrame.from_records(records)
+    df = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True, sort=False)
     df["_job_dir"] = np.repeat(np.array(job_dirs, dtype=object), counts)
     df["_sweep_key"] = np.repeat(np.array(sweep_keys, dtype=object), counts)
     df["_env_machine"] = np.repeat(np.array(env_machines, dtype=object), counts)
     df["_file_order"] = np.concatenate([np.arange(c) for c in counts])
     df = _normalise(df, warnings)
     return df, environments, warnings
+
+
+#: From this many bytes of results on, a forked child parses the second half of the files while
+#: this process parses the first (JSON decoding is most of the time of reading 100k rows).
+PARALLEL_PARSE_MIN_BYTES = 8_000_000
+
+
+def _parse_part(files: Sequence[Path]) -> tuple[pd.DataFrame, list[int], list[str]]:
+    """Rows of these files as one frame, the row count of each file, and the warnings met."""
+    warnings: list[str] = []
+    records: list[dict[str, Any]] = []
+    counts = []
+    for path in files:
+        rows = _read_jsonl(path, warnings)
+        records.extend(rows)
+        counts.append(len(rows))
+    return pd.DataFrame.from_records(records) if records else pd.DataFrame(), counts, warnings
+
+
+def _parse_files(files: Sequence[Path], warnings: list[str]) -> tuple[list[pd.DataFrame], list[int]]:
+    """Parse every file, in two processes when the files are big and forking is safe.
+
+    Returns the frames in file order (empty ones dropped) and each file's row count; the
+    result is the same either way (the child's part simply comes second).
+    """
+    from ._parallel import can_fork
+
+    size = 0
+    for path in files:
+        try:
+            size += path.stat().st_size
+        except OSError:
+            pass
+    parts: list[tuple[pd.DataFrame, list[int], list[str]]]
+    if len(files) >= 2 and size >= PARALLEL_PARSE_MIN_BYTES and can_fork():
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        half = len(files) // 2
+        try:
+            with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork")) as pool:
+                future = pool.submit(_parse_part, list(files[half:]))
+                first = _parse_part(files[:half])
+                try:
+                    second = future.result()
+                except Exception:  # the child died: parse its half here
+                    second = _parse_part(files[half:])
+        except (OSError, ValueError, RuntimeError):
+            first, second = _parse_part(files[:half]), _parse_part(files[half:])
+        parts = [first, second]
+    else:
+        parts = [_parse_part(files)]
+    frames = [df for df, _, _ in parts if len(df)]
+    counts = [n for _, c, _ in parts for n in c]
+    for _, _, w in parts:
+        warnings.extend(w)
+    return frames, counts
 
 
 def _empty_frame() -> pd.DataFrame:

@@ -23,8 +23,10 @@ import pandas as pd
 
 from ._parallel import Background
 from .figures import FigureFile, FigureJobs
+from .folklore import folklore_table
 from .load import GROUP_KEYS, load_results, machine_topology
-from .stats import SEQUENTIAL, best_per_workload, scaling_fits, summarize
+from .noise import noise_warnings
+from .stats import SEQUENTIAL, best_per_workload, crossover_grains, scaling_fits, summarize, weak_scaling
 
 #: Failed rows listed one by one in the HTML; beyond this, results.csv holds them all.
 MAX_FAILED_ROWS_SHOWN = 2000
@@ -53,6 +55,8 @@ class ReportResult:
     n_failed: int
     warnings: list[str] = field(default_factory=list)
     index_html: Path = Path()
+    #: Reasons not to trust small differences: noisy configurations, a busy machine, a governor.
+    noise_warnings: list[str] = field(default_factory=list)
     files: list[Path] = field(default_factory=list)
 
 
@@ -75,18 +79,31 @@ def build_report(paths: Sequence[Path | str] | Path | str, out_dir: Path | str |
     # Big tables: a forked child writes results.csv while this process summarises (see _parallel).
     csv_job = Background(_write_results_csv, rows, results_csv, allowed=len(rows) >= BACKGROUND_MIN_ROWS)
     summary = summarize(rows)
-    scaling = scaling_fits(summary)
     topology = machine_topology(rows, environments)
-    # Figures next: they may be drawn by worker processes while this one writes the tables.
+    # Figures next: they may be drawn by worker processes while this one fits and writes the tables.
     figure_jobs = FigureJobs(summary, topology, out_dir)
+    scaling = scaling_fits(summary)
     summary_csv = out_dir / "summary.csv"
     summary.to_csv(summary_csv, index=False, float_format="%.6g", lineterminator="\n")
     scaling_csv = out_dir / "scaling.csv"
     scaling.to_csv(scaling_csv, index=False, float_format="%.6g", lineterminator="\n")
+    extras = Extras(
+        noise=noise_warnings(summary, environments),
+        folklore=folklore_table(summary, rows, topology),
+        crossover=crossover_grains(summary),
+        weak=weak_scaling(summary),
+    )
+    tables = {
+        "crossover.csv": extras.crossover,
+        "folklore.csv": extras.folklore,
+        "weak_scaling.csv": extras.weak,
+    }
+    for name, table in tables.items():
+        table.to_csv(out_dir / name, index=False, float_format="%.6g", lineterminator="\n")
     summary_md = out_dir / "summary.md"
     verdicts = verdict_lines(summary)
-    summary_md.write_text(markdown_summary(summary, verdicts, rows), encoding="utf-8")
-    files += [results_csv, summary_csv, scaling_csv, summary_md]
+    summary_md.write_text(markdown_summary(summary, verdicts, rows, extras), encoding="utf-8")
+    files += [results_csv, summary_csv, scaling_csv, *(out_dir / n for n in tables), summary_md]
 
     figures = figure_jobs.result()
     csv_job.wait()
@@ -106,6 +123,7 @@ def build_report(paths: Sequence[Path | str] | Path | str, out_dir: Path | str |
             verdicts,
             warnings,
             None if out_dir == default_out else out_dir,
+            extras,
         ),
         encoding="utf-8",
     )
@@ -119,7 +137,18 @@ def build_report(paths: Sequence[Path | str] | Path | str, out_dir: Path | str |
         warnings=warnings,
         index_html=index,
         files=files,
+        noise_warnings=extras.noise,
     )
+
+
+@dataclass
+class Extras:
+    """The report's derived tables beyond the summary: noise, the classic claims, grain, weak scaling."""
+
+    noise: list[str] = field(default_factory=list)
+    folklore: pd.DataFrame = field(default_factory=pd.DataFrame)
+    crossover: pd.DataFrame = field(default_factory=pd.DataFrame)
+    weak: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 def _write_results_csv(rows: pd.DataFrame, path: Path) -> None:
@@ -320,6 +349,101 @@ def _summary_display(summary: pd.DataFrame) -> tuple[list[str], list[list[str]]]
     return header, body
 
 
+def _folklore_display(folklore: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
+    header = ["#", "claim", "verdict", "evidence (95% CI)", "threshold used"]
+    body = [
+        [str(r["claim_id"]), r["claim"], r["verdict"], r["evidence"], r["threshold"]]
+        for _, r in folklore.iterrows()
+    ]
+    return header, body
+
+
+def fmt_grain(value: Any) -> str:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return "–"
+    return f"{v:,.0f}" if np.isfinite(v) and v >= 10 else fmt_num(v)
+
+
+def _crossover_text(r: Mapping[str, Any]) -> str:
+    status = r["crossover"]
+    if status == "never":
+        return f"never (speedup < 1 up to grain {fmt_grain(r['max_grain'])})"
+    if status == "always":
+        return f"always (≥ 1 already at grain {fmt_grain(r['min_grain'])})"
+    text = fmt_grain(r["crossover_grain"])
+    lo, hi = float(r["crossover_grain_ci_low"]), float(r["crossover_grain_ci_high"])
+    if np.isfinite(lo) and np.isfinite(hi):
+        text += f" [{fmt_grain(lo)}, {fmt_grain(hi)}]"
+    return text
+
+
+def _crossover_display(crossover: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
+    dims = [
+        d
+        for d in (
+            "machine",
+            "workload",
+            "backend",
+            "start_method",
+            "pinning",
+            "collect",
+            "workers",
+            "held_fixed",
+        )
+        if d in ("workload", "backend", "workers") or crossover[d].nunique() > 1
+    ]
+    header = [*dims, "grains measured", "crossover grain [95% CI]", "note"]
+    body = [
+        [
+            *[str(r[d]) for d in dims],
+            f"{int(r['n_grains'])} ({fmt_grain(r['min_grain'])} – {fmt_grain(r['max_grain'])})",
+            _crossover_text(r),
+            str(r["note"]),
+        ]
+        for _, r in crossover.iterrows()
+    ]
+    return header, body
+
+
+def _weak_sentence(weak: pd.DataFrame) -> str:
+    if weak.empty:
+        return (
+            "Gustafson's scaled speedup does not apply: no configuration ran with the size growing in "
+            "proportion to the workers (weak scaling, e.g. `+experiment=weak_scaling`)."
+        )
+    return (
+        "Weak scaling: the size grows with the workers (same size per worker). Scaled speedup "
+        "S = T_sequential(size) / T_parallel(workers, size); Gustafson's law S = p − α(p − 1) gives the "
+        "serial fraction α = (p − S)/(p − 1). Ideal: S = p, flat wall time."
+    )
+
+
+def _weak_display(weak: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
+    dims = [
+        d
+        for d in ("machine", "workload", "grain", "backend", "start_method", "pinning", "collect")
+        if d in ("workload", "backend") or weak[d].nunique() > 1
+    ]
+    header = [*dims, "workers", "size", "wall", "scaled speedup [95% CI]", "scaled efficiency", "α"]
+    header.append("baseline")
+    body = [
+        [
+            *[str(r[d]) for d in dims],
+            str(r["workers"]),
+            str(r["size"]),
+            fmt_seconds(r["median_wall_s"]),
+            fmt_ratio_ci(r["scaled_speedup"], r["scaled_speedup_ci_low"], r["scaled_speedup_ci_high"]),
+            fmt_num(r["scaled_efficiency"]),
+            fmt_num(r["gustafson_serial_fraction"], 2),
+            str(r["baseline"]),
+        ]
+        for _, r in weak.iterrows()
+    ]
+    return header, body
+
+
 def _md_cell(text: str) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
@@ -333,7 +457,10 @@ def _md_table(header: list[str], body: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
-def markdown_summary(summary: pd.DataFrame, verdicts: list[str], rows: pd.DataFrame) -> str:
+def markdown_summary(
+    summary: pd.DataFrame, verdicts: list[str], rows: pd.DataFrame, extras: Extras | None = None
+) -> str:
+    extras = extras or Extras()
     n_ok = int(rows["ok"].sum()) if len(rows) else 0
     parts = ["# coresweep summary", ""]
     parts.append(
@@ -341,7 +468,17 @@ def markdown_summary(summary: pd.DataFrame, verdicts: list[str], rows: pd.DataFr
         "Speedup = median sequential time / median time; intervals are 95% bootstrap "
         "intervals over repeats."
     )
+    if extras.noise:
+        parts += ["", "## Noise warnings", ""] + [f"- **warning:** {line}" for line in extras.noise]
     parts += ["", "## Verdict", ""] + [f"- {line}" for line in verdicts]
+    if len(extras.folklore):
+        parts += ["", "## The classic claims, measured", "", _md_table(*_folklore_display(extras.folklore))]
+    if len(extras.crossover):
+        parts += ["", "## Crossover grain (speedup reaches 1)", ""]
+        parts.append(_md_table(*_crossover_display(extras.crossover)))
+    parts += ["", "## Weak scaling (Gustafson)", "", _weak_sentence(extras.weak)]
+    if len(extras.weak):
+        parts += ["", _md_table(*_weak_display(extras.weak))]
     if len(summary):
         header, body = _summary_display(summary)
         parts += ["", "## Configurations", "", _md_table(header, body)]
@@ -385,6 +522,10 @@ code{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:
 .cards{display:flex;flex-wrap:wrap;gap:4px 18px;align-items:flex-start}
 .card h4{margin:6px 0 2px;font-size:13px;color:#444}
 .warn{background:#fff8e1;border:1px solid #f1d48a;padding:8px 12px}
+.noise{background:#fff4e5;border:1px solid #f0b35a;padding:8px 12px;margin:10px 0}
+.noise ul{margin:4px 0 0 0;padding-left:20px}
+td.v-supported{color:#0a7d32;font-weight:600}td.v-refuted{color:#b00020;font-weight:600}
+td.v-depends{color:#8a5a00;font-weight:600}td.v-not{color:#666}
 """
 
 
@@ -573,39 +714,128 @@ def _machines_html(summary: pd.DataFrame, topology: Mapping[str, Mapping[str, An
 
 
 def _scaling_html(scaling: pd.DataFrame) -> str:
+    few = scaling["n_worker_counts"].astype("int64") < 3 if len(scaling) else pd.Series(dtype=bool)
+    skipped = ""
+    if few.any():
+        skipped = (
+            f"<p>{int(few.sum())} worker ladders have only two worker counts: too few for Amdahl (3) or "
+            "the USL (4); scaling.csv lists them with that reason.</p>"
+        )
+        scaling = scaling[~few]
     if scaling.empty:
         return (
             "<p>No Amdahl fit: it needs at least three worker counts of one configuration. "
-            "The Karp–Flatt metric per worker count is in the summary table.</p>"
+            "The Karp–Flatt metric per worker count is in the summary table.</p>" + skipped
         )
     dims = [
         d
         for d in ("machine", "backend", "start_method", "pinning", "workload", "size", "grain", "collect")
         if d in scaling and (d in ("backend", "workload") or scaling[d].nunique() > 1)
     ]
-    header = [*dims, "worker counts", "serial fraction f [95% CI]", "Amdahl limit 1/f", "fit RMSE", "note"]
+    header = [
+        *dims,
+        "worker counts",
+        "serial fraction f [95% CI]",
+        "Amdahl limit 1/f",
+        "fit RMSE",
+        "Amdahl fits?",
+        "note",
+        "USL σ [95% CI]",
+        "USL κ [95% CI]",
+        "USL peak at",
+        "USL RMSE",
+        "USL note",
+    ]
     body = []
     for _, r in scaling.iterrows():
-        ci = (
-            f" [{fmt_num(r['serial_fraction_ci_low'], 3)}, {fmt_num(r['serial_fraction_ci_high'], 3)}]"
-            if np.isfinite(float(r["serial_fraction_ci_low"]))
-            else ""
-        )
+        f = float(r["serial_fraction"])
+        limit = float(r["amdahl_limit"])
+        peak = float(r["usl_peak_workers"])
         body.append(
             [
                 *[r[d] for d in dims],
                 f"{r['n_worker_counts']} (up to {r['max_workers']})",
-                fmt_num(r["serial_fraction"], 3) + ci,
-                (fmt_num(r["amdahl_limit"]) + "×") if np.isfinite(float(r["amdahl_limit"])) else "∞",
+                _value_ci(f, r["serial_fraction_ci_low"], r["serial_fraction_ci_high"]),
+                "–" if not np.isfinite(f) else (fmt_num(limit) + "×") if np.isfinite(limit) else "∞",
                 fmt_num(r["fit_rmse"], 2),
+                r["amdahl_fits"] or "–",
                 r["note"],
+                _value_ci(r["usl_sigma"], r["usl_sigma_ci_low"], r["usl_sigma_ci_high"]),
+                _value_ci(r["usl_kappa"], r["usl_kappa_ci_low"], r["usl_kappa_ci_high"]),
+                "–" if not np.isfinite(peak) else f"{peak:.3g} workers" if peak < 1e6 else "never (κ = 0)",
+                fmt_num(r["usl_rmse"], 2),
+                r["usl_note"],
             ]
         )
     return (
         "<p>Amdahl's law S(p) = 1 / (f + (1 − f)/p) fitted to the measured speedups: f is the "
-        "share of the work that does not parallelise (or overhead that behaves like it).</p>"
-        + _html_table(header, body)
+        "share of the work that does not parallelise (or overhead that behaves like it). "
+        "The Universal Scalability Law S(p) = γp / (1 + σ(p − 1) + κp(p − 1)) adds coherency κ, the "
+        "cost that grows with every pair of workers and makes speedup fall again past "
+        "p* = √((1 − σ)/κ); σ is contention. Both need enough worker counts (Amdahl 3, USL 4); where a "
+        "fit is missing or does not fit, the note says why.</p>" + _html_table(header, body) + skipped
     )
+
+
+def _value_ci(value: Any, low: Any, high: Any) -> str:
+    text = fmt_num(value, 3)
+    if text != "–" and np.isfinite(float(low)) and np.isfinite(float(high)):
+        text += f" [{fmt_num(low, 3)}, {fmt_num(high, 3)}]"
+    return text
+
+
+def _folklore_html(folklore: pd.DataFrame) -> str:
+    if folklore.empty:
+        return "<p>No claims could be checked.</p>"
+    header, body = _folklore_display(folklore)
+    rows = []
+    for cells in body:
+        verdict = cells[2]
+        cls = "v-not" if verdict.startswith("not measured") else f"v-{verdict}"
+        rows.append(
+            "<tr>"
+            + "".join(
+                f'<td class="{cls}">{_e(c)}</td>' if i == 2 else f"<td>{_e(c)}</td>"
+                for i, c in enumerate(cells)
+            )
+            + "</tr>"
+        )
+    head = "<tr>" + "".join(f"<th>{_e(h)}</th>" for h in header) + "</tr>"
+    return (
+        "<p>Each claim is judged only from the runs in this report: <b>supported</b> = every relevant "
+        "measurement passes the threshold, <b>refuted</b> = every one fails it, <b>depends</b> = some pass "
+        "and some fail or an interval straddles the threshold, <b>not measured</b> = no runs bear on it. "
+        "Also in folklore.csv.</p>"
+        f"<table><thead>{head}</thead><tbody>{''.join(rows)}</tbody></table>"
+    )
+
+
+def _noise_html(noise: list[str]) -> str:
+    if not noise:
+        return ""
+    items = "".join(f"<li>{_e(n)}</li>" for n in noise)
+    return (
+        '<div class="noise" id="noise"><b>Noise warnings</b> (small differences may not be real):'
+        f"<ul>{items}</ul></div>"
+    )
+
+
+def _grain_weak_html(extras: Extras) -> str:
+    parts = ['<h3 id="crossover">Crossover grain: where parallel starts to pay</h3>']
+    if extras.crossover.empty:
+        parts.append("<p>No grain sweep: no configuration ran at two or more task grains.</p>")
+    else:
+        parts.append(
+            "<p>The smallest task grain at which the speedup reaches 1, interpolated in log-grain between "
+            "the measured grains; the interval is the same interpolation on the speedup's 95% bounds. "
+            "Also in crossover.csv.</p>"
+        )
+        parts.append(_html_table(*_crossover_display(extras.crossover)))
+    parts.append('<h3 id="weak">Weak scaling (Gustafson)</h3>')
+    parts.append(f"<p>{_e(_weak_sentence(extras.weak))}</p>".replace("`", ""))
+    if len(extras.weak):
+        parts.append(_html_table(*_weak_display(extras.weak)))
+    return "\n".join(parts)
 
 
 def render_html(
@@ -619,13 +849,17 @@ def render_html(
     verdicts: list[str],
     warnings: list[str],
     out_dir: Path | None = None,
+    extras: Extras | None = None,
 ) -> str:
+    extras = extras or Extras()
     n_ok = int(rows["ok"].sum()) if len(rows) else 0
     n_failed = len(rows) - n_ok
     machines = sorted(rows["machine"].astype(str).unique()) if len(rows) else []
     sweeps = list(environments)
     title = "coresweep report: " + ", ".join(machines or ["no rows"])
-    nav = ["verdict", "figures", "scaling", "summary", "failures"]
+    nav = ["verdict", "claims", "figures", "scaling", "summary", "failures"]
+    if extras.noise:
+        nav.insert(0, "noise")
     if len(machines) > 1:
         nav.append("machines")
     nav += ["environment", "reproduce"]
@@ -645,15 +879,19 @@ def render_html(
         f'<span class="{failed_class}">{n_failed} failed</span><span>{len(summary)} configurations</span>'
         f"<span>{len(warnings)} warnings</span></p>",
         "<nav>" + "".join(f'<a href="#{n}">{n}</a>' for n in nav) + "</nav>",
+        _noise_html(extras.noise),
         '<h2 id="verdict">Verdict</h2>',
         '<ul class="verdict">' + "".join(f"<li>{_e(v)}</li>" for v in verdicts) + "</ul>",
         '<p class="meta">Speedup = median sequential time / median time of the configuration; '
         "[low, high] is a 95% bootstrap interval over the repeats. Overlapping intervals mean the "
         "measurements cannot tell the configurations apart.</p>",
+        '<h2 id="claims">The classic claims, measured</h2>',
+        _folklore_html(extras.folklore),
         '<h2 id="figures">Figures</h2>',
         _figures_html(figures),
         '<h2 id="scaling">Scaling models</h2>',
         _scaling_html(scaling),
+        _grain_weak_html(extras),
         '<h2 id="summary">Summary by configuration</h2>',
         "<p>Karp–Flatt e = (1/S − 1/p)/(1 − 1/p): flat e means serial work limits scaling, growing e "
         "means overhead that grows with workers. Full precision in summary.csv.</p>",

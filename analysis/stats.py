@@ -16,6 +16,8 @@ other groups are present and the same input always gives byte-identical output.
 
 from __future__ import annotations
 
+import math
+import warnings
 import zlib
 from collections.abc import Sequence
 from functools import lru_cache
@@ -70,10 +72,28 @@ SCALING_COLUMNS: tuple[str, ...] = (
     "serial_fraction",
     "serial_fraction_ci_low",
     "serial_fraction_ci_high",
+    "serial_fraction_ci_method",
     "amdahl_limit",
     "fit_rmse",
+    "amdahl_fits",
     "note",
+    "usl_sigma",
+    "usl_sigma_ci_low",
+    "usl_sigma_ci_high",
+    "usl_kappa",
+    "usl_kappa_ci_low",
+    "usl_kappa_ci_high",
+    "usl_gamma",
+    "usl_peak_workers",
+    "usl_rmse",
+    "usl_note",
 )
+
+#: A model "does not fit" when its RMSE exceeds this share of the largest measured speedup.
+FIT_RMSE_REL_MAX = 0.25
+#: Fewest distinct worker counts for each fit (Amdahl has 1 parameter, USL 3: gamma, sigma, kappa).
+AMDAHL_MIN_POINTS = 3
+USL_MIN_POINTS = 4
 
 
 def group_seed(*key: Any) -> int:
@@ -146,29 +166,148 @@ def amdahl_speedup(workers: np.ndarray | float, serial_fraction: float) -> np.nd
 
 
 def fit_amdahl(
+    workers: Sequence[float],
+    speedup: Sequence[float],
+    confidence: float = CONFIDENCE,
+    speedup_low: Sequence[float] | None = None,
+    speedup_high: Sequence[float] | None = None,
+) -> dict[str, Any]:
+    """Least-squares serial fraction f in [0, 1] with a confidence interval.
+
+    The interval comes from the fit's covariance (t quantile, n - 1 degrees of freedom). Where
+    that is not finite (e.g. the covariance cannot be estimated) and the speedups' bootstrap
+    bounds are given, it is the envelope of the fits to those bounds instead: the upper
+    speedup bounds give the smallest f, the lower ones the largest. ``ci_method`` says which.
+    """
+    p = np.asarray(workers, dtype="float64")
+    s = np.asarray(speedup, dtype="float64")
+    keep = np.isfinite(p) & np.isfinite(s) & (p > 0) & (s > 0)
+    out: dict[str, Any] = {
+        "serial_fraction": np.nan,
+        "ci_low": np.nan,
+        "ci_high": np.nan,
+        "rmse": np.nan,
+        "ci_method": "",
+    }
+    if np.unique(p[keep]).size < AMDAHL_MIN_POINTS:
+        return out
+    f, var = _amdahl_lsq(p[keep], s[keep])
+    if not np.isfinite(f):
+        return out
+    resid = s[keep] - amdahl_speedup(p[keep], f)
+    out["serial_fraction"] = f
+    out["rmse"] = float(np.sqrt(np.mean(resid**2)))
+    n = int(keep.sum())
+    if np.isfinite(var) and n > 1:
+        half = stats.t.ppf(0.5 + confidence / 2.0, df=max(n - 1, 1)) * np.sqrt(max(var, 0.0))
+        out["ci_low"] = max(0.0, f - half)
+        out["ci_high"] = min(1.0, f + half)
+        out["ci_method"] = "covariance"
+    elif speedup_low is not None and speedup_high is not None:
+        lo = np.asarray(speedup_low, dtype="float64")[keep]
+        hi = np.asarray(speedup_high, dtype="float64")[keep]
+        if np.all(np.isfinite(lo) & (lo > 0)) and np.all(np.isfinite(hi) & (hi > 0)):
+            f_hi, _ = _amdahl_lsq(p[keep], lo)
+            f_lo, _ = _amdahl_lsq(p[keep], hi)
+            if np.isfinite(f_lo) and np.isfinite(f_hi):
+                out["ci_low"], out["ci_high"] = min(f_lo, f, f_hi), max(f_lo, f, f_hi)
+                out["ci_method"] = "speedup-CI envelope"
+    return out
+
+
+def _amdahl_lsq(p: np.ndarray, s: np.ndarray) -> tuple[float, float]:
+    try:
+        popt, pcov = optimize.curve_fit(amdahl_speedup, p, s, p0=[0.1], bounds=(0.0, 1.0), jac=_amdahl_jac)
+    except (RuntimeError, ValueError, optimize.OptimizeWarning):
+        return np.nan, np.nan
+    var = float(np.ravel(pcov)[0]) if np.size(pcov) else np.nan
+    return float(popt[0]), var
+
+
+def _amdahl_jac(p: np.ndarray, f: float) -> np.ndarray:
+    """d S / d f of Amdahl's law (an exact Jacobian: the fit needs no finite differences)."""
+    p = np.asarray(p, dtype="float64")
+    return (-(1.0 - 1.0 / p) / (f + (1.0 - f) / p) ** 2)[:, None]
+
+
+def _usl_jac(p: np.ndarray, sigma: float, kappa: float, gamma: float) -> np.ndarray:
+    p = np.asarray(p, dtype="float64")
+    d = 1.0 + sigma * (p - 1.0) + kappa * p * (p - 1.0)
+    base = -gamma * p * (p - 1.0) / d**2
+    return np.column_stack([base, base * p, p / d])
+
+
+def usl_speedup(workers: np.ndarray | float, sigma: float, kappa: float, gamma: float = 1.0) -> np.ndarray:
+    """Gunther's Universal Scalability Law: S(p) = gamma p / (1 + sigma (p - 1) + kappa p (p - 1)).
+
+    sigma is contention (queueing for something shared: Amdahl's serial part), kappa is
+    coherency (every worker talking to every other: the cost that makes speedup fall again),
+    gamma is the speedup of one worker (below 1 when one worker already pays overhead).
+    """
+    p = np.asarray(workers, dtype="float64")
+    return gamma * p / (1.0 + sigma * (p - 1.0) + kappa * p * (p - 1.0))
+
+
+def fit_usl(
     workers: Sequence[float], speedup: Sequence[float], confidence: float = CONFIDENCE
-) -> dict[str, float]:
-    """Least-squares serial fraction f in [0, 1] with a confidence interval from its covariance."""
+) -> dict[str, Any]:
+    """Fit sigma, kappa >= 0 (and gamma > 0) by least squares; ``note`` says why where no numbers."""
     p = np.asarray(workers, dtype="float64")
     s = np.asarray(speedup, dtype="float64")
     keep = np.isfinite(p) & np.isfinite(s) & (p > 0) & (s > 0)
     p, s = p[keep], s[keep]
-    out = {"serial_fraction": np.nan, "ci_low": np.nan, "ci_high": np.nan, "rmse": np.nan}
-    if np.unique(p).size < 3:
+    out: dict[str, Any] = {
+        "sigma": np.nan,
+        "sigma_ci_low": np.nan,
+        "sigma_ci_high": np.nan,
+        "kappa": np.nan,
+        "kappa_ci_low": np.nan,
+        "kappa_ci_high": np.nan,
+        "gamma": np.nan,
+        "peak_workers": np.nan,
+        "rmse": np.nan,
+        "note": "",
+    }
+    counts = np.unique(p).size
+    if counts < USL_MIN_POINTS:
+        out["note"] = f"too few worker counts for USL ({counts} < {USL_MIN_POINTS})"
         return out
+    gamma0 = float(s[p == p.min()].mean() / p.min())
     try:
-        popt, pcov = optimize.curve_fit(amdahl_speedup, p, s, p0=[0.1], bounds=(0.0, 1.0))
-    except (RuntimeError, ValueError):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optimize.OptimizeWarning)
+            popt, pcov = optimize.curve_fit(
+                lambda x, sg, kp, gm: usl_speedup(x, sg, kp, gm),
+                p,
+                s,
+                p0=[0.05, 0.001, max(gamma0, 1e-3)],
+                bounds=([0.0, 0.0, 1e-9], [np.inf, np.inf, np.inf]),
+                jac=_usl_jac,
+                max_nfev=5000,
+            )
+    except (RuntimeError, ValueError) as exc:
+        out["note"] = f"USL fit failed: {str(exc).splitlines()[0][:80]}"
         return out
-    f = float(popt[0])
-    resid = s - amdahl_speedup(p, f)
-    out["serial_fraction"] = f
-    out["rmse"] = float(np.sqrt(np.mean(resid**2)))
-    var = float(pcov[0, 0]) if np.ndim(pcov) else float(pcov)
-    if np.isfinite(var) and p.size > 1:
-        half = stats.t.ppf(0.5 + confidence / 2.0, df=max(p.size - 1, 1)) * np.sqrt(max(var, 0.0))
-        out["ci_low"] = max(0.0, f - half)
-        out["ci_high"] = min(1.0, f + half)
+    sigma, kappa, gamma = (float(v) for v in popt)
+    resid = s - usl_speedup(p, sigma, kappa, gamma)
+    out.update(sigma=sigma, kappa=kappa, gamma=gamma, rmse=float(np.sqrt(np.mean(resid**2))))
+    dof = max(p.size - 3, 1)
+    t = stats.t.ppf(0.5 + confidence / 2.0, df=dof)
+    diag = np.diag(pcov) if np.ndim(pcov) == 2 else np.full(3, np.nan)
+    for name, value, var in (("sigma", sigma, diag[0]), ("kappa", kappa, diag[1])):
+        if np.isfinite(var):
+            half = t * np.sqrt(max(float(var), 0.0))
+            out[f"{name}_ci_low"] = max(0.0, value - half)
+            out[f"{name}_ci_high"] = value + half
+    out["peak_workers"] = math.sqrt((1.0 - sigma) / kappa) if kappa > 0 and sigma < 1 else np.inf
+    notes = []
+    if p.size <= 3:
+        notes.append("no CI: as many points as parameters")
+    elif not np.isfinite(out["sigma_ci_low"]):
+        notes.append("no CI: covariance not estimable")
+    if out["rmse"] > FIT_RMSE_REL_MAX * float(s.max()):
+        notes.append(f"does not fit (RMSE > {FIT_RMSE_REL_MAX:.0%} of the largest speedup)")
+    out["note"] = "; ".join(notes)
     return out
 
 
@@ -340,22 +479,50 @@ def _add_vs_one_worker(summary: pd.DataFrame) -> None:
 
 
 def scaling_fits(summary: pd.DataFrame) -> pd.DataFrame:
-    """Amdahl serial fraction per worker ladder (a configuration minus workers), >= 3 worker counts."""
+    """Amdahl and USL fits per worker ladder (a configuration minus its worker count).
+
+    Every ladder with at least two worker counts gets a row; where a model cannot be fitted
+    (too few worker counts, a failed fit) its columns are empty and ``note`` / ``usl_note``
+    say why. ``amdahl_fits`` is "no" when the RMSE exceeds ``FIT_RMSE_REL_MAX`` of the largest
+    speedup: then the serial fraction describes nothing and the note says so.
+    """
     records = []
     par = summary[summary["backend"].ne(SEQUENTIAL) & np.isfinite(summary["speedup"].astype("float64"))]
     for key, part in par.groupby(list(CURVE_KEYS), sort=True, dropna=False):
         counts = part["workers"].nunique()
-        if counts < 3:
+        if counts < 2:
             continue
-        fit = fit_amdahl(part["workers"].astype("float64"), part["speedup"].astype("float64"))
+        workers = part["workers"].astype("float64").to_numpy()
+        speedup = part["speedup"].astype("float64").to_numpy()
+        fit = fit_amdahl(
+            workers,
+            speedup,
+            speedup_low=part["speedup_ci_low"].astype("float64").to_numpy(),
+            speedup_high=part["speedup_ci_high"].astype("float64").to_numpy(),
+        )
         f = fit["serial_fraction"]
-        note = ""
-        if np.isfinite(f) and part["speedup"].max() < 1.0:
-            note = "never faster than sequential: Amdahl does not describe a slowdown"
-        elif np.isfinite(f) and f >= 0.9:
-            note = "practically no parallel gain (e.g. GIL-bound threads)"
-        elif np.isfinite(fit["rmse"]) and fit["rmse"] > 0.25 * float(part["speedup"].max()):
-            note = "poor fit: overhead grows with workers"
+        top = float(np.nanmax(speedup))
+        notes = []
+        fits = ""
+        if counts < AMDAHL_MIN_POINTS:
+            notes.append(f"too few worker counts for Amdahl ({counts} < {AMDAHL_MIN_POINTS})")
+        elif not np.isfinite(f):
+            notes.append("Amdahl fit failed")
+        else:
+            fits = "yes"
+            if top < 1.0:
+                notes.append("never faster than sequential: Amdahl does not describe a slowdown")
+            elif f >= 0.9:
+                notes.append("practically no parallel gain (e.g. GIL-bound threads)")
+            if np.isfinite(fit["rmse"]) and fit["rmse"] > FIT_RMSE_REL_MAX * top:
+                fits = "no"
+                notes.append(
+                    f"does not fit: RMSE {fit['rmse']:.3g} > {FIT_RMSE_REL_MAX:.0%} of the largest "
+                    "speedup (overhead grows with workers?)"
+                )
+            if not np.isfinite(fit["ci_low"]):
+                notes.append("no CI for f (covariance and speedup CIs unavailable)")
+        usl = fit_usl(workers, speedup)
         records.append(
             {
                 **dict(zip(CURVE_KEYS, key)),
@@ -364,9 +531,21 @@ def scaling_fits(summary: pd.DataFrame) -> pd.DataFrame:
                 "serial_fraction": f,
                 "serial_fraction_ci_low": fit["ci_low"],
                 "serial_fraction_ci_high": fit["ci_high"],
-                "amdahl_limit": (1.0 / f) if np.isfinite(f) and f > 0 else np.inf,
+                "serial_fraction_ci_method": fit["ci_method"],
+                "amdahl_limit": ((1.0 / f) if f > 0 else np.inf) if np.isfinite(f) else np.nan,
                 "fit_rmse": fit["rmse"],
-                "note": note,
+                "amdahl_fits": fits,
+                "note": "; ".join(notes),
+                "usl_sigma": usl["sigma"],
+                "usl_sigma_ci_low": usl["sigma_ci_low"],
+                "usl_sigma_ci_high": usl["sigma_ci_high"],
+                "usl_kappa": usl["kappa"],
+                "usl_kappa_ci_low": usl["kappa_ci_low"],
+                "usl_kappa_ci_high": usl["kappa_ci_high"],
+                "usl_gamma": usl["gamma"],
+                "usl_peak_workers": usl["peak_workers"],
+                "usl_rmse": usl["rmse"],
+                "usl_note": usl["note"],
             }
         )
     if not records:
@@ -383,3 +562,232 @@ def best_per_workload(summary: pd.DataFrame) -> pd.DataFrame:
         ["machine", "workload", "size", "median_wall_s", "backend", "workers"], kind="mergesort"
     )
     return ok.groupby(["machine", "workload", "size"], sort=True, dropna=False).head(1).reset_index(drop=True)
+
+
+# ----------------------------------------------------------------------------- task grain
+
+#: A worker ladder over task grain: a configuration minus its grain (and size, which a grain
+#: sweep usually derives from the grain to keep the total work fixed).
+GRAIN_SERIES_KEYS: tuple[str, ...] = (
+    "machine",
+    "workload",
+    "backend",
+    "start_method",
+    "pinning",
+    "collect",
+    "workers",
+)
+CROSSOVER_COLUMNS: tuple[str, ...] = (
+    *GRAIN_SERIES_KEYS,
+    "held_fixed",
+    "n_grains",
+    "min_grain",
+    "max_grain",
+    "crossover",
+    "crossover_grain",
+    "crossover_grain_ci_low",
+    "crossover_grain_ci_high",
+    "note",
+)
+
+
+def grain_series(summary: pd.DataFrame) -> pd.DataFrame:
+    """Parallel configurations that belong to a grain sweep: >= 2 distinct grains (> 0) per series.
+
+    A series is ``GRAIN_SERIES_KEYS`` plus what was held fixed while the grain changed: either
+    the total work (size x grain, as ``+experiment=grain`` does: fewer, bigger tasks), labelled
+    "work=W", or the task count, labelled "size=N". Fixed-work series are found first; the
+    remaining configurations form fixed-size series. Returns the summary rows of every series
+    with its label in ``_size_key``.
+    """
+    par = summary[
+        summary["backend"].ne(SEQUENTIAL)
+        & (summary["n_ok"] > 0)
+        & (summary["grain"].astype("float64") > 0)
+        & np.isfinite(summary["speedup"].astype("float64"))
+    ]
+    if par.empty:
+        return par.assign(_size_key=pd.Series(dtype="object"))
+    keys = list(GRAIN_SERIES_KEYS)
+    work = par["size"].astype("float64") * par["grain"].astype("float64")
+    work_key = pd.Series([f"work={w:.3g}" for w in work], index=par.index, dtype=object)
+    by_work = par.assign(_size_key=work_key)
+    n_grains = by_work.groupby([*keys, "_size_key"], sort=False, dropna=False)["grain"].transform("nunique")
+    fixed_work = by_work[n_grains >= 2]
+    rest = par.drop(index=fixed_work.index)
+    size_key = pd.Series([f"size={v}" for v in rest["size"]], index=rest.index, dtype=object)
+    rest = rest.assign(_size_key=size_key)
+    n_grains = rest.groupby([*keys, "_size_key"], sort=False, dropna=False)["grain"].transform("nunique")
+    return pd.concat([fixed_work, rest[n_grains >= 2]])
+
+
+def _log_crossing(grains: np.ndarray, values: np.ndarray, level: float = 1.0) -> tuple[str, float]:
+    """Smallest grain where ``values`` reach ``level``, linear in log(grain) between points.
+
+    ("always", smallest grain) when the first point is already there, ("never", nan) when
+    no point is, ("crosses", grain) otherwise.
+    """
+    ok = np.isfinite(values)
+    g, v = grains[ok], values[ok]
+    if g.size == 0:
+        return "unknown", np.nan
+    above = np.flatnonzero(v >= level)
+    if above.size == 0:
+        return "never", np.nan
+    i = int(above[0])
+    if i == 0:
+        return "always", float(g[0])
+    lg0, lg1 = math.log(g[i - 1]), math.log(g[i])
+    t = (level - v[i - 1]) / (v[i] - v[i - 1])
+    return "crosses", float(math.exp(lg0 + t * (lg1 - lg0)))
+
+
+def crossover_grains(summary: pd.DataFrame) -> pd.DataFrame:
+    """Per grain series: the smallest grain at which the speedup reaches 1 (parallel starts to pay).
+
+    ``crossover`` is "crosses" (``crossover_grain`` interpolated in log-grain between the two
+    measured grains around it), "always" (already >= 1 at the smallest grain measured: the
+    crossover lies below it), or "never" (below 1 at every grain). The interval comes from the
+    same interpolation on the speedup's bootstrap bounds: the upper bounds cross first.
+    """
+    data = grain_series(summary)
+    records = []
+    data = data.sort_values("grain", kind="mergesort")
+    # Plain arrays once; per series only index arithmetic (a pandas slice per series costs more).
+    all_grains = data["grain"].to_numpy(dtype="float64")
+    all_speedup = data["speedup"].to_numpy(dtype="float64")
+    all_low = data["speedup_ci_low"].to_numpy(dtype="float64")
+    all_high = data["speedup_ci_high"].to_numpy(dtype="float64")
+    groups = data.groupby([*GRAIN_SERIES_KEYS, "_size_key"], sort=True, dropna=False).indices
+    try:
+        keys = sorted(groups)
+    except TypeError:  # mixed types in one key column: order by text instead
+        keys = sorted(groups, key=lambda k: tuple(str(v) for v in k))
+    for key in keys:
+        pos = np.sort(groups[key])
+        grains, speedup, low, high = all_grains[pos], all_speedup[pos], all_low[pos], all_high[pos]
+        status, grain = _log_crossing(grains, speedup)
+        _, early = _log_crossing(grains, high)
+        late_status, late = _log_crossing(grains, low)
+        notes = []
+        if status == "always":
+            notes.append(f"speedup >= 1 already at the smallest grain ({grains[0]:g})")
+        elif status == "never":
+            notes.append(f"speedup < 1 at every grain up to {grains[-1]:g} (best {np.nanmax(speedup):.3g}x)")
+        if status in ("crosses", "always"):
+            first = int(np.flatnonzero(speedup >= 1.0)[0])
+            below = np.flatnonzero(speedup[first:] < 1.0)
+            if below.size:
+                notes.append(f"below 1 again at grain {grains[first + below[0]]:g}")
+        if late_status == "never" and status != "never":
+            notes.append("the CI's lower bound never reaches 1")
+        if np.isnan(low).any():
+            notes.append("no CI at some grains (fewer than 2 ok runs)")
+            early = late = np.nan
+        records.append(
+            {
+                **dict(zip(GRAIN_SERIES_KEYS, key[:-1])),
+                "held_fixed": key[-1],
+                "n_grains": int(np.unique(grains).size),
+                "min_grain": grains[0],
+                "max_grain": grains[-1],
+                "crossover": status,
+                "crossover_grain": grain if status == "crosses" else np.nan,
+                "crossover_grain_ci_low": early if status == "crosses" else np.nan,
+                "crossover_grain_ci_high": late if status == "crosses" else np.nan,
+                "note": "; ".join(notes),
+            }
+        )
+    if not records:
+        return pd.DataFrame({c: pd.Series(dtype="object") for c in CROSSOVER_COLUMNS})
+    return pd.DataFrame.from_records(records, columns=list(CROSSOVER_COLUMNS))
+
+
+# ----------------------------------------------------------------------------- weak scaling
+
+WEAK_KEYS: tuple[str, ...] = (
+    "machine",
+    "workload",
+    "grain",
+    "backend",
+    "start_method",
+    "pinning",
+    "collect",
+)
+WEAK_COLUMNS: tuple[str, ...] = (
+    *WEAK_KEYS,
+    "workers",
+    "size",
+    "size_per_worker",
+    "median_wall_s",
+    "scaled_speedup",
+    "scaled_speedup_ci_low",
+    "scaled_speedup_ci_high",
+    "scaled_efficiency",
+    "gustafson_serial_fraction",
+    "baseline",
+)
+
+
+def weak_scaling(summary: pd.DataFrame) -> pd.DataFrame:
+    """Gustafson's scaled speedup for weak-scaling data, one row per (series, workers).
+
+    Weak-scaling data: in a series (``WEAK_KEYS``) every worker count ran exactly one size,
+    size / workers is the same for all, and there are >= 2 worker counts. The scaled speedup
+    is T_sequential(size) / T_parallel(p, size) with the sequential run of that same (grown)
+    size; where that was not run but the per-worker size was, it is p * T_seq(size / p) /
+    T_parallel (assumes the sequential time grows linearly with size; ``baseline`` says which).
+    Gustafson's serial fraction alpha = (p - S) / (p - 1). Empty when no series is weak.
+    """
+    par = summary[
+        summary["backend"].ne(SEQUENTIAL)
+        & (summary["n_ok"] > 0)
+        & np.isfinite(summary["median_wall_s"].astype("float64"))
+        & (summary["size"].astype("float64") > 0)
+    ]
+    seq = summary[summary["backend"].eq(SEQUENTIAL) & (summary["n_ok"] > 0)]
+    seq_wall = seq.groupby(["machine", "workload", "grain", "size"], sort=False)["median_wall_s"].min()
+    records = []
+    for key, part in par.groupby(list(WEAK_KEYS), sort=True, dropna=False):
+        if part["workers"].nunique() < 2:
+            continue
+        sizes = part.groupby("workers")["size"].nunique()
+        if (sizes > 1).any():
+            continue
+        ratio = part["size"].astype("float64") / part["workers"].astype("float64")
+        if not np.allclose(ratio, ratio.iloc[0], rtol=1e-9):
+            continue
+        per_worker = float(ratio.iloc[0])
+        machine, workload, grain = key[0], key[1], key[2]
+        small = seq_wall.get((machine, workload, grain, int(round(per_worker))), np.nan)
+        for _, r in part.sort_values("workers").iterrows():
+            p = float(r["workers"])
+            same = seq_wall.get((machine, workload, grain, r["size"]), np.nan)
+            if np.isfinite(same):
+                s, lo, hi = r["speedup"], r["speedup_ci_low"], r["speedup_ci_high"]
+                base = "sequential at the same size"
+            elif np.isfinite(small):
+                s = p * small / r["median_wall_s"]
+                lo = hi = np.nan
+                base = "p x sequential at size/p (assumes linear growth)"
+            else:
+                s = lo = hi = np.nan
+                base = "none: no sequential run at this size or at size/p"
+            records.append(
+                {
+                    **dict(zip(WEAK_KEYS, key)),
+                    "workers": int(p),
+                    "size": r["size"],
+                    "size_per_worker": per_worker,
+                    "median_wall_s": r["median_wall_s"],
+                    "scaled_speedup": s,
+                    "scaled_speedup_ci_low": lo,
+                    "scaled_speedup_ci_high": hi,
+                    "scaled_efficiency": s / p,
+                    "gustafson_serial_fraction": (p - s) / (p - 1) if p > 1 else np.nan,
+                    "baseline": base,
+                }
+            )
+    if not records:
+        return pd.DataFrame({c: pd.Series(dtype="object") for c in WEAK_COLUMNS})
+    return pd.DataFrame.from_records(records, columns=list(WEAK_COLUMNS))

@@ -68,7 +68,7 @@ class SweepCallback(Callback):
     def _prefix(self, config: DictConfig) -> str:
         num = OmegaConf.select(config, "hydra.job.num", default=0)
         overrides = OmegaConf.select(config, "hydra.overrides.task", default=[]) or []
-        shown = " ".join(o for o in overrides if not o.startswith("hydra"))
+        shown = " ".join(o for o in overrides if not o.startswith("hydra")).replace("\\:", ":")
         return f"[{num + 1}/{self.total or '?'}] {shown or 'defaults'}"
 
     def on_job_start(self, config: DictConfig, **kwargs: Any) -> None:

@@ -78,6 +78,12 @@ def preflight(argv: list[str]) -> tuple[list[str], int]:
                 swept = " ".join(o for o in job_overrides if "=" in o)
                 raise ConfigError(f"{exc}  [job: {swept}]") from None
     GlobalHydra.instance().clear()
+    if checked and not any(c.backend.name == "sequential" for c in checked):
+        print(
+            "coresweep: note: this sweep has no backend=sequential, so the report can show times "
+            "but no speedups; add sequential to backend=... for a baseline",
+            file=sys.stderr,
+        )
     cpus_values = {str(c.get("cpus")) for c in checked}
     LAST_SWEEP_PLAN["cpus"] = checked[0].get("cpus") if len(cpus_values) == 1 and checked else None
     return argv + sweep.extra_overrides, len(sweep.jobs)

@@ -55,7 +55,12 @@ def main() -> None:
         sys.exit(2)
     from .cli import entry
 
-    entry()
+    try:
+        entry()
+    except BrokenPipeError:  # `coresweep --help | head`: the reader left, nothing is wrong
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        sys.exit(0)
 
 
 if __name__ == "__main__":

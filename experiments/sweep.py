@@ -78,9 +78,11 @@ def _friendly_compose_error(exc: BaseException) -> str:
     if "Could not find '" in text and "Available options" in text:
         missing = text.split("Could not find '", 1)[1].split("'", 1)[0]
         group, _, option = missing.rpartition("/")
-        options = [
-            ln.strip() for ln in text.split("Available options", 1)[1].splitlines()[1:] if ln.strip()
-        ]
+        options = []
+        for line in text.split("Available options", 1)[1].splitlines()[1:]:
+            if not line.strip() or "search path" in line.lower():
+                break  # what follows is Hydra's search path, not options
+            options.append(line.strip())
         return f"{group}={option}: unknown {group}; choose one of {', '.join(options)}"
     if "Could not override '" in text or "Key '" in text:
         return _one_line(exc).replace("\n", " ")
@@ -132,8 +134,21 @@ def job_topology(cfg: DictConfig, topo: Topology) -> tuple[Topology, list[int] |
     return restrict(topo, cpus), cpus
 
 
+#: Top-level keys of a job config; anything else came from a `+key=value` typo.
+KNOWN_KEYS = {
+    "backend", "workload", "workers", "start_method", "pinning", "cpus", "collect", "repeats",
+    "repeats_target", "repeats_max", "repeats_budget_s", "warmup", "min_time_s", "timeout_s",
+    "max_memory", "blas_threads", "machine", "resume", "report", "hydra",
+}
+
+
 def check_job(cfg: DictConfig, topo: Topology | None = None) -> None:
     """Validate one composed job config; raise ConfigError naming the option and allowed values."""
+    unknown = sorted(set(cfg.keys()) - KNOWN_KEYS)
+    if unknown:
+        raise ConfigError(
+            f"{unknown[0]}: not a coresweep option; options are {', '.join(sorted(KNOWN_KEYS - {'hydra'}))}"
+        )
     try:
         backend_class(cfg)
     except Exception:

@@ -37,6 +37,7 @@ BAD = [
     (["+experiment=nope"], "experiment=nope"),
     (["hydra.sweep.dir=/proc/coresweep"], "hydra.sweep.dir=/proc/coresweep"),
     (["nokey=1"], "nokey"),
+    (["+worker=4"], "worker: not a coresweep option; options are"),
     (["timeout_s=0"], "timeout_s=0: must be a number of seconds > 0"),
     (["timeout_s=-3"], "timeout_s=-3"),
     (["max_memory=lots"], "max_memory=lots: expected bytes"),
@@ -59,4 +60,5 @@ def test_bad_input_is_one_line_and_exit_2(argv, message, capsys, tmp_path, monke
     assert lines[0].startswith("coresweep: error: ")
     assert message in lines[0]
     assert "Traceback" not in err
+    assert "search path" not in err.lower(), "Hydra's internals leaked into the message"
     assert not (tmp_path / "outputs").exists(), "no work may start on bad input"

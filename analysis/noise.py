@@ -1,0 +1,112 @@
+"""Was the machine quiet enough to trust small differences? Warnings from the numbers on disk.
+
+Two sources: the repeats themselves (a configuration whose wall times scatter by more than
+``NOISY_CV`` of their mean) and the ``noise`` section the runner adds to ``environment.json``
+(load at the start, CPU used by other processes, the frequency governor, thermal throttling).
+Every key is optional: an older sweep without ``noise`` simply gives no machine warnings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+#: Coefficient of variation (std / mean of a configuration's wall times) above which it is noisy.
+NOISY_CV = 0.10
+#: Load average at the start above this share of the logical CPUs: the machine was busy.
+BUSY_LOAD_PER_CPU = 0.5
+#: Other processes' CPU use during the sweep (% of all CPUs) above which the machine was busy.
+BUSY_OTHER_PERCENT = 10.0
+#: How many noisy configurations a warning names before "and N more".
+MAX_NAMED = 8
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value) if np.isfinite(value) else None
+
+
+def _config_label(row: Mapping[str, Any], dims: list[str]) -> str:
+    text = f"{row['workload']} {row['backend']}"
+    if row["backend"] != "sequential":
+        text += f" ×{int(row['workers'])}"
+    extras = [f"{d}={row[d]}" for d in dims]
+    return text + (f" ({', '.join(extras)})" if extras else "")
+
+
+def noisy_configurations(summary: pd.DataFrame, threshold: float = NOISY_CV) -> pd.DataFrame:
+    """Configurations whose repeats scatter by more than ``threshold`` (CV), noisiest first."""
+    if summary.empty or "cv" not in summary:
+        return summary.iloc[0:0]
+    cv = summary["cv"].astype("float64")
+    noisy = summary[np.isfinite(cv) & (cv > threshold)]
+    return noisy.sort_values("cv", ascending=False, kind="mergesort")
+
+
+def cv_warning(summary: pd.DataFrame, max_named: int = MAX_NAMED) -> str | None:
+    """One line naming the noisy configurations (CV > ``NOISY_CV``), or None."""
+    noisy = noisy_configurations(summary)
+    if noisy.empty:
+        return None
+    dims = [
+        d
+        for d in ("machine", "size", "grain", "start_method", "pinning", "collect")
+        if summary[d].nunique(dropna=False) > 1
+    ]
+    named = [f"{_config_label(r, dims)}: CV {r['cv']:.0%}" for _, r in noisy.head(max_named).iterrows()]
+    more = f" and {len(noisy) - max_named} more" if len(noisy) > max_named else ""
+    return (
+        f"{len(noisy)} of {len(summary)} configurations are noisy (CV of wall time > {NOISY_CV:.0%}; "
+        f"their intervals are wide, small differences are not real): " + "; ".join(named) + more
+    )
+
+
+def environment_warnings(name: str, env: Mapping[str, Any]) -> list[str]:
+    """A busy machine, a power-saving governor or throttling, from one sweep's environment.json."""
+    noise = env.get("noise")
+    noise = noise if isinstance(noise, Mapping) else {}
+    topo = env.get("topology")
+    topo = topo if isinstance(topo, Mapping) else {}
+    logical = _number(topo.get("logical_cores")) or _number(env.get("logical_cores"))
+    where = f"sweep {name}"
+    out = []
+    loads = noise.get("loadavg_start")
+    if not isinstance(loads, (list, tuple)) or not loads:
+        loads = env.get("loadavg")
+    load = _number(loads[0]) if isinstance(loads, (list, tuple)) and loads else None
+    if load is not None and logical and load > BUSY_LOAD_PER_CPU * logical:
+        out.append(
+            f"{where}: the machine was busy when the sweep started (load average {load:.2f} on "
+            f"{logical:g} logical CPUs; more than {BUSY_LOAD_PER_CPU:g} per CPU)"
+        )
+    other = _number(noise.get("busy_cpu_percent_other"))
+    if other is not None and other > BUSY_OTHER_PERCENT:
+        out.append(
+            f"{where}: other processes used {other:.0f}% of the CPUs during the sweep "
+            f"(more than {BUSY_OTHER_PERCENT:g}%)"
+        )
+    governor = noise.get("cpu_governor")
+    if isinstance(governor, str) and governor.strip() and governor.strip() != "performance":
+        out.append(
+            f"{where}: CPU frequency governor is '{governor.strip()}' (not 'performance'): clocks may vary"
+        )
+    start, end = _number(noise.get("throttle_count_start")), _number(noise.get("throttle_count_end"))
+    if start is not None and end is not None and end > start:
+        out.append(f"{where}: the CPU was thermally throttled {end - start:g} times during the sweep")
+    return out
+
+
+def noise_warnings(summary: pd.DataFrame, environments: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """Every noise warning for a report: noisy configurations first, then each sweep's machine."""
+    out = []
+    line = cv_warning(summary)
+    if line:
+        out.append(line)
+    for name, env in environments.items():
+        if isinstance(env, Mapping):
+            out += environment_warnings(name, env)
+    return out
