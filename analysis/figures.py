@@ -133,10 +133,16 @@ def _panel_label(workload: Any, size: Any, several_sizes: bool) -> str:
 
 
 def _variants(data: pd.DataFrame) -> dict[str, list[str]]:
-    """Per backend, the VARIANT_DIMS whose value differs between its rows (they name its lines)."""
+    """Per backend, the VARIANT_DIMS whose value differs between its rows *within one panel*
+    (they name its lines). A value that only differs between panels (say each workload has its
+    own grain) already shows in the panel title and would only double the legend."""
     out: dict[str, list[str]] = {}
+    panel = [c for c in ("machine", "workload", "size") if c in data.columns]
     for backend, part in data.groupby("backend", sort=True):
-        out[str(backend)] = [d for d in VARIANT_DIMS if part[d].nunique(dropna=False) > 1]
+        varying = set()
+        for _, cell in part.groupby(panel, sort=False) if panel else [(None, part)]:
+            varying |= {d for d in VARIANT_DIMS if cell[d].nunique(dropna=False) > 1}
+        out[str(backend)] = [d for d in VARIANT_DIMS if d in varying]
     return out
 
 
@@ -806,7 +812,7 @@ def best_table(summary: pd.DataFrame) -> pd.DataFrame:
 
 def best_figure(summary: pd.DataFrame, topology: Mapping, palette: Mapping[str, str]) -> Figure:
     """Heatmap: rows = workload, columns = workers, cell = fastest backend (its colour) and speedup."""
-    title = "Fastest backend per workload and worker count (cell: backend, speedup vs sequential)"
+    title = "Fastest backend per workload and worker count\n(cell: backend, speedup vs sequential)"
     best = best_table(summary)
     if best.empty:
         return _message_figure(title, "no successful parallel runs")
@@ -821,9 +827,10 @@ def best_figure(summary: pd.DataFrame, topology: Mapping, palette: Mapping[str, 
     label_w = max(len(lbl) for b in blocks for lbl in b[2]) * 0.075 + 0.4
     cell_w, cell_h = 1.35, 0.52
     width = label_w + max_cols * cell_w + 0.5
-    height = 0.75 + sum(len(b[2]) * cell_h for b in blocks) + 0.95 * (len(blocks) - 1) + 0.45
+    top = 1.15  # two title lines, then the "workers" axis label above the cells
+    height = top + sum(len(b[2]) * cell_h for b in blocks) + 0.95 * (len(blocks) - 1) + 0.45
     fig = plt.figure(figsize=(max(width, 6.0), height))
-    y_top = height - 0.75
+    y_top = height - top
     for machine, part, row_labels, cols in blocks:
         block_h = len(row_labels) * cell_h
         ax = fig.add_axes(
@@ -1072,7 +1079,13 @@ PLANS: tuple[tuple[str, str, bool], ...] = (
         False,
     ),
     ("memory", "Peak resident memory of the process tree: processes pay per worker.", False),
-    ("startup", "Time to start the executor (pool, processes or threads).", False),
+    (
+        "startup",
+        "Time to start the executor (pool, processes or threads) before the timed runs. Backends "
+        "that create their threads or processes inside every run (thread, process) show almost "
+        "nothing here: their start-up cost is part of each run's wall time.",
+        False,
+    ),
     (
         "best",
         "The fastest parallel backend per workload and worker count, in its colour, with its speedup over "
