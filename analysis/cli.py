@@ -7,6 +7,7 @@ still written and lists them), 2 when there is nothing to build from (one line o
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -54,10 +55,36 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _schema_of(path: Path) -> int | None:
+    """The record schema a results folder was written with (its first row says), if any."""
+    for results in sorted(Path(path).rglob("results.jsonl")):
+        try:
+            with open(results, encoding="utf-8") as fh:
+                first = fh.readline()
+            return int(json.loads(first).get("schema"))
+        except (OSError, ValueError, TypeError, AttributeError):
+            continue
+    return None
+
+
+def _schema_conflict(paths: Sequence[Path]) -> str | None:
+    """Folders written with different record schemas cannot share one report."""
+    schemas = {str(p): _schema_of(Path(p)) for p in paths if Path(p).exists()}
+    known = {p: s for p, s in schemas.items() if s is not None}
+    if len(set(known.values())) <= 1:
+        return None
+    listed = ", ".join(f"{p} (schema {s})" for p, s in known.items())
+    return f"these folders were written with different record schemas: {listed}; rebuild each on its own"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from .report import build_report  # heavy imports (matplotlib) only once the command line is fine
 
+    conflict = _schema_conflict(args.paths)
+    if conflict:
+        print(f"coresweep-report: error: {conflict}", file=sys.stderr)
+        return EXIT_USAGE
     try:
         result = build_report(args.paths, args.out)
     except AnalysisError as exc:

@@ -241,3 +241,21 @@ def test_cli_help(capsys: pytest.CaptureFixture[str]) -> None:
         main(["--help"])
     assert exc.value.code == 0
     assert "coresweep-report" in capsys.readouterr().out
+
+
+def test_two_folders_with_conflicting_schemas_are_refused(tmp_path, capsys) -> None:
+    import json as _json
+
+    from coresweep.analysis.cli import main
+
+    for name, schema in (("a", 1), ("b", 2)):
+        job = tmp_path / name / "0"
+        job.mkdir(parents=True)
+        row = {"schema": schema, "backend": "sequential", "workers": 1, "workload": "cpu_python",
+               "size": 1, "grain": 1, "repeat": 0, "wall_s": 0.1, "ok": True, "verified": True}
+        (job / "results.jsonl").write_text(_json.dumps(row) + "\n")
+    code = main([str(tmp_path / "a"), str(tmp_path / "b"), "-o", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert len(err.strip().splitlines()) == 1 and "different record schemas" in err
+    assert not (tmp_path / "out").exists()
