@@ -160,7 +160,9 @@ def _busy_seconds() -> tuple[float, float]:
     for child in psutil.Process().children(recursive=True):
         try:
             ct = child.cpu_times()
+            # children_*: workers that a live child (a forkserver, a pool) started and reaped
             mine += ct.user + ct.system
+            mine += getattr(ct, "children_user", 0.0) + getattr(ct, "children_system", 0.0)
         except psutil.Error:
             continue
     return busy, mine
