@@ -200,7 +200,8 @@ class NoiseMonitor:
         return {
             "loadavg_start": self.loadavg_start,
             "loadavg_end": loadavg_end,
-            "busy_cpu_percent_other": round(100.0 * other / (elapsed * max(1, logical_cpus)), 2),
+            # CPU times tick at 10 ms: over a very short sweep the ratio is coarse, so bound it.
+            "busy_cpu_percent_other": round(min(100.0, 100.0 * other / (elapsed * max(1, logical_cpus))), 2),
             "cpu_governor": _read_text("/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor"),
             "boost": _read_text("/sys/devices/system/cpu/cpufreq/boost"),
             "no_turbo": _read_text("/sys/devices/system/cpu/intel_pstate/no_turbo"),
