@@ -132,6 +132,25 @@ def _panel_label(workload: Any, size: Any, several_sizes: bool) -> str:
     return f"{workload} · size={size}" if several_sizes else str(workload)
 
 
+def _series_line(
+    ax: plt.Axes, xs: Any, ys: Any, v_index: int, colour: str, label: str | None = None
+) -> Any:
+    """One backend's line: its colour, and the line style and marker of its variant."""
+    extra = {"label": label} if label is not None else {}
+    (line,) = ax.plot(
+        xs,
+        ys,
+        linestyle=LINESTYLES[v_index % len(LINESTYLES)],
+        marker=MARKERS[v_index % len(MARKERS)],
+        color=colour,
+        linewidth=1.6,
+        markersize=4.5,
+        zorder=4,
+        **extra,
+    )
+    return line
+
+
 def _variants(data: pd.DataFrame) -> dict[str, list[str]]:
     """Per backend, the VARIANT_DIMS whose value differs between its rows *within one panel*
     (they name its lines). A value that only differs between panels (say each workload has its
@@ -358,17 +377,7 @@ def line_figure(
                             capsize=3,
                             zorder=3,
                         )
-                (line,) = ax.plot(
-                    xs,
-                    ys,
-                    linestyle=LINESTYLES[v_index % len(LINESTYLES)],
-                    marker=MARKERS[v_index % len(MARKERS)],
-                    color=colour,
-                    linewidth=1.6,
-                    markersize=4.5,
-                    label=label,
-                    zorder=4,
-                )
+                line = _series_line(ax, xs, ys, v_index, colour, label=label)
                 handles.setdefault(label, line)
             ticks = np.unique(
                 np.concatenate([part["workers"].astype("float64").to_numpy(), [logical] if logical else []])
@@ -728,16 +737,7 @@ def grain_figure(summary: pd.DataFrame, topology: Mapping, palette: Mapping[str,
                         xs[has], lo[has], hi[has], color=colour, alpha=0.18, linewidth=0, zorder=2
                     )
                     top = max(top, float(np.nanmax(hi[has])))
-                (line,) = ax.plot(
-                    xs,
-                    ys,
-                    linestyle=LINESTYLES[v_index % len(LINESTYLES)],
-                    marker=MARKERS[v_index % len(MARKERS)],
-                    color=colour,
-                    linewidth=1.6,
-                    markersize=4.5,
-                    zorder=4,
-                )
+                line = _series_line(ax, xs, ys, v_index, colour)
                 handles.setdefault(name, line)
                 top = max(top, float(np.nanmax(ys)))
                 where = (machine, workload, backend, *(str(values[d]) for d in GRAIN_VARIANTS), workers)

@@ -26,7 +26,15 @@ from .figures import FigureFile, FigureJobs
 from .folklore import folklore_table
 from .load import GROUP_KEYS, load_results, machine_topology
 from .noise import noise_warnings
-from .stats import SEQUENTIAL, best_per_workload, crossover_grains, scaling_fits, summarize, weak_scaling
+from .stats import (
+    GRAIN_SERIES_KEYS,
+    SEQUENTIAL,
+    best_per_workload,
+    crossover_grains,
+    scaling_fits,
+    summarize,
+    weak_scaling,
+)
 
 #: Failed rows listed one by one in the HTML; beyond this, results.csv holds them all.
 MAX_FAILED_ROWS_SHOWN = 2000
@@ -382,16 +390,7 @@ def _crossover_text(r: Mapping[str, Any]) -> str:
 def _crossover_display(crossover: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
     dims = [
         d
-        for d in (
-            "machine",
-            "workload",
-            "backend",
-            "start_method",
-            "pinning",
-            "collect",
-            "workers",
-            "held_fixed",
-        )
+        for d in (*GRAIN_SERIES_KEYS, "held_fixed")
         if d in ("workload", "backend", "workers") or crossover[d].nunique() > 1
     ]
     header = [*dims, "grains measured", "crossover grain [95% CI]", "note"]
