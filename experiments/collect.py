@@ -15,7 +15,10 @@ from multiprocessing import resource_tracker
 from multiprocessing.shared_memory import SharedMemory
 from typing import Any, Callable, ClassVar
 
-import numpy as np
+try:
+    import numpy as np
+except ImportError:  # a bare interpreter (python=...): preflight refuses this workload there
+    np = None  # type: ignore[assignment]
 
 from .backends.base import Backend
 
@@ -30,6 +33,8 @@ class Collector:
     """Default: results come back as the backend's return value."""
 
     name: ClassVar[str] = "return"
+    #: Modules it needs beyond the standard library (checked per interpreter for python=...).
+    requires: ClassVar[tuple[str, ...]] = ()
 
     def start(self, backend: Backend, expected: Sequence[Any]) -> None:
         """Create the channel (timed with the backend's startup)."""
@@ -113,6 +118,7 @@ class _WriteToShared:
 
 class SharedMemoryCollector(Collector):
     name: ClassVar[str] = "shared_memory"
+    requires: ClassVar[tuple[str, ...]] = ("numpy",)
 
     def start(self, backend: Backend, expected: Sequence[Any]) -> None:
         if all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in expected):

@@ -20,10 +20,12 @@ from omegaconf import DictConfig
 from . import records
 from .collect import COLLECTORS
 from .environment import default_machine_name, gil_enabled, python_info
+from .interpreter import selected as selected_interpreter
 from .pinning import Pinner
 from .protocol import ADAPTIVE_MIN_REPEATS, AdaptiveRepeats, JobMeasurement, Protocol, Watchdog, describe
+from .resources import METHOD as RESOURCE_METHOD
 from .resources import parse_memory
-from .sweep import backend_class, job_topology, make_workload
+from .sweep import _python_option, backend_class, job_topology, make_workload
 from .topology import Topology, format_cpu_list, pinning_plan
 from .worker_setup import init_worker, native_thread_limits, resolve_blas_threads
 
@@ -69,12 +71,16 @@ def run_job(
     workers = 1 if cls.single_worker else int(cfg.workers)
     usable = counts.get("usable_cpus") or counts.get("logical_cores") or 1
     blas_threads = resolve_blas_threads(cfg.get("blas_threads", "auto"), usable, workers)
-    backend = cls(workers, cfg.start_method)
-    if backend.start_method == "forkserver":
+    # python=...: the backend is built and run by a child of that interpreter, not here.
+    python = selected_interpreter(_python_option(cfg.get("python")))
+    backend = cls(workers, cfg.start_method) if python is None else None
+    if backend is not None and backend.start_method == "forkserver":
         backend = cls(workers, cfg.start_method, initializer=init_worker, initargs=(blas_threads,))
-    backend.task_timeout_s = float(cfg.timeout_s) if cfg.get("timeout_s") else None
+    if backend is not None:
+        backend.task_timeout_s = float(cfg.timeout_s) if cfg.get("timeout_s") else None
+        workers = backend.workers
     collector = COLLECTORS[cfg.collect]()
-    plan = pinning_plan(topology, cfg.pinning, backend.workers) if cfg.pinning != "none" else None
+    plan = pinning_plan(topology, cfg.pinning, workers) if cfg.pinning != "none" else None
     timeout = cfg.get("timeout_s")
     adaptive = None
     if cfg.repeats == "auto":
@@ -98,8 +104,8 @@ def run_job(
         "job": job,
         "machine": machine,
         "backend": cfg.backend.name,
-        "start_method": backend.start_method,
-        "workers": backend.workers,
+        "start_method": backend.start_method if backend is not None else None,
+        "workers": workers,
         "workers_requested": int(cfg.workers),
         "pinning": cfg.pinning,
         "workload": cfg.workload.name,
@@ -111,12 +117,18 @@ def run_job(
         "blas_threads": blas_threads,
         "python": python_info()["version"],
         "gil_enabled": gil_enabled(),
+        "python_executable": sys.executable,
+        "resource_method": RESOURCE_METHOD,
         **counts,
     }
     if cfg.workload.name == "custom":
         base_row["fn"] = cfg.workload.fn
 
     results_path = job_dir / records.RESULTS_FILE
+    if python is not None:
+        return _run_in_interpreter(
+            python, cfg, workload, blas_threads, plan, cpus, protocol, base_row, results_path
+        )
 
     def stuck(partial: JobMeasurement) -> None:
         # Called from the watchdog thread while the main thread is blocked in threads that
@@ -177,6 +189,47 @@ def run_job(
     if measurement.interrupted:
         raise KeyboardInterrupt
 
+    return _outcome(job, [{"ok": r.ok, "wall_s": r.wall_s, "error": r.error} for r in measurement.runs])
+
+
+def _run_in_interpreter(
+    python: Any,
+    cfg: DictConfig,
+    workload: Any,
+    blas_threads: int | None,
+    plan: list[list[int]] | None,
+    cpus: list[int] | None,
+    protocol: Protocol,
+    base_row: dict[str, Any],
+    results_path: Path,
+) -> JobOutcome:
+    """``python=...``: the same job, measured by a child of that interpreter (interpreter_job.py)."""
+    from omegaconf import OmegaConf
+
+    from .interpreter_job import JobRequest, run_in_interpreter
+
+    options = OmegaConf.to_container(cfg.workload, resolve=True)
+    assert isinstance(options, dict)
+    options = {k: v for k, v in options.items() if k not in ("_target_", "name")}
+    request = JobRequest(
+        backend_target=str(cfg.backend._target_),
+        workers=int(cfg.workers),
+        start_method=str(cfg.start_method),
+        workload_target=str(cfg.workload._target_),
+        workload_options=options,
+        collect=str(cfg.collect),
+        protocol=protocol,
+        pinning_plan=plan,
+        task_timeout_s=float(cfg.timeout_s) if cfg.get("timeout_s") else None,
+        blas_threads=blas_threads,
+        cpus=list(cpus) if cpus is not None else None,
+    )
+    measurement, fields = run_in_interpreter(python, request, workload.key())
+    base_row.update(fields)
+    _write_rows(results_path, base_row, measurement)
+    if measurement.interrupted:
+        raise KeyboardInterrupt
+    job = str(base_row["job"])
     return _outcome(job, [{"ok": r.ok, "wall_s": r.wall_s, "error": r.error} for r in measurement.runs])
 
 

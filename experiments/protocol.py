@@ -16,6 +16,7 @@ import time
 import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Any, Callable
 
 from .backends.base import Backend
@@ -175,9 +176,7 @@ def median_ci_halfwidth(sorted_values: Sequence[float]) -> float | None:
     n = len(sorted_values)
     if n < 6:
         return None
-    from scipy.stats import binom
-
-    j = int(binom.ppf(0.025, n, 0.5))  # 0-based index of the lower order statistic
+    j = _binomial_half_ppf(0.025, n)  # 0-based index of the lower order statistic
     k = n - 1 - j
     if j < 0 or k >= n or j >= k:
         return None
@@ -185,6 +184,21 @@ def median_ci_halfwidth(sorted_values: Sequence[float]) -> float | None:
     if median <= 0:
         return None
     return (sorted_values[k] - sorted_values[j]) / 2 / median
+
+
+def _binomial_half_ppf(q: float, n: int) -> int:
+    """Smallest k with P(Binomial(n, 1/2) <= k) >= q, in exact integer arithmetic.
+
+    (What ``scipy.stats.binom.ppf(q, n, 0.5)`` gives; computed here so that the protocol needs
+    only the standard library, as it does when a job runs under another interpreter.)
+    """
+    threshold = Fraction(repr(q)) * 2**n  # 0.025 as the decimal it is written as, exactly
+    cumulative = 0
+    for k in range(n + 1):
+        cumulative += math.comb(n, k)
+        if cumulative >= threshold:
+            return k
+    return n
 
 
 @dataclass

@@ -2,6 +2,11 @@
 
 Wall time alone hides two things this tool exists to show: threads that burn CPU while
 waiting on the GIL (CPU time > wall time × useful workers) and processes that multiply memory.
+
+psutil is optional: a job run under another interpreter (``python=3.12``) may have only the
+standard library. Without psutil the same kernel counters are read from ``/proc`` (Linux), and
+elsewhere only ``os.times``/``getrusage`` remain, which cannot see live worker processes.
+``METHOD`` names the source, and every row records it as ``resource_method``.
 """
 
 from __future__ import annotations
@@ -10,10 +15,19 @@ import os
 import re
 import threading
 from dataclasses import dataclass
+from typing import Any
 
-import psutil
+try:
+    import psutil
+except ImportError:  # a bare interpreter (python=...): read /proc instead
+    psutil = None
 
-_SELF = psutil.Process()
+#: Where CPU times and RSS come from: psutil, proc (Linux /proc) or getrusage (self + reaped only).
+METHOD = "psutil" if psutil is not None else ("proc" if os.path.exists("/proc/self/stat") else "getrusage")
+
+_SELF: Any = psutil.Process() if psutil is not None else None
+_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
 @dataclass(frozen=True)
@@ -30,6 +44,13 @@ def tree_cpu_times() -> CpuTimes:
     own = os.times()
     user = own.user + own.children_user
     system = own.system + own.children_system
+    if psutil is None:
+        for pid in _descendant_pids():
+            fields = _proc_stat(pid)
+            if fields is not None:  # utime stime cutime cstime, in clock ticks
+                user += (int(fields[11]) + int(fields[13])) / _TICKS
+                system += (int(fields[12]) + int(fields[14])) / _TICKS
+        return CpuTimes(user, system)
     for child in _children():
         try:
             t = child.cpu_times()
@@ -40,14 +61,60 @@ def tree_cpu_times() -> CpuTimes:
     return CpuTimes(user, system)
 
 
-def _children() -> list[psutil.Process]:
+def _children() -> list[Any]:
     try:
         return _SELF.children(recursive=True)
     except (psutil.NoSuchProcess, psutil.AccessDenied):
         return []
 
 
+def _proc_stat(pid: int) -> list[str] | None:
+    """Fields of /proc/PID/stat after the command name (field 3 onwards), or None."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            return fh.read().rsplit(b")", 1)[1].decode().split()
+    except (OSError, IndexError):
+        return None
+
+
+def _descendant_pids() -> list[int]:
+    """Every live descendant of this process, from the parent ids in /proc (as psutil does)."""
+    if METHOD != "proc":
+        return []
+    by_parent: dict[int, list[int]] = {}
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            fields = _proc_stat(int(name))
+            if fields is not None:
+                by_parent.setdefault(int(fields[1]), []).append(int(name))
+    found, todo = [], [os.getpid()]
+    while todo:
+        kids = by_parent.get(todo.pop(), [])
+        found += kids
+        todo += kids
+    return found
+
+
+def child_pids() -> list[int]:
+    """Live descendants of this process (psutil where installed, else /proc)."""
+    if psutil is None:
+        return _descendant_pids()
+    return [c.pid for c in _children()]
+
+
+def _own_rss() -> int:
+    if psutil is not None:
+        return int(_SELF.memory_info().rss)
+    if METHOD == "proc":
+        return _rss_of([os.getpid()])
+    import resource  # no /proc: the peak is the best figure there is (kilobytes on Linux/BSD)
+
+    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024
+
+
 def tree_rss() -> int:
+    if psutil is None:
+        return _own_rss() + _rss_of(_descendant_pids())
     total = _SELF.memory_info().rss
     for child in _children():
         try:
@@ -55,9 +122,6 @@ def tree_rss() -> int:
         except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
             continue
     return total
-
-
-_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
 def _rss_of(pids: list[int]) -> int:
@@ -128,7 +192,7 @@ class PeakMemory:
                     self._sampled = max(self._sampled, tree_rss())
                     continue
                 if count % self.RELIST_EVERY == 0:
-                    pids = [os.getpid(), *(c.pid for c in _children())]
+                    pids = [os.getpid(), *child_pids()]
                 count += 1
                 self._sampled = max(self._sampled, _rss_of(pids))
             except Exception:  # a process vanishing mid-read must not end the sampling
@@ -145,7 +209,7 @@ class PeakMemory:
             self.peak_bytes = max(own_peak, self._sampled)
         else:
             # Samples cover the children; the kernel's mark covers this process between samples.
-            own_now = _SELF.memory_info().rss
+            own_now = _own_rss()
             extra = max(0, (own_peak or own_now) - own_now)
             self.peak_bytes = self._sampled + extra
 
@@ -169,7 +233,8 @@ def parse_memory(value: object) -> int | None:
         pct = float(text[:-1])
         if not 0 < pct <= 100:
             raise ValueError("a percentage must be in (0, 100]")
-        return int(psutil.virtual_memory().total * pct / 100)
+        total = psutil.virtual_memory().total if psutil is not None else os.sysconf("SC_PHYS_PAGES") * _PAGE
+        return int(total * pct / 100)
     match = re.fullmatch(r"([0-9]*\.?[0-9]+)([a-z]*)", text)
     if not match or match.group(2) not in _UNITS:
         raise ValueError("expected bytes, a size like 4GiB or 500MB, or a percentage like 80%")

@@ -16,10 +16,13 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from . import resolvers  # noqa: F401  (presets use ${mul:...})
+from . import (
+    interpreter,
+    resolvers,  # noqa: F401  (presets use ${mul:...})
+)
 from .backends import BACKENDS, Backend, BackendError
 from .backends.base import available_start_methods
-from .collect import COLLECT_MODES
+from .collect import COLLECT_MODES, COLLECTORS
 from .pinning import can_pin
 from .resources import parse_memory
 from .topology import (
@@ -138,7 +141,7 @@ def job_topology(cfg: DictConfig, topo: Topology) -> tuple[Topology, list[int] |
 KNOWN_KEYS = {
     "backend", "workload", "workers", "start_method", "pinning", "cpus", "collect", "repeats",
     "repeats_target", "repeats_max", "repeats_budget_s", "warmup", "min_time_s", "timeout_s",
-    "max_memory", "blas_threads", "machine", "resume", "report", "hydra",
+    "max_memory", "blas_threads", "machine", "resume", "report", "python", "hydra",
 }
 
 
@@ -219,13 +222,54 @@ def check_job(cfg: DictConfig, topo: Topology | None = None) -> None:
     machine = cfg.get("machine")
     if machine is not None and (not isinstance(machine, str) or not machine.strip()):
         raise ConfigError(f"machine={machine!r}: must be a non-empty label or null")
+    cls = backend_class(cfg)
+    try:
+        interp = interpreter.selected(_python_option(cfg.get("python")))
+    except interpreter.InterpreterError as exc:
+        raise ConfigError(str(exc)) from None
     try:
         workload = make_workload(cfg)
-        backend = backend_class(cfg)(cfg.workers, start_method)
+        # Under python=..., a backend this interpreter lacks (interpreter_pool) may exist there.
+        if interp is None or cls.available():
+            cls(cfg.workers, start_method)
     except (WorkloadError, BackendError) as exc:
         raise ConfigError(str(exc)) from None
-    if backend.uses_processes and cfg.workload.name == "custom":
+    if cls.uses_processes and cfg.workload.name == "custom":
         _check_picklable(workload.task, f"workload.fn={cfg.workload.fn}")
+    if interp is not None:
+        _check_interpreter(interp, cfg, cls, workload)
+
+
+def _python_option(value: Any) -> Any:
+    """``python=3.10`` reaches the config as the number 3.1 (YAML/Hydra read it as a float).
+
+    So 3.1 means 3.10 (and 3.2 means 3.20): Pythons 3.1 and 3.2 are long gone, and far below
+    what coresweep runs on. Quoting (``python='3.10'``) avoids the question.
+    """
+    if isinstance(value, float):
+        major, _, minor = repr(value).partition(".")
+        if major == "3" and minor in ("1", "2"):
+            minor += "0"
+        return f"{major}.{minor}"
+    return value
+
+
+def _check_interpreter(
+    interp: interpreter.Interpreter, cfg: DictConfig, cls: type[Backend], workload: Any
+) -> None:
+    """Everything the job imports under that interpreter, by who needs it (one line on a gap)."""
+    workload_who = f"workload={cfg.workload.name}"
+    if cfg.workload.name == "custom":
+        workload_who = f"workload.fn={cfg.workload.fn}"
+    needs = [
+        (f"backend={cfg.backend.name}", (*cls.requires, cls.__module__)),
+        (workload_who, (*workload.requirements(), type(workload).__module__)),
+        (f"collect={cfg.collect}", COLLECTORS[cfg.collect].requires),
+    ]
+    try:
+        interpreter.check_requirements(interp, needs)
+    except interpreter.InterpreterError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def _check_picklable(obj: Any, what: str) -> None:

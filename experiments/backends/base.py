@@ -62,6 +62,9 @@ class Backend(ABC):
     single_worker: ClassVar[bool] = False
     #: Starts fresh workers in every run (so per-worker state, like pinning, is per run).
     workers_per_run: ClassVar[bool] = False
+    #: Modules (or ``module:attribute``) it needs beyond the standard library; checked per
+    #: interpreter before a ``python=...`` sweep starts, so imports stay inside the backend.
+    requires: ClassVar[tuple[str, ...]] = ()
 
     def __init__(
         self,

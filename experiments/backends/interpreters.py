@@ -23,6 +23,7 @@ def interpreter_pool_available() -> bool:
 class InterpreterPoolBackend(Backend):
     name: ClassVar[str] = "interpreter_pool"
     summary: ClassVar[str] = "InterpreterPoolExecutor (3.14+): one subinterpreter with its own GIL per worker"
+    requires: ClassVar[tuple[str, ...]] = ("concurrent.futures:InterpreterPoolExecutor",)
 
     def __init__(self, workers: int, start_method: str | None = None, *args: Any, **kwargs: Any) -> None:
         if not interpreter_pool_available():

@@ -9,15 +9,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Callable, ClassVar
 
-from joblib import Parallel, delayed
-from joblib._parallel_backends import LokyBackend, MultiprocessingBackend, ThreadingBackend
-
 from .base import Backend
 from .processes import _noop
+
+# joblib is imported when a backend starts, not here: the backend registry must import under
+# an interpreter that has only the standard library (python=3.12 runs jobs in a bare one).
 
 
 class _JoblibBackend(Backend):
     """Shared by the three joblib backends; subclasses say which joblib backend object to build."""
+
+    requires: ClassVar[tuple[str, ...]] = ("joblib",)
 
     def make_backend(self) -> Any:
         raise NotImplementedError
@@ -26,6 +28,9 @@ class _JoblibBackend(Backend):
         """Adjust the ``Parallel`` object before it starts its workers (default: nothing)."""
 
     def start(self) -> None:
+        from joblib import Parallel, delayed
+
+        self._delayed = delayed
         # joblib's own per-task timeout is what ends a call whose worker died: its
         # multiprocessing backend would otherwise wait forever for the lost task.
         # (With one worker joblib falls back to its sequential backend, which has no timeout.)
@@ -37,6 +42,7 @@ class _JoblibBackend(Backend):
         self._parallel(delayed(_noop)(i) for i in range(self.workers))
 
     def map(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
+        delayed = self._delayed
         return list(self._parallel(delayed(fn)(x) for x in items))
 
     def shutdown(self) -> None:
@@ -67,6 +73,8 @@ class JoblibLokyBackend(_JoblibBackend):
         return "loky"
 
     def make_backend(self) -> Any:
+        from joblib._parallel_backends import LokyBackend
+
         kwargs: dict[str, Any] = {}
         if self.initializer is not None:
             kwargs.update(initializer=self.initializer, initargs=self.initargs)
@@ -92,6 +100,8 @@ class JoblibMultiprocessingBackend(_JoblibBackend):
     supports_start_method: ClassVar[bool] = True
 
     def make_backend(self) -> Any:
+        from joblib._parallel_backends import MultiprocessingBackend
+
         kwargs: dict[str, Any] = {}
         if self.initializer is not None:
             kwargs.update(initializer=self.initializer, initargs=self.initargs)
@@ -108,6 +118,8 @@ class JoblibThreadingBackend(_JoblibBackend):
     summary: ClassVar[str] = "joblib with threads (prefer='threads'): for GIL-releasing work"
 
     def make_backend(self) -> Any:
+        from joblib._parallel_backends import ThreadingBackend
+
         return ThreadingBackend()
 
     def start(self) -> None:

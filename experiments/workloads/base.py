@@ -30,6 +30,8 @@ class Workload(ABC):
     uses_grain: ClassVar[bool] = True
     #: Relative tolerance for float results (0 means results must be equal).
     rel_tol: ClassVar[float] = 0.0
+    #: Modules the task needs beyond the standard library (checked per interpreter for python=...).
+    requires: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, size: int, grain: int = 1, seed: int = 0, **options: Any) -> None:
         if isinstance(size, bool) or not isinstance(size, int) or size < 1:
@@ -57,6 +59,10 @@ class Workload(ABC):
 
     def teardown(self) -> None:
         """Remove what ``setup`` created; always called."""
+
+    def requirements(self) -> tuple[str, ...]:
+        """Modules a worker must import to run ``task`` (``requires``, plus any the options add)."""
+        return self.requires
 
     def key(self) -> tuple[Any, ...]:
         """Identifies the sequential answer (for reuse across jobs of one sweep)."""

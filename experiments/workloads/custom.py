@@ -64,6 +64,9 @@ class Custom(Workload):
     def key(self) -> tuple[Any, ...]:
         return (*super().key(), self.spec)
 
+    def requirements(self) -> tuple[str, ...]:
+        return (str(self.spec).partition(":")[0],)
+
     @property
     def task(self) -> Callable[[Any], Any]:
         return self.func
