@@ -78,7 +78,9 @@ class Interpreter:
 
     @property
     def label(self) -> str:
-        """How errors name it: ``python=3.12 (/path/to/python3.12)``."""
+        """How errors name it: ``python=3.12 (/path/to/python3.12)``, or just the path given."""
+        if self.requested == self.path:
+            return f"python={self.path}"
         return f"python={self.requested} ({self.path})"
 
 

@@ -135,6 +135,9 @@ def run(request: dict[str, Any], result_path: str) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> None:
+    # The parent passes Ctrl-C on as SIGINT. A parent started in the background (`cmd &`,
+    # nohup) ignores SIGINT, and exec keeps an ignored signal ignored: take it back.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     request_path, result_path = (sys.argv[1:] if argv is None else argv)[:2]
     with open(request_path, encoding="utf-8") as fh:
         request = json.load(fh)

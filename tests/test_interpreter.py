@@ -1,0 +1,191 @@
+"""The ``python=`` dimension: finding interpreters, refusing what cannot run, real sweeps under them.
+
+Fake interpreters (shell scripts that answer the probe) test detection, free-threading and the
+error lines on any machine; real sweeps use the interpreters this machine has (pyenv builds
+without third-party packages on CI) and skip cleanly where there is none.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import stat
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from coresweep.experiments import interpreter
+from coresweep.experiments.cli import main
+from coresweep.experiments.sweep import _python_option
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_probes():
+    """Probes are cached per process (a sweep probes each interpreter once); tests start clean."""
+    interpreter.resolve.cache_clear()
+    interpreter._probe.cache_clear()
+    yield
+    interpreter.resolve.cache_clear()
+    interpreter._probe.cache_clear()
+
+
+def fake_python(path: Path, version: str, gil: bool = True, free_threaded: bool = False,
+                missing: dict[str, str] | None = None) -> Path:
+    """A script that answers the probe the way an interpreter of that kind would."""
+    answer = {
+        "version": version,
+        "implementation": "CPython",
+        "executable": str(path),
+        "version_info": [int(p) for p in version.split(".")[:2]],
+        "free_threaded_build": free_threaded,
+        "gil_enabled": gil,
+        "missing": missing or {},
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f"#!/bin/sh\ncat <<'EOF'\ncoresweep-probe:{json.dumps(answer)}\nEOF\n")
+    path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+    return path
+
+
+def test_current_interpreter_is_the_default_and_runs_in_process() -> None:
+    for value in (None, "null", "current", ""):
+        assert interpreter.selected(value) is None
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [(3.1, "3.10"), (3.2, "3.20"), (3.12, "3.12"), (3.9, "3.9"), (3.8, "3.8"), ("3.13t", "3.13t"),
+     (None, None)],
+)
+def test_versions_that_yaml_read_as_numbers_get_their_text_back(value: Any, text: Any) -> None:
+    assert _python_option(value) == text
+
+
+def test_free_threaded_build_found_under_pyenv_and_gil_state_recorded(tmp_path: Path, monkeypatch) -> None:
+    root = tmp_path / "pyenv"
+    fake_python(root / "versions" / "3.13.1" / "bin" / "python3.13", "3.13.1")
+    ft = fake_python(
+        root / "versions" / "3.13.1t" / "bin" / "python3.13t", "3.13.1", gil=False, free_threaded=True
+    )
+    monkeypatch.setenv("PYENV_ROOT", str(root))
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    monkeypatch.setenv("UV_PYTHON_INSTALL_DIR", str(tmp_path / "uv"))
+    found = interpreter.resolve("3.13t")
+    assert found.path == str(ft)
+    assert found.free_threaded_build and found.gil_enabled is False and found.version == "3.13.1"
+    regular = interpreter.resolve("3.13")
+    assert regular.free_threaded_build is False and regular.gil_enabled is True
+
+
+def test_gil_turned_back_on_by_an_extension_is_what_gets_recorded(tmp_path: Path) -> None:
+    # A free-threaded build whose imports re-enabled the GIL: the probe reads it after imports.
+    path = fake_python(tmp_path / "python3.13t", "3.13.0", gil=True, free_threaded=True)
+    found = interpreter.resolve(str(path))
+    assert found.free_threaded_build and found.gil_enabled is True
+
+
+def test_real_probe_reports_this_interpreter() -> None:
+    found = interpreter.resolve(sys.executable)
+    assert found.version == platform.python_version()
+    check = getattr(sys, "_is_gil_enabled", None)
+    assert found.gil_enabled is (True if check is None else bool(check()))
+
+
+def _error_line(capsys, *args: str) -> str:
+    assert main([*args, "report=false"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1, err
+    assert "Traceback" not in err[0]
+    return err[0]
+
+
+def test_missing_interpreter_is_one_line_naming_the_option_and_what_exists(capsys, tmp_path: Path) -> None:
+    line = _error_line(capsys, "python=3.97", f"hydra.sweep.dir={tmp_path / 's'}")
+    assert "python=3.97: no Python 3.97 found" in line and "found " in line
+    line = _error_line(capsys, f"python={tmp_path / 'nope'}", f"hydra.sweep.dir={tmp_path / 's'}")
+    assert "no such executable file" in line
+    assert not (tmp_path / "s").exists()
+
+
+def test_not_a_python_is_refused(capsys, tmp_path: Path) -> None:
+    line = _error_line(capsys, "python=/bin/true", f"hydra.sweep.dir={tmp_path / 's'}")
+    assert "python=/bin/true: not a working Python interpreter" in line
+
+
+def test_too_old_interpreter_names_the_minimum(capsys, tmp_path: Path) -> None:
+    old = fake_python(tmp_path / "python3.8", "3.8.18")
+    line = _error_line(capsys, f"python={old}", f"hydra.sweep.dir={tmp_path / 's'}")
+    assert "Python 3.8.18 is too old" in line and "3.9 or newer" in line
+
+
+def test_missing_module_names_who_needs_it_and_how_to_install(capsys, tmp_path: Path) -> None:
+    no_joblib = {"joblib": "ModuleNotFoundError: No module named 'joblib'"}
+    bare = fake_python(tmp_path / "python3.12", "3.12.1", missing=no_joblib)
+    line = _error_line(
+        capsys, f"python={bare}", "backend=joblib_loky", "workers=2", f"hydra.sweep.dir={tmp_path / 's'}"
+    )
+    assert f"python={bare}: backend=joblib_loky needs joblib, not installed for that interpreter" in line
+    assert f"install with {bare} -m pip install joblib" in line
+
+
+def _bare_interpreters() -> list[interpreter.Interpreter]:
+    """Other interpreters on this machine (pyenv builds on CI), newest first."""
+    found = []
+    for version in ("3.13", "3.12", "3.11", "3.10", "3.9"):
+        try:
+            interp = interpreter.resolve(version)
+        except interpreter.InterpreterError:
+            continue
+        if interp.version != platform.python_version():
+            found.append(interp)
+    return found
+
+
+def test_missing_module_in_a_real_bare_interpreter(capsys, tmp_path: Path) -> None:
+    bare = [i for i in _bare_interpreters() if isinstance(interpreter._probe(i.path, ("numpy",)), dict)
+            and "numpy" in interpreter._probe(i.path, ("numpy",))["missing"]]  # type: ignore[index]
+    if not bare:
+        pytest.skip("no other interpreter without numpy on this machine")
+    line = _error_line(
+        capsys, f"python={bare[0].path}", "workload=gil_release", f"hydra.sweep.dir={tmp_path / 's'}"
+    )
+    assert "workload=gil_release needs numpy, not installed for that interpreter" in line
+
+
+@pytest.mark.slow
+def test_sweep_over_interpreters(tmp_path: Path) -> None:
+    """python=null (in-process), this interpreter by path (child) and another one (child)."""
+    others = _bare_interpreters()
+    values = ["null", sys.executable] + ([others[0].path] if others else [])
+    sweep = tmp_path / "sweep"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    out = subprocess.run(
+        [sys.executable, "-m", "coresweep.experiments.entry", "-m",
+         f"python={','.join(values)}", "backend=sequential,thread_pool,process_pool", "workers=2",
+         "workload=cpu_python", "workload.size=8", "workload.grain=500", "repeats=2",
+         "min_time_s=0", "report=false", f"hydra.sweep.dir={sweep}"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600,
+    )
+    assert out.returncode == 0, out.stderr
+    rows = [json.loads(line) for p in sweep.glob("*/results.jsonl") for line in p.read_text().splitlines()]
+    assert len(rows) == len(values) * 3 * 2
+    assert all(r["ok"] and r["verified"] and r["wall_s"] > 0 for r in rows)
+    assert all(isinstance(r["gil_enabled"], bool) and r["peak_rss_bytes"] > 0 for r in rows)
+    by_python = {(r["python_executable"], r["python"]) for r in rows}
+    here = platform.python_version()
+    assert (sys.executable, here) in by_python
+    if others:
+        assert (others[0].path, others[0].version) in by_python
+        child = [r for r in rows if r["python_executable"] == others[0].path]
+        # A bare interpreter has no psutil: CPU time and memory come from /proc there.
+        assert {r["resource_method"] for r in child} <= {"psutil", "proc"}
+        assert {r["backend"] for r in child} == {"sequential", "thread_pool", "process_pool"}
+        assert all(r["cpu_user_s"] is not None for r in child)
+    else:
+        print("no other interpreter on this machine: swept this one only")
