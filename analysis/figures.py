@@ -66,7 +66,7 @@ EXTRA_COLOURS: tuple[str, ...] = (
 LINESTYLES = ("-", "--", ":", "-.")
 MARKERS = ("o", "s", "^", "D", "v", "P", "X")
 #: Dimensions that may split one backend into several lines within a panel.
-VARIANT_DIMS = ("start_method", "pinning", "collect", "grain")
+VARIANT_DIMS = ("start_method", "pinning", "collect", "grain", "python", "gil_enabled")
 
 RC = {
     "svg.hashsalt": "coresweep",  # fixed ids in SVG so a rebuild is byte-identical
@@ -609,7 +609,7 @@ def _empty_reason(summary: pd.DataFrame) -> str:
 
 # ----------------------------------------------------------------------------- task grain
 
-GRAIN_VARIANTS = ("start_method", "pinning", "collect")
+GRAIN_VARIANTS = ("start_method", "pinning", "collect", "python", "gil_enabled")
 GRAIN_KEY_COLUMNS = ("machine", "workload", "backend", *GRAIN_VARIANTS, "workers", "held_fixed")
 
 

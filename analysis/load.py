@@ -35,6 +35,8 @@ GROUP_KEYS: tuple[str, ...] = (
     "size",
     "grain",
     "collect",
+    "python",
+    "gil_enabled",
 )
 
 STR_COLUMNS = (
@@ -109,6 +111,7 @@ KEY_DEFAULTS: dict[str, Any] = {
     "collect": "return",
     "size": 0,
     "grain": 0,
+    "python": "unknown",
 }
 
 

@@ -40,7 +40,7 @@ from .stats import (
 MAX_FAILED_ROWS_SHOWN = 2000
 #: From this many rows on, results.csv is written by a forked child (it takes ~1 s per 100k rows).
 BACKGROUND_MIN_ROWS = 20_000
-VARIANT_DIMS = ("start_method", "pinning", "collect", "grain")
+VARIANT_DIMS = ("start_method", "pinning", "collect", "grain", "python", "gil_enabled")
 TOPOLOGY_FIELDS = (
     "cpu_model",
     "logical_cores",
@@ -325,7 +325,7 @@ def _summary_display(summary: pd.DataFrame) -> tuple[list[str], list[list[str]]]
     """The human summary table (shared by Markdown and HTML): only dimensions that vary."""
     several_machines = summary["machine"].nunique() > 1
     dims = (["machine"] if several_machines else []) + ["workload", "size"]
-    dims += ["backend"] + _varying(summary, ("start_method", "pinning", "collect", "grain")) + ["workers"]
+    dims += ["backend"] + _varying(summary, VARIANT_DIMS) + ["workers"]
     header = dims + [
         "ok / runs",
         "median wall",
@@ -422,7 +422,7 @@ def _weak_sentence(weak: pd.DataFrame) -> str:
 def _weak_display(weak: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
     dims = [
         d
-        for d in ("machine", "workload", "grain", "backend", "start_method", "pinning", "collect")
+        for d in ("machine", "workload", "grain", "backend", "start_method", "pinning", "collect", "python")
         if d in ("workload", "backend") or weak[d].nunique() > 1
     ]
     header = [*dims, "workers", "size", "wall", "scaled speedup [95% CI]", "scaled efficiency", "α"]

@@ -35,7 +35,8 @@ CONFIDENCE = 0.95
 SEQUENTIAL = "sequential"
 #: Grouping of worker ladders for a scaling fit: a configuration minus its worker count.
 CURVE_KEYS: tuple[str, ...] = tuple(k for k in GROUP_KEYS if k != "workers")
-BASELINE_KEYS: tuple[str, ...] = ("machine", "workload", "size", "grain")
+#: The sequential baseline runs under the same interpreter (``python=`` sweeps compare them).
+BASELINE_KEYS: tuple[str, ...] = ("machine", "python", "gil_enabled", "workload", "size", "grain")
 
 SUMMARY_COLUMNS: tuple[str, ...] = (
     *GROUP_KEYS,
@@ -94,6 +95,16 @@ FIT_RMSE_REL_MAX = 0.25
 #: Fewest distinct worker counts for each fit (Amdahl has 1 parameter, USL 3: gamma, sigma, kappa).
 AMDAHL_MIN_POINTS = 3
 USL_MIN_POINTS = 4
+
+
+#: Keys added to the groups after reports existed (the ``python=`` dimension). Seeds leave them
+#: out, so a folder's report rebuilds with the same bootstrap draws as before (two groups that
+#: differ only by interpreter share a seed: their data differ, so their draws do too).
+_UNSEEDED = frozenset({"python", "gil_enabled"})
+
+
+def _seed_key(names: Sequence[str], key: tuple) -> tuple:
+    return tuple(k for name, k in zip(names, key) if name not in _UNSEEDED)
 
 
 def group_seed(*key: Any) -> int:
@@ -352,7 +363,7 @@ def summarize(rows: pd.DataFrame, n_boot: int = N_BOOT) -> pd.DataFrame:
         pos = indices.get(key)
         if pos is None or len(pos) < 2:
             continue
-        boot = bootstrap_medians(walls[pos], group_seed("wall", *key), n_boot)
+        boot = bootstrap_medians(walls[pos], group_seed("wall", *_seed_key(keys, key)), n_boot)
         boots[key] = boot
         ci_low[i], ci_high[i] = percentile_ci(boot)
     summary["wall_ci_low"] = ci_low
@@ -397,22 +408,21 @@ def _add_speedup(
 ) -> None:
     """Speedup against the pooled sequential runs, with a bootstrap CI of the ratio of medians."""
     seq = ok[ok["backend"].eq(SEQUENTIAL)]
-    # (machine, workload, size) -> list of (grain, collect, walls)
+    # BASELINE_KEYS but grain (machine, python, ..., size) -> list of (grain, collect, walls)
     pools: dict[tuple, list[tuple[Any, str, np.ndarray]]] = {}
-    for (machine, workload, size, grain, collect), part in seq.groupby(
-        [*BASELINE_KEYS, "collect"], sort=True, dropna=False
-    ):
-        pools.setdefault((machine, workload, size), []).append(
+    groups = seq.groupby([*BASELINE_KEYS, "collect"], sort=True, dropna=False)
+    for (*pool_key, grain, collect), part in groups:
+        pools.setdefault(tuple(pool_key), []).append(
             (grain, str(collect), part["wall_s"].to_numpy(dtype="float64"))
         )
 
     cache: dict[tuple, tuple[str, np.ndarray, np.ndarray | None]] = {}
 
-    def baseline_for(machine: Any, workload: Any, size: Any, grain: Any):
-        key = (machine, workload, size, grain)
+    def baseline_for(*key: Any):
+        *pool_key, grain = key
         if key in cache:
             return cache[key]
-        candidates = pools.get((machine, workload, size), [])
+        candidates = pools.get(tuple(pool_key), [])
         choice = None
         for same_grain, want_return in ((True, True), (True, False), (False, True), (False, False)):
             picked = [
@@ -429,7 +439,8 @@ def _add_speedup(
             cache[key] = ("none: no ok sequential run of this workload and size", np.empty(0), None)
         else:
             label, walls = choice
-            boot = bootstrap_medians(walls, group_seed("baseline", *key), n_boot) if walls.size >= 2 else None
+            seed = group_seed("baseline", *_seed_key(BASELINE_KEYS, key))
+            boot = bootstrap_medians(walls, seed, n_boot) if walls.size >= 2 else None
             cache[key] = (label, walls, boot)
         return cache[key]
 
@@ -575,6 +586,8 @@ GRAIN_SERIES_KEYS: tuple[str, ...] = (
     "start_method",
     "pinning",
     "collect",
+    "python",
+    "gil_enabled",
     "workers",
 )
 CROSSOVER_COLUMNS: tuple[str, ...] = (
@@ -713,6 +726,8 @@ WEAK_KEYS: tuple[str, ...] = (
     "start_method",
     "pinning",
     "collect",
+    "python",
+    "gil_enabled",
 )
 WEAK_COLUMNS: tuple[str, ...] = (
     *WEAK_KEYS,
