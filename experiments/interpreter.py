@@ -173,9 +173,9 @@ def _install_dirs() -> list[tuple[str, str, bool]]:
     found = []
     versions = Path(pyenv_root()) / "versions"
     if versions.is_dir():
-        for entry in versions.iterdir():
-            name = entry.name
-            found.append((name.rstrip("t").split("-")[0], str(entry / "bin"), name.endswith("t")))
+        for entry in versions.iterdir():  # 3.12.1, 3.13.0t, 3.13t-dev, 3.14-dev
+            base = entry.name.split("-")[0]
+            found.append((base.rstrip("t"), str(entry / "bin"), base.endswith("t")))
     uv = Path(_uv_root())
     if uv.is_dir():
         for entry in uv.iterdir():  # cpython-3.13.1+freethreaded-linux-x86_64-gnu
@@ -302,6 +302,34 @@ def _probe(path: str, modules: tuple[str, ...]) -> dict[str, Any] | str:
     return f"not a working Python 3 (it gave no answer to the probe; exit status {done.returncode}{last})"
 
 
+#: What the built-in backends, workloads and collectors can need: probed together on an
+#: interpreter's first check, so a sweep usually starts one probe per interpreter, not per job.
+COMMON_SPECS = (
+    CHILD_MODULE,
+    "coresweep.experiments.workloads",
+    "numpy",
+    "joblib",
+    "concurrent.futures:InterpreterPoolExecutor",
+)
+
+# Per interpreter path: spec -> why it fails to import there (None: it imports).
+_IMPORTS: dict[str, dict[str, str | None]] = {}
+
+
+def _missing(interp: Interpreter, specs: set[str]) -> dict[str, str]:
+    """The specs that do not import under ``interp`` (probing only those not known yet)."""
+    known = _IMPORTS.setdefault(interp.path, {})
+    unknown = specs - known.keys()
+    if unknown:
+        ask = tuple(sorted(unknown | (set(COMMON_SPECS) - known.keys())))
+        info = _probe(interp.path, ask)
+        if isinstance(info, str):
+            raise InterpreterError(f"{interp.label}: {info}")
+        failed = info.get("missing", {})
+        known.update({spec: failed.get(spec) for spec in ask})
+    return {spec: str(known[spec]) for spec in specs if known.get(spec) is not None}
+
+
 def _describe(spec: str) -> str:
     module, _, attr = spec.partition(":")
     return f"{module}.{attr}" if attr else module
@@ -314,11 +342,7 @@ def check_requirements(interp: Interpreter, needs: Iterable[tuple[str, Sequence[
     child module is always imported too, so a passing check means the job can start there.
     """
     needs = [(who, tuple(mods)) for who, mods in needs]
-    modules = tuple(sorted({m for _, mods in needs for m in mods} | {CHILD_MODULE}))
-    info = _probe(interp.path, modules)
-    if isinstance(info, str):
-        raise InterpreterError(f"{interp.label}: {info}")
-    missing: dict[str, str] = info.get("missing", {})
+    missing = _missing(interp, {m for _, mods in needs for m in mods} | {CHILD_MODULE})
     if CHILD_MODULE in missing:
         raise InterpreterError(
             f"{interp.label}: cannot import coresweep's runner there ({missing[CHILD_MODULE]})"

@@ -28,11 +28,14 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.fixture(autouse=True)
 def _fresh_probes():
     """Probes are cached per process (a sweep probes each interpreter once); tests start clean."""
-    interpreter.resolve.cache_clear()
-    interpreter._probe.cache_clear()
+    def clear() -> None:
+        interpreter.resolve.cache_clear()
+        interpreter._probe.cache_clear()
+        interpreter._IMPORTS.clear()
+
+    clear()
     yield
-    interpreter.resolve.cache_clear()
-    interpreter._probe.cache_clear()
+    clear()
 
 
 def fake_python(path: Path, version: str, gil: bool = True, free_threaded: bool = False,
@@ -81,6 +84,20 @@ def test_free_threaded_build_found_under_pyenv_and_gil_state_recorded(tmp_path: 
     assert found.free_threaded_build and found.gil_enabled is False and found.version == "3.13.1"
     regular = interpreter.resolve("3.13")
     assert regular.free_threaded_build is False and regular.gil_enabled is True
+
+
+def test_pyenv_dev_and_uv_free_threaded_names(tmp_path: Path, monkeypatch) -> None:
+    dev = fake_python(tmp_path / "pyenv" / "versions" / "3.14t-dev" / "bin" / "python3.14t", "3.14.0",
+                      gil=False, free_threaded=True)
+    uv = fake_python(tmp_path / "uv" / "cpython-3.15.0+freethreaded-linux-x86_64-gnu" / "bin" / "python3.15t",
+                     "3.15.0", gil=False, free_threaded=True)
+    monkeypatch.setenv("PYENV_ROOT", str(tmp_path / "pyenv"))
+    monkeypatch.setenv("UV_PYTHON_INSTALL_DIR", str(tmp_path / "uv"))
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    assert interpreter.resolve("3.14t").path == str(dev)
+    assert interpreter.resolve("3.15t").path == str(uv)
+    with pytest.raises(interpreter.InterpreterError, match="no Python 3.14 found"):
+        interpreter.resolve("3.14")  # only the free-threaded build is there
 
 
 def test_gil_turned_back_on_by_an_extension_is_what_gets_recorded(tmp_path: Path) -> None:
