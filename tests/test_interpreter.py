@@ -175,34 +175,98 @@ def test_missing_module_in_a_real_bare_interpreter(capsys, tmp_path: Path) -> No
     assert "workload=gil_release needs numpy, not installed for that interpreter" in line
 
 
-@pytest.mark.slow
-def test_sweep_over_interpreters(tmp_path: Path) -> None:
-    """python=null (in-process), this interpreter by path (child) and another one (child)."""
-    others = _bare_interpreters()
-    values = ["null", sys.executable] + ([others[0].path] if others else [])
+def _request(**overrides: Any) -> Any:
+    from coresweep.experiments.interpreter_job import JobRequest
+    from coresweep.experiments.protocol import Protocol
+
+    fields: dict[str, Any] = dict(
+        backend_target="coresweep.experiments.backends.threads.ThreadPoolBackend",
+        workers=2,
+        start_method="auto",
+        workload_target="coresweep.experiments.workloads.cpu_python.CpuPython",
+        workload_options={"size": 6, "grain": 200, "seed": 0},
+        collect="return",
+        protocol=Protocol(repeats=3, warmup=1),
+    )
+    fields.update(overrides)
+    return JobRequest(**fields)
+
+
+def test_child_side_measures_with_the_protocol_and_hands_back_its_reference(tmp_path: Path) -> None:
+    from coresweep.experiments.interpreter_child import run
+
+    request = _request().to_json(None)
+    first = run(request, str(tmp_path / "a.json"))
+    assert json.loads((tmp_path / "a.json").read_text())["python"] == platform.python_version()
+    runs = first["measurement"]["runs"]
+    assert len(runs) == 3 and all(r["ok"] and r["verified"] and r["wall_s"] > 0 for r in runs)
+    assert first["start_method"] == "thread" and first["workers"] == 2 and first["reference"]
+    again = run(_request().to_json(first["reference"]), str(tmp_path / "b.json"))
+    assert again["reference"] is None and all(r["ok"] for r in again["measurement"]["runs"])
+
+
+def test_a_wrong_reference_fails_every_run(tmp_path: Path) -> None:
+    import base64
+    import pickle
+
+    from coresweep.experiments.interpreter_child import run
+
+    wrong = base64.b64encode(pickle.dumps([0] * 6)).decode()
+    result = run(_request().to_json(wrong), str(tmp_path / "r.json"))
+    runs = result["measurement"]["runs"]
+    assert runs and not any(r["ok"] for r in runs)
+    assert "wrong result" in (runs[0]["error"] or "")
+
+
+def test_a_child_that_dies_gives_failed_rows_saying_how(tmp_path: Path) -> None:
+    from coresweep.experiments.interpreter_job import run_in_interpreter
+
+    script = tmp_path / "python3.12"
+    script.write_text("#!/bin/sh\necho 'Fatal Python error: boom' >&2\nexit 3\n")
+    script.chmod(0o755)
+    interp = interpreter.Interpreter("3.12", str(script), "3.12.1", "CPython", True, False)
+    measurement, row = run_in_interpreter(interp, _request(), ("key",))
+    assert len(measurement.runs) == 3 and not any(r.ok for r in measurement.runs)
+    assert measurement.runs[0].error == (
+        "the interpreter process ended (exit status 3) without results: Fatal Python error: boom"
+    )
+    assert row["python"] == "3.12.1" and row["python_executable"] == str(script)
+
+
+def _sweep(tmp_path: Path, *args: str) -> list[dict]:
     sweep = tmp_path / "sweep"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     out = subprocess.run(
-        [sys.executable, "-m", "coresweep.experiments.entry", "-m",
-         f"python={','.join(values)}", "backend=sequential,thread_pool,process_pool", "workers=2",
-         "workload=cpu_python", "workload.size=8", "workload.grain=500", "repeats=2",
-         "min_time_s=0", "report=false", f"hydra.sweep.dir={sweep}"],
+        [sys.executable, "-m", "coresweep.experiments.entry", "-m", *args,
+         "backend=sequential,thread_pool,process_pool", "workload=cpu_python", "workload.size=8",
+         "workload.grain=500", "repeats=2", "min_time_s=0", "report=false", f"hydra.sweep.dir={sweep}"],
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600,
     )
     assert out.returncode == 0, out.stderr
     rows = [json.loads(line) for p in sweep.glob("*/results.jsonl") for line in p.read_text().splitlines()]
-    assert len(rows) == len(values) * 3 * 2
-    assert all(r["ok"] and r["verified"] and r["wall_s"] > 0 for r in rows)
+    assert rows and all(r["ok"] and r["verified"] and r["wall_s"] > 0 for r in rows)
     assert all(isinstance(r["gil_enabled"], bool) and r["peak_rss_bytes"] > 0 for r in rows)
-    by_python = {(r["python_executable"], r["python"]) for r in rows}
-    here = platform.python_version()
-    assert (sys.executable, here) in by_python
-    if others:
-        assert (others[0].path, others[0].version) in by_python
-        child = [r for r in rows if r["python_executable"] == others[0].path]
-        # A bare interpreter has no psutil: CPU time and memory come from /proc there.
-        assert {r["resource_method"] for r in child} <= {"psutil", "proc"}
-        assert {r["backend"] for r in child} == {"sequential", "thread_pool", "process_pool"}
-        assert all(r["cpu_user_s"] is not None for r in child)
-    else:
-        print("no other interpreter on this machine: swept this one only")
+    return rows
+
+
+@pytest.mark.slow
+def test_sweep_under_this_interpreter_in_process_and_as_a_child(tmp_path: Path) -> None:
+    rows = _sweep(tmp_path, f"python=null,{sys.executable}", "workers=2")
+    assert len(rows) == 2 * 3 * 2
+    here = (sys.executable, platform.python_version())
+    assert {(r["python_executable"], r["python"]) for r in rows} == {here}
+
+
+@pytest.mark.slow
+def test_sweep_under_another_interpreter(tmp_path: Path) -> None:
+    others = _bare_interpreters()
+    if not others:
+        pytest.skip("no other Python 3.9+ on this machine (pyenv or PATH)")
+    other = others[0]
+    rows = _sweep(tmp_path, f"python={other.path}", "workers=1,2")
+    assert len(rows) == 3 * 2 * 2
+    assert {(r["python_executable"], r["python"]) for r in rows} == {(other.path, other.version)}
+    assert {r["backend"] for r in rows} == {"sequential", "thread_pool", "process_pool"}
+    # Without psutil there (a bare pyenv build), CPU time and memory come from /proc.
+    assert {r["resource_method"] for r in rows} <= {"psutil", "proc"}
+    assert all(r["cpu_user_s"] is not None for r in rows)
