@@ -44,7 +44,10 @@ MANAGER_MIN_SLOWDOWN = 1.2
 
 FOLKLORE_COLUMNS = ("claim_id", "claim", "verdict", "evidence", "threshold")
 #: Dimensions that must match when two configurations are compared "like for like".
-_SAME = ("machine", "workload", "size", "grain", "start_method", "pinning", "collect", "workers")
+_SAME = (
+    "machine", "workload", "size", "grain", "start_method", "pinning", "collect", "workers",
+    "python", "gil_enabled",
+)
 
 
 def _f(value: Any, digits: int = 3) -> str:
@@ -89,7 +92,7 @@ def _label(row: Mapping[str, Any], extra: tuple[str, ...] = ()) -> str:
 
 
 def _varying(frame: pd.DataFrame) -> tuple[str, ...]:
-    dims = ("machine", "size", "grain", "start_method", "pinning", "collect")
+    dims = ("machine", "size", "grain", "start_method", "pinning", "collect", "python", "gil_enabled")
     return tuple(d for d in dims if d in frame and frame[d].nunique(dropna=False) > 1)
 
 
@@ -448,7 +451,9 @@ def claim_smt(summary: pd.DataFrame, topology: Mapping[str, Mapping[str, Any]]) 
         mpart = s[s["machine"].astype(str).eq(machine)]
         found = False
         for key, part in mpart.groupby(
-            ["backend", "workload", "size", "grain", "start_method", "pinning", "collect"], sort=True
+            ["backend", "workload", "size", "grain", "start_method", "pinning", "collect", "python",
+             "gil_enabled"],
+            sort=True,
         ):
             by_w = part.groupby("workers")["speedup"].max()
             if physical not in by_w.index or logical not in by_w.index:

@@ -480,7 +480,7 @@ def _add_speedup(
 
 def _add_vs_one_worker(summary: pd.DataFrame) -> None:
     """Speedup against the fastest 1-worker configuration of the same backend (its own overhead)."""
-    ladder = ["machine", "backend", "workload", "size", "grain"]
+    ladder = ["machine", "python", "gil_enabled", "backend", "workload", "size", "grain"]
     one = summary[summary["workers"].eq(1)].groupby(ladder, sort=True, dropna=False)["median_wall_s"].min()
     one = one.rename("_best_one").reset_index()
     merged = summary[ladder].merge(one, on=ladder, how="left")
