@@ -163,3 +163,26 @@ def test_best_per_workload_picks_fastest(tmp_path: Path) -> None:
     summary = _summary(tmp_path, amdahl_wall(1.0, 0.2))
     best = best_per_workload(summary)
     assert len(best) == 1 and best.iloc[0]["workers"] == 8
+
+
+def test_speedup_is_against_the_sequential_run_under_the_same_interpreter(tmp_path: Path) -> None:
+    # python= sweeps: each interpreter (and GIL state) has its own baseline and its own lines.
+    pythons = [("3.11.7", True, 1.0), ("3.12.1", True, 1.5), ("3.13.1", True, 2.0), ("3.13.1", False, 2.2)]
+    configs = [
+        {"backend": backend, "workers": workers, "python": version, "gil_enabled": gil}
+        for version, gil, _ in pythons
+        for backend, workers in (("sequential", 1), ("thread_pool", 2))
+    ]
+    slowness = {(v, g): s for v, g, s in pythons}
+
+    def wall(c):
+        scale = slowness[(c["python"], c["gil_enabled"])]
+        return scale / (2.0 if c["backend"] == "thread_pool" and not c["gil_enabled"] else 1.0)
+
+    rows, _, _ = load_results([write_sweep(tmp_path / "s", configs, wall, noise=0.0)])
+    summary = summarize(rows)
+    assert len(summary) == 8
+    threads = summary[summary["backend"].eq("thread_pool")].set_index(["python", "gil_enabled"])
+    assert threads.loc[("3.12.1", True), "speedup"] == pytest.approx(1.0)
+    assert threads.loc[("3.13.1", True), "baseline_wall_s"] == pytest.approx(2.0)
+    assert threads.loc[("3.13.1", False), "speedup"] == pytest.approx(2.0)
