@@ -12,14 +12,22 @@ from typing import Any, Callable, ClassVar
 from .base import Backend
 from .processes import _noop
 
-# joblib is imported when a backend starts, not here: the backend registry must import under
-# an interpreter that has only the standard library (python=3.12 runs jobs in a bare one).
+# joblib is imported when a backend is built, not here: the backend registry must import under
+# an interpreter that has only the standard library (python=3.12 runs jobs in a bare one). Not
+# in start() either: start() is timed as startup_s, and an import there would be counted.
 
 
 class _JoblibBackend(Backend):
     """Shared by the three joblib backends; subclasses say which joblib backend object to build."""
 
     requires: ClassVar[tuple[str, ...]] = ("joblib",)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        import joblib._parallel_backends  # noqa: F401  (make_backend's imports are then lookups)
+        from joblib import Parallel, delayed
+
+        self._Parallel, self._delayed = Parallel, delayed
 
     def make_backend(self) -> Any:
         raise NotImplementedError
@@ -28,9 +36,7 @@ class _JoblibBackend(Backend):
         """Adjust the ``Parallel`` object before it starts its workers (default: nothing)."""
 
     def start(self) -> None:
-        from joblib import Parallel, delayed
-
-        self._delayed = delayed
+        Parallel, delayed = self._Parallel, self._delayed
         # joblib's own per-task timeout is what ends a call whose worker died: its
         # multiprocessing backend would otherwise wait forever for the lost task.
         # (With one worker joblib falls back to its sequential backend, which has no timeout.)
