@@ -312,6 +312,13 @@ COMMON_SPECS = (
     "concurrent.futures:InterpreterPoolExecutor",
 )
 
+def _common_specs() -> set[str]:
+    from .backends import BACKENDS
+    from .workloads import WORKLOADS
+
+    return {*COMMON_SPECS, *(cls.__module__ for cls in [*BACKENDS.values(), *WORKLOADS.values()])}
+
+
 # Per interpreter path: spec -> why it fails to import there (None: it imports).
 _IMPORTS: dict[str, dict[str, str | None]] = {}
 
@@ -321,7 +328,7 @@ def _missing(interp: Interpreter, specs: set[str]) -> dict[str, str]:
     known = _IMPORTS.setdefault(interp.path, {})
     unknown = specs - known.keys()
     if unknown:
-        ask = tuple(sorted(unknown | (set(COMMON_SPECS) - known.keys())))
+        ask = tuple(sorted(unknown | (_common_specs() - known.keys())))
         info = _probe(interp.path, ask)
         if isinstance(info, str):
             raise InterpreterError(f"{interp.label}: {info}")
