@@ -84,12 +84,28 @@ class Interpreter:
         return f"python={self.requested} ({self.path})"
 
 
+def option_text(value: Any) -> Any:
+    """The ``python=`` value as typed: ``python=3.10`` reaches the config as the number 3.1.
+
+    (YAML and Hydra's override parser read it as a float.) So 3.1 means 3.10 and 3.2 means
+    3.20: Pythons 3.1 and 3.2 are long gone, far below what coresweep runs on. Quoting
+    (``python='3.10'``) avoids the question.
+    """
+    if isinstance(value, float):
+        major, _, minor = repr(value).partition(".")
+        if major == "3" and minor in ("1", "2"):
+            minor += "0"
+        return f"{major}.{minor}"
+    return value
+
+
 def is_current(value: Any) -> bool:
     return value is None or (isinstance(value, str) and value.strip().lower() in CURRENT)
 
 
 def selected(value: Any) -> Interpreter | None:
     """The interpreter a job runs under, or None for this one (in this process)."""
+    value = option_text(value)
     if is_current(value):
         return None
     return resolve(str(value).strip())

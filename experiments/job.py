@@ -25,7 +25,7 @@ from .pinning import Pinner
 from .protocol import ADAPTIVE_MIN_REPEATS, AdaptiveRepeats, JobMeasurement, Protocol, Watchdog, describe
 from .resources import METHOD as RESOURCE_METHOD
 from .resources import parse_memory
-from .sweep import _python_option, backend_class, job_topology, make_workload
+from .sweep import backend_class, job_topology, make_workload
 from .topology import Topology, format_cpu_list, pinning_plan
 from .worker_setup import init_worker, native_thread_limits, resolve_blas_threads
 
@@ -72,7 +72,7 @@ def run_job(
     usable = counts.get("usable_cpus") or counts.get("logical_cores") or 1
     blas_threads = resolve_blas_threads(cfg.get("blas_threads", "auto"), usable, workers)
     # python=...: the backend is built and run by a child of that interpreter, not here.
-    python = selected_interpreter(_python_option(cfg.get("python")))
+    python = selected_interpreter(cfg.get("python"))
     backend = cls(workers, cfg.start_method) if python is None else None
     if backend is not None and backend.start_method == "forkserver":
         backend = cls(workers, cfg.start_method, initializer=init_worker, initargs=(blas_threads,))

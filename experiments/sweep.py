@@ -224,7 +224,7 @@ def check_job(cfg: DictConfig, topo: Topology | None = None) -> None:
         raise ConfigError(f"machine={machine!r}: must be a non-empty label or null")
     cls = backend_class(cfg)
     try:
-        interp = interpreter.selected(_python_option(cfg.get("python")))
+        interp = interpreter.selected(cfg.get("python"))
     except interpreter.InterpreterError as exc:
         raise ConfigError(str(exc)) from None
     try:
@@ -238,20 +238,6 @@ def check_job(cfg: DictConfig, topo: Topology | None = None) -> None:
         _check_picklable(workload.task, f"workload.fn={cfg.workload.fn}")
     if interp is not None:
         _check_interpreter(interp, cfg, cls, workload)
-
-
-def _python_option(value: Any) -> Any:
-    """``python=3.10`` reaches the config as the number 3.1 (YAML/Hydra read it as a float).
-
-    So 3.1 means 3.10 (and 3.2 means 3.20): Pythons 3.1 and 3.2 are long gone, and far below
-    what coresweep runs on. Quoting (``python='3.10'``) avoids the question.
-    """
-    if isinstance(value, float):
-        major, _, minor = repr(value).partition(".")
-        if major == "3" and minor in ("1", "2"):
-            minor += "0"
-        return f"{major}.{minor}"
-    return value
 
 
 def _check_interpreter(

@@ -20,7 +20,6 @@ import pytest
 
 from coresweep.experiments import interpreter
 from coresweep.experiments.cli import main
-from coresweep.experiments.sweep import _python_option
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -67,7 +66,7 @@ def test_current_interpreter_is_the_default_and_runs_in_process() -> None:
      (None, None)],
 )
 def test_versions_that_yaml_read_as_numbers_get_their_text_back(value: Any, text: Any) -> None:
-    assert _python_option(value) == text
+    assert interpreter.option_text(value) == text
 
 
 def test_free_threaded_build_found_under_pyenv_and_gil_state_recorded(tmp_path: Path, monkeypatch) -> None:
