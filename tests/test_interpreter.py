@@ -269,3 +269,39 @@ def test_sweep_under_another_interpreter(tmp_path: Path) -> None:
     # Without psutil there (a bare pyenv build), CPU time and memory come from /proc.
     assert {r["resource_method"] for r in rows} <= {"psutil", "proc"}
     assert all(r["cpu_user_s"] is not None for r in rows)
+
+
+def test_the_child_side_imports_only_the_standard_library() -> None:
+    """A bare interpreter has no third-party packages: the runner's child side, and every
+    registered backend and workload module, must import without them (optional imports are
+    lazy or guarded, and declared in ``requires``). A new backend that imports its library at
+    module level fails here."""
+    code = (
+        "import sys\n"
+        "class Block:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] in BLOCKED:\n"
+        "            raise ImportError('blocked: ' + name)\n"
+        "BLOCKED = {'numpy', 'psutil', 'joblib', 'scipy', 'pandas', 'omegaconf', 'hydra', 'dask',\n"
+        "           'distributed', 'threadpoolctl', 'rich', 'matplotlib', 'seaborn', 'submitit'}\n"
+        "sys.meta_path.insert(0, Block())\n"
+        "import coresweep.experiments.interpreter_child\n"
+        "from coresweep.experiments.backends import BACKENDS\n"
+        "from coresweep.experiments.workloads import WORKLOADS\n"
+        "import importlib\n"
+        "for cls in [*BACKENDS.values(), *WORKLOADS.values()]:\n"
+        "    importlib.import_module(cls.__module__)\n"
+        "print('ok', len(BACKENDS), len(WORKLOADS))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("ok")
+
+
+def test_child_records_the_gil_state_it_ran_with(tmp_path: Path, monkeypatch) -> None:
+    from coresweep.experiments.interpreter_child import run
+
+    monkeypatch.setattr(sys, "_is_gil_enabled", lambda: False, raising=False)
+    assert run(_request().to_json(None), str(tmp_path / "r.json"))["gil_enabled"] is False
+    monkeypatch.delattr(sys, "_is_gil_enabled", raising=False)
+    assert run(_request().to_json(None), str(tmp_path / "r.json"))["gil_enabled"] is True
