@@ -51,6 +51,8 @@ class SweepCallback(Callback):
             topology=topo.to_dict(),
             jobs_planned=self.total,
         )
+        if LAST_SWEEP_PLAN.get("interpreters"):  # python=...: the interpreters jobs ran under
+            env["interpreters"] = LAST_SWEEP_PLAN["interpreters"]
         if OmegaConf.select(config, "resume") and (sweep_dir / records.ENVIRONMENT_FILE).exists():
             # Keep the original record; each resumption adds its own beside it.
             stamp = env["timestamp"].replace(":", "").replace("+0000", "")

@@ -86,6 +86,9 @@ def preflight(argv: list[str]) -> tuple[list[str], int]:
         )
     cpus_values = {str(c.get("cpus")) for c in checked}
     LAST_SWEEP_PLAN["cpus"] = checked[0].get("cpus") if len(cpus_values) == 1 and checked else None
+    from .interpreter import describe_selected
+
+    LAST_SWEEP_PLAN["interpreters"] = describe_selected(c.get("python") for c in checked)
     return argv + sweep.extra_overrides, len(sweep.jobs)
 
 

@@ -168,6 +168,26 @@ def resolve(value: str) -> Interpreter:
     raise InterpreterError(f"python={value}: not a working Python interpreter ({problems[0]})")
 
 
+def describe_selected(values: Iterable[Any]) -> list[dict[str, Any]]:
+    """For ``environment.json``: each interpreter a sweep's jobs run under besides this one."""
+    out: list[dict[str, Any]] = []
+    for value in values:
+        interp = selected(value)
+        if interp is None or any(d["path"] == interp.path for d in out):
+            continue
+        imports = _IMPORTS.get(interp.path, {})
+        out.append({
+            "requested": interp.requested,
+            "path": interp.path,
+            "version": interp.version,
+            "implementation": interp.implementation,
+            "free_threaded_build": interp.free_threaded_build,
+            "gil_enabled": interp.gil_enabled,
+            "packages": {m: imports[m] is None for m in ("numpy", "joblib") if m in imports},
+        })
+    return out
+
+
 def _version_matches(requested: str, info: dict[str, Any]) -> bool:
     match = _VERSION.match(requested)
     assert match is not None

@@ -269,6 +269,8 @@ def test_sweep_under_another_interpreter(tmp_path: Path) -> None:
     # Without psutil there (a bare pyenv build), CPU time and memory come from /proc.
     assert {r["resource_method"] for r in rows} <= {"psutil", "proc"}
     assert all(r["cpu_user_s"] is not None for r in rows)
+    env = json.loads((tmp_path / "sweep" / "environment.json").read_text())
+    assert [(i["path"], i["version"]) for i in env["interpreters"]] == [(other.path, other.version)]
 
 
 def test_the_child_side_imports_only_the_standard_library() -> None:
