@@ -15,7 +15,7 @@ import signal
 import subprocess
 import sys
 import tempfile
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from .interpreter import Interpreter, child_env
@@ -46,7 +46,6 @@ class JobRequest:
     task_timeout_s: float | None = None
     blas_threads: int | None = None
     cpus: list[int] | None = None
-    env: dict[str, str] = field(default_factory=dict)
 
     def to_json(self, reference: str | None) -> dict[str, Any]:
         p = self.protocol
@@ -87,7 +86,7 @@ def run_in_interpreter(
     stderr_path = os.path.join(folder, "stderr.txt")
     with open(request_path, "w", encoding="utf-8") as fh:
         json.dump(request.to_json(_REFERENCES.get(key)), fh)
-    extra = dict(request.env)
+    extra: dict[str, str] = {}
     if request.blas_threads is not None:
         # Read by BLAS when the child (and its workers) load it: the same cap as in-process jobs.
         extra.update({name: str(request.blas_threads) for name in ENV_VARS})
