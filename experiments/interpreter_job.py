@@ -96,32 +96,38 @@ def run_in_interpreter(
         "python_executable": interp.path,
     }
     interrupted = False
+    returncode: int | None = None
     saved_affinity = os.sched_getaffinity(0) if request.cpus is not None else None
     try:
         if request.cpus is not None:
             os.sched_setaffinity(0, request.cpus)  # the child and its workers inherit the mask
         with open(stderr_path, "wb") as err:
-            proc = subprocess.Popen(
-                [interp.path, "-c", BOOTSTRAP, request_path, result_path],
-                env=child_env(extra),
-                stdin=subprocess.DEVNULL,
-                stderr=err,
-                start_new_session=True,
-            )
             try:
-                proc.wait()
-            except KeyboardInterrupt:
-                interrupted = True
-                _stop(proc)
+                proc = subprocess.Popen(
+                    [interp.path, "-c", BOOTSTRAP, request_path, result_path],
+                    env=child_env(extra),
+                    stdin=subprocess.DEVNULL,
+                    stderr=err,
+                    start_new_session=True,
+                )
+            except OSError as exc:
+                err.write(f"could not start {interp.path}: {exc}\n".encode())
+            else:
+                try:
+                    proc.wait()
+                except KeyboardInterrupt:
+                    interrupted = True
+                    _stop(proc)
+                returncode = proc.returncode
+                _end_group(proc.pid, signal.SIGKILL)  # workers a crashed child left behind
     finally:
         if saved_affinity is not None:
             os.sched_setaffinity(0, saved_affinity)
     try:
-        _end_group(proc.pid, signal.SIGKILL)  # workers a crashed child left behind
         stderr = _read(stderr_path)
         if stderr.strip():
             sys.stderr.write(stderr if stderr.endswith("\n") else stderr + "\n")
-        measurement, fields = _measurement(result_path, proc.returncode, stderr, request.protocol)
+        measurement, fields = _measurement(result_path, returncode, stderr, request.protocol)
     finally:
         _remove(folder)
     reference = fields.pop("reference_pickle", None)
