@@ -23,7 +23,7 @@ from .environment import default_machine_name, gil_enabled, python_info
 from .pinning import Pinner
 from .protocol import ADAPTIVE_MIN_REPEATS, AdaptiveRepeats, JobMeasurement, Protocol, Watchdog, describe
 from .resources import parse_memory
-from .sweep import backend_class, job_topology, make_workload
+from .sweep import backend_class, backend_options, job_topology, make_workload
 from .topology import Topology, format_cpu_list, pinning_plan
 from .worker_setup import init_worker, native_thread_limits, resolve_blas_threads
 
@@ -69,9 +69,10 @@ def run_job(
     workers = 1 if cls.single_worker else int(cfg.workers)
     usable = counts.get("usable_cpus") or counts.get("logical_cores") or 1
     blas_threads = resolve_blas_threads(cfg.get("blas_threads", "auto"), usable, workers)
-    backend = cls(workers, cfg.start_method)
+    options = backend_options(cfg)
+    backend = cls(workers, cfg.start_method, **options)
     if backend.start_method == "forkserver":
-        backend = cls(workers, cfg.start_method, initializer=init_worker, initargs=(blas_threads,))
+        backend = cls(workers, cfg.start_method, initializer=init_worker, initargs=(blas_threads,), **options)
     backend.task_timeout_s = float(cfg.timeout_s) if cfg.get("timeout_s") else None
     collector = COLLECTORS[cfg.collect]()
     plan = pinning_plan(topology, cfg.pinning, backend.workers) if cfg.pinning != "none" else None

@@ -221,9 +221,11 @@ def check_job(cfg: DictConfig, topo: Topology | None = None) -> None:
         raise ConfigError(f"machine={machine!r}: must be a non-empty label or null")
     try:
         workload = make_workload(cfg)
-        backend = backend_class(cfg)(cfg.workers, start_method)
+        backend = backend_class(cfg)(cfg.workers, start_method, **backend_options(cfg))
     except (WorkloadError, BackendError) as exc:
         raise ConfigError(str(exc)) from None
+    except TypeError as exc:  # a backend.KEY that this backend's class does not take
+        raise ConfigError(f"backend={cfg.backend.name}: {exc}") from None
     if backend.uses_processes and cfg.workload.name == "custom":
         _check_picklable(workload.task, f"workload.fn={cfg.workload.fn}")
 
@@ -309,6 +311,13 @@ def backend_class(cfg: DictConfig) -> type[Backend]:
     if not (isinstance(cls, type) and issubclass(cls, Backend)):
         raise TypeError(f"{cfg.backend._target_} is not a Backend")
     return cls
+
+
+def backend_options(cfg: DictConfig) -> dict[str, Any]:
+    """The backend's own keys (besides _target_ and name), passed to its class by keyword."""
+    node = OmegaConf.to_container(cfg.backend, resolve=True)
+    assert isinstance(node, dict)
+    return {str(k): v for k, v in node.items() if k not in ("_target_", "name")}
 
 
 def make_workload(cfg: DictConfig) -> Any:
