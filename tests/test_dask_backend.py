@@ -87,7 +87,7 @@ def test_existing_scheduler_is_used_not_owned(monkeypatch) -> None:
 def test_missing_dask_is_refused_with_the_extra_to_install(monkeypatch, hydra_ctx) -> None:
     monkeypatch.setattr(dask_backend, "dask_available", lambda: False)
     assert not DASK.available()
-    hint = r"needs dask.distributed; install it with pip install 'coresweep\[dask\]'"
+    hint = r"needs dask.distributed, the extra coresweep\[dask\]: pip install '.\[dask\]' in the coresweep"
     with pytest.raises(BackendError, match=hint):
         DASK(2, None)
     cfg = compose("config", overrides=["backend=dask_distributed"])
@@ -114,3 +114,29 @@ def test_bad_dask_options_are_one_line_errors(hydra_ctx, override: str, message:
 def test_threads_option_composes(hydra_ctx) -> None:
     cfg = compose("config", overrides=["backend=dask_distributed", "backend.processes=false"])
     check_job(cfg)
+
+
+@needs_dask
+@pytest.mark.slow
+def test_dask_sweep_through_the_real_command(tmp_path) -> None:
+    import json
+    import subprocess
+    import sys
+
+    sweep = tmp_path / "sweep"
+    cmd = [
+        sys.executable, "-m", "coresweep.experiments.entry", "-m", "backend=dask_distributed",
+        "backend.processes=true,false", "workers=2", "workload=cpu_python", "workload.size=8",
+        "workload.grain=200", "repeats=2", "report=false", f"hydra.sweep.dir={sweep}",
+    ]
+    out = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    files = sorted(sweep.glob("*/results.jsonl"))
+    rows = [json.loads(ln) for p in files for ln in p.read_text().splitlines()]
+    assert len(rows) == 4 and all(r["ok"] and r["verified"] for r in rows)
+    assert {(r["backend"], r["start_method"], r["workers"]) for r in rows} == {
+        ("dask_distributed", "spawn", 2),
+        ("dask_distributed", "thread", 2),
+    }
+    assert all(r["startup_s"] > 0 and r["teardown_s"] >= 0 for r in rows)
+    assert "distributed." not in out.stderr  # dask's log lines stay off the terminal

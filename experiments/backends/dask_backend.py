@@ -3,7 +3,7 @@
 A ``LocalCluster`` (worker processes, or worker threads in this process) started and closed
 by the job, or an existing scheduler at ``address`` that the job only connects to. Every task
 goes through the scheduler (a round trip over TCP per task), which is the price measured
-against the standard library's pools. dask is an optional extra: ``pip install 'coresweep[dask]'``.
+against the standard library's pools. dask is an optional extra: ``pip install '.[dask]'``.
 
 Three dask defaults would fake or blur figures, so they are changed for the job's cluster:
 results are not cached between runs (``pure=False``: every run computes every task), a task
@@ -23,7 +23,10 @@ from typing import Any, Callable, ClassVar
 from .base import Backend, BackendError, Initializer
 
 #: Install hint shown wherever dask is missing.
-EXTRA = "pip install 'coresweep[dask]'"
+EXTRA = (
+    "the extra coresweep[dask]: pip install '.[dask]' in the coresweep checkout, "
+    "or pip install 'dask[distributed]'"
+)
 
 #: How long to wait for an existing cluster's workers to join before checking its size.
 EXTERNAL_WAIT_S = 10.0
@@ -66,7 +69,7 @@ class DaskDistributedBackend(Backend):
         address: str | None = None,
     ) -> None:
         if not dask_available():
-            raise BackendError(f"backend=dask_distributed: needs dask.distributed; install it with {EXTRA}")
+            raise BackendError(f"backend=dask_distributed: needs dask.distributed, {EXTRA}")
         if not isinstance(processes, bool):
             raise BackendError(
                 f"backend.processes={processes!r}: must be true (worker processes) or false (threads)"
