@@ -62,6 +62,8 @@ def run_job(
     counts = topology.counts()
     environment = _read_environment(sweep_dir)
     machine = cfg.get("machine") or environment.get("machine") or default_machine_name()
+    if not cfg.get("machine") and environment.get("hostname") not in (None, default_machine_name()):
+        machine = default_machine_name()  # a launcher (SLURM) ran this job on another host than the sweep's
     sweep_id = environment.get("sweep_id") or sweep_dir.name
 
     workload = make_workload(cfg)

@@ -83,7 +83,13 @@ def _friendly_compose_error(exc: BaseException) -> str:
             if not line.strip() or "search path" in line.lower():
                 break  # what follows is Hydra's search path, not options
             options.append(line.strip())
-        return f"{group}={option}: unknown {group}; choose one of {', '.join(options)}"
+        hint = ""
+        if group == "hydra/launcher" and option.startswith("submitit"):
+            hint = (
+                "; Hydra's submitit launcher is the extra coresweep[slurm]: pip install '.[slurm]' in "
+                "the coresweep checkout, or pip install hydra-submitit-launcher"
+            )
+        return f"{group}={option}: unknown {group}; choose one of {', '.join(options)}{hint}"
     if "Could not override '" in text or "Key '" in text:
         return _one_line(exc).replace("\n", " ")
     return _one_line(exc)
