@@ -33,12 +33,10 @@ EXTERNAL_WAIT_S = 10.0
 
 
 def dask_available() -> bool:
-    try:
-        import dask  # noqa: F401
-        import distributed  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    """Installed or not, without importing it (the registry asks at every coresweep start)."""
+    from importlib.util import find_spec
+
+    return find_spec("dask") is not None and find_spec("distributed") is not None
 
 
 def _quiet_dask_logging() -> None:
@@ -70,6 +68,10 @@ class DaskDistributedBackend(Backend):
     ) -> None:
         if not dask_available():
             raise BackendError(f"backend=dask_distributed: needs dask.distributed, {EXTRA}")
+        try:  # imported here, not in start(): the first job's startup_s must not include it
+            import distributed  # noqa: F401
+        except ImportError as exc:
+            raise BackendError(f"backend=dask_distributed: cannot import dask.distributed ({exc})") from None
         if not isinstance(processes, bool):
             raise BackendError(
                 f"backend.processes={processes!r}: must be true (worker processes) or false (threads)"
