@@ -32,6 +32,17 @@ class SweepCallback(Callback):
         self.failed_runs = 0
         self.jobs_done = 0
 
+    def __getstate__(self) -> dict[str, Any]:
+        # Launchers that run jobs in other processes (submitit) pickle the callbacks with the
+        # job; a rich Console holds locks and the terminal, so each process makes its own.
+        state = dict(self.__dict__)
+        state.pop("console", None)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self.console = Console(stderr=True, highlight=False, soft_wrap=True)
+
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         LAST_SWEEP.clear()
         sweep_dir = Path(config.hydra.sweep.dir)
@@ -53,6 +64,7 @@ class SweepCallback(Callback):
         )
         if LAST_SWEEP_PLAN.get("interpreters"):  # python=...: the interpreters jobs ran under
             env["interpreters"] = LAST_SWEEP_PLAN["interpreters"]
+        env["launcher"] = LAST_SWEEP_PLAN.get("launcher")
         if OmegaConf.select(config, "resume") and (sweep_dir / records.ENVIRONMENT_FILE).exists():
             # Keep the original record; each resumption adds its own beside it.
             stamp = env["timestamp"].replace(":", "").replace("+0000", "")
@@ -93,9 +105,13 @@ class SweepCallback(Callback):
             return
         if outcome is None:
             return
+        self.console.print(f"{shown} {self._count(str(num), outcome)}  ({seconds:.1f} s)")
+
+    def _count(self, num: str, outcome: Any) -> str:
+        """Add a job's failures to the sweep's; returns its status for the progress line."""
         if outcome.n_failed:
             self.failed_runs += outcome.n_failed
-            self.failed_jobs.append(str(num))
+            self.failed_jobs.append(num)
             status = f"[red]✗ {outcome.n_failed} failed[/red]: {outcome.first_error}"
         else:
             status = f"[green]✓[/green] median {outcome.median_wall_s:.4f} s"
@@ -103,10 +119,21 @@ class SweepCallback(Callback):
             status += " (kept from the earlier run)"
         elif outcome.cv is not None and outcome.cv > NOISY_CV:
             status += f" [yellow](noisy: CV {outcome.cv:.0%})[/yellow]"
-        self.console.print(f"{shown} {status}  ({seconds:.1f} s)")
+        return status
+
+    def _count_jobs_run_elsewhere(self, sweep_dir: Path) -> None:
+        """Jobs that ran in other processes (submitit) told this one nothing: read their rows."""
+        from .launchers import outcomes_from_disk
+
+        for outcome, overrides in outcomes_from_disk(sweep_dir):
+            self.jobs_done += 1
+            prefix = f"[{int(outcome.job) + 1}/{self.total or '?'}] {overrides}"
+            self.console.print(f"{prefix} {self._count(outcome.job, outcome)}")
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         sweep_dir = Path(config.hydra.sweep.dir)
+        if self.jobs_done == 0:
+            self._count_jobs_run_elsewhere(sweep_dir)
         LAST_SWEEP.update(failed_runs=self.failed_runs, failed_jobs=list(self.failed_jobs))
         self._record_noise(sweep_dir)
         if not OmegaConf.select(config, "report", default=True):

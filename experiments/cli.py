@@ -84,12 +84,25 @@ def preflight(argv: list[str]) -> tuple[list[str], int]:
             "but no speedups; add sequential to backend=... for a baseline",
             file=sys.stderr,
         )
+    _check_launcher(sweep.base, len(sweep.jobs))
     cpus_values = {str(c.get("cpus")) for c in checked}
     LAST_SWEEP_PLAN["cpus"] = checked[0].get("cpus") if len(cpus_values) == 1 and checked else None
     from .interpreter import describe_selected
 
     LAST_SWEEP_PLAN["interpreters"] = describe_selected(c.get("python") for c in checked)
     return argv + sweep.extra_overrides, len(sweep.jobs)
+
+
+def _check_launcher(base: DictConfig, jobs: int) -> None:
+    """Warn (one line, and in environment.json) when jobs would be timed at the same time."""
+    from .callbacks import LAST_SWEEP_PLAN
+    from .launchers import concurrency_warning, launcher_info
+
+    info = launcher_info(base.hydra, jobs, os.cpu_count())
+    info["warning"] = concurrency_warning(info)
+    if info["warning"]:
+        print(f"coresweep: warning: {info['warning']}", file=sys.stderr)
+    LAST_SWEEP_PLAN["launcher"] = info
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -26,6 +26,10 @@ PACKAGES = (
     "psutil",
     "threadpoolctl",
     "rich",
+    "dask",  # the optional extras: None where not installed
+    "distributed",
+    "submitit",
+    "hydra-submitit-launcher",
 )
 
 

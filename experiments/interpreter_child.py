@@ -61,7 +61,7 @@ def _write(path: str, result: dict[str, Any]) -> None:
 def run(request: dict[str, Any], result_path: str) -> dict[str, Any]:
     """Measure the job ``request`` describes; the result is also written to ``result_path``."""
     spec = request["backend"]
-    backend = _import(spec["target"])(int(spec["workers"]), spec["start_method"])
+    backend = _import(spec["target"])(int(spec["workers"]), spec["start_method"], **spec.get("options", {}))
     backend.task_timeout_s = spec.get("task_timeout_s")
     options = request["workload"]
     workload = _import(options["target"])(**options["options"])

@@ -15,7 +15,7 @@ import signal
 import subprocess
 import sys
 import tempfile
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from .interpreter import Interpreter, child_env
@@ -46,6 +46,8 @@ class JobRequest:
     task_timeout_s: float | None = None
     blas_threads: int | None = None
     cpus: list[int] | None = None
+    #: The backend's own config keys (e.g. dask's ``processes``), passed to its class by keyword.
+    backend_options: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self, reference: str | None) -> dict[str, Any]:
         p = self.protocol
@@ -56,6 +58,7 @@ class JobRequest:
                 "workers": self.workers,
                 "start_method": self.start_method,
                 "task_timeout_s": self.task_timeout_s,
+                "options": self.backend_options,
             },
             "workload": {"target": self.workload_target, "options": self.workload_options},
             "collect": self.collect,

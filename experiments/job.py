@@ -25,7 +25,7 @@ from .pinning import Pinner
 from .protocol import ADAPTIVE_MIN_REPEATS, AdaptiveRepeats, JobMeasurement, Protocol, Watchdog, describe
 from .resources import METHOD as RESOURCE_METHOD
 from .resources import parse_memory
-from .sweep import backend_class, job_topology, make_workload
+from .sweep import backend_class, backend_options, job_topology, make_workload
 from .topology import Topology, format_cpu_list, pinning_plan
 from .worker_setup import init_worker, native_thread_limits, resolve_blas_threads
 
@@ -64,6 +64,8 @@ def run_job(
     counts = topology.counts()
     environment = _read_environment(sweep_dir)
     machine = cfg.get("machine") or environment.get("machine") or default_machine_name()
+    if not cfg.get("machine") and environment.get("hostname") not in (None, default_machine_name()):
+        machine = default_machine_name()  # a launcher (SLURM) ran this job on another host than the sweep's
     sweep_id = environment.get("sweep_id") or sweep_dir.name
 
     workload = make_workload(cfg)
@@ -73,9 +75,10 @@ def run_job(
     blas_threads = resolve_blas_threads(cfg.get("blas_threads", "auto"), usable, workers)
     # python=...: the backend is built and run by a child of that interpreter, not here.
     python = selected_interpreter(cfg.get("python"))
-    backend = cls(workers, cfg.start_method) if python is None else None
+    options = backend_options(cfg)
+    backend = cls(workers, cfg.start_method, **options) if python is None else None
     if backend is not None and backend.start_method == "forkserver":
-        backend = cls(workers, cfg.start_method, initializer=init_worker, initargs=(blas_threads,))
+        backend = cls(workers, cfg.start_method, initializer=init_worker, initargs=(blas_threads,), **options)
     if backend is not None:
         backend.task_timeout_s = float(cfg.timeout_s) if cfg.get("timeout_s") else None
         workers = backend.workers
@@ -223,6 +226,7 @@ def _run_in_interpreter(
         task_timeout_s=float(cfg.timeout_s) if cfg.get("timeout_s") else None,
         blas_threads=blas_threads,
         cpus=list(cpus) if cpus is not None else None,
+        backend_options=backend_options(cfg),
     )
     measurement, fields = run_in_interpreter(python, request, workload.key())
     base_row.update(fields)

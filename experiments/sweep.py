@@ -86,7 +86,13 @@ def _friendly_compose_error(exc: BaseException) -> str:
             if not line.strip() or "search path" in line.lower():
                 break  # what follows is Hydra's search path, not options
             options.append(line.strip())
-        return f"{group}={option}: unknown {group}; choose one of {', '.join(options)}"
+        hint = ""
+        if group == "hydra/launcher" and option.startswith("submitit"):
+            hint = (
+                "; Hydra's submitit launcher is the extra coresweep[slurm]: pip install '.[slurm]' in "
+                "the coresweep checkout, or pip install hydra-submitit-launcher"
+            )
+        return f"{group}={option}: unknown {group}; choose one of {', '.join(options)}{hint}"
     if "Could not override '" in text or "Key '" in text:
         return _one_line(exc).replace("\n", " ")
     return _one_line(exc)
@@ -231,9 +237,11 @@ def check_job(cfg: DictConfig, topo: Topology | None = None) -> None:
         workload = make_workload(cfg)
         # Under python=..., a backend this interpreter lacks (interpreter_pool) may exist there.
         if interp is None or cls.available():
-            cls(cfg.workers, start_method)
+            cls(cfg.workers, start_method, **backend_options(cfg))
     except (WorkloadError, BackendError) as exc:
         raise ConfigError(str(exc)) from None
+    except TypeError as exc:  # a backend.KEY that this backend's class does not take
+        raise ConfigError(f"backend={cfg.backend.name}: {exc}") from None
     if cls.uses_processes and cfg.workload.name == "custom":
         _check_picklable(workload.task, f"workload.fn={cfg.workload.fn}")
     if interp is not None:
@@ -339,6 +347,13 @@ def backend_class(cfg: DictConfig) -> type[Backend]:
     if not (isinstance(cls, type) and issubclass(cls, Backend)):
         raise TypeError(f"{cfg.backend._target_} is not a Backend")
     return cls
+
+
+def backend_options(cfg: DictConfig) -> dict[str, Any]:
+    """The backend's own keys (besides _target_ and name), passed to its class by keyword."""
+    node = OmegaConf.to_container(cfg.backend, resolve=True)
+    assert isinstance(node, dict)
+    return {str(k): v for k, v in node.items() if k not in ("_target_", "name")}
 
 
 def make_workload(cfg: DictConfig) -> Any:

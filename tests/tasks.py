@@ -71,3 +71,12 @@ def hog_memory(i: int) -> int:
         time.sleep(5)
         return len(block) // 2**20 * 0 + i
     return i
+
+
+CALLS: list[int] = []
+
+
+def count_call(i: int) -> int:
+    """Notes every call in this process: a result served from a cache would not be noted."""
+    CALLS.append(i)
+    return i

@@ -7,6 +7,7 @@ the tests are parametrised over this registry, so registering it gets it tested.
 from __future__ import annotations
 
 from .base import Backend, BackendError, WorkerDied, split_evenly
+from .dask_backend import DaskDistributedBackend
 from .interpreters import InterpreterPoolBackend
 from .joblib_backends import (
     JoblibLokyBackend,
@@ -30,10 +31,12 @@ BACKENDS: dict[str, type[Backend]] = {
         JoblibThreadingBackend,
         JoblibMultiprocessingBackend,
         InterpreterPoolBackend,
+        DaskDistributedBackend,
     )
 }
 
-#: The backends this interpreter can run (interpreter_pool needs Python 3.14+).
+#: The backends this interpreter can run (interpreter_pool needs Python 3.14+, dask_distributed
+#: the optional extra coresweep[dask]).
 AVAILABLE_BACKENDS: list[str] = [name for name, cls in BACKENDS.items() if cls.available()]
 
 __all__ = ["AVAILABLE_BACKENDS", "BACKENDS", "Backend", "BackendError", "WorkerDied", "split_evenly"]
