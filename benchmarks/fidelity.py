@@ -76,8 +76,9 @@ def script(workload: str, workers: int, repeats: int, cold: bool) -> dict[str, f
     env = dict(os.environ)
     if not cold:
         env["GLIBC_TUNABLES"] = TUNABLES
-    cmd = [sys.executable, "-m", "benchmarks.fidelity", "--script-only", workload,
-           "--workers", str(workers), "--repeats", str(repeats)]
+    size, grain = CASES[workload]
+    cmd = [sys.executable, "-m", "benchmarks.fidelity", "--script-only", workload, "--workers", str(workers),
+           "--repeats", str(repeats), "--size", str(size), "--grain", str(grain)]
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if proc.returncode != 0:
         raise SystemExit(f"hand-written script failed:\n{proc.stderr}")
@@ -148,11 +149,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--workloads", default=",".join(CASES))
+    parser.add_argument("--size", type=int, help="tasks per run for every workload (a quick check)")
+    parser.add_argument("--grain", type=int, help="grain for every workload (a quick check)")
     parser.add_argument("--cold-script", action="store_true",
                         help="run the script without coresweep's malloc thresholds (shows the old bias)")
     parser.add_argument("--out", type=Path, default=RESULTS, help="folder for fidelity.json")
     parser.add_argument("--script-only", metavar="WORKLOAD", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    for name, (size, grain) in CASES.items():
+        CASES[name] = (args.size or size, args.grain or grain)
     if args.script_only:
         print(json.dumps(hand_written(args.script_only, args.workers, args.repeats)))
         return 0

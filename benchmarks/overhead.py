@@ -162,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     jobs = rounds[0]["jobs"]
     print(f"coresweep {' '.join(args.overrides) or '(default sweep)'}: {jobs} jobs, {len(rounds)} rounds")
     print(f"{'':58} {'median':>8} {'range':>17}")
-    summary: dict[str, Any] = {}
+    summary: dict[str, Any] = {"jobs": jobs}
     for key, label, fmt in ROWS:
         values = [r[key] for r in rounds]
         med = statistics.median(values)
