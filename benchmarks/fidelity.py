@@ -36,7 +36,7 @@ CASES = {
     # workload: (size, grain) sized so a sequential run takes ~0.05-0.3 s here
     "cpu_python": (64, 20000),
     "io_sleep": (64, 5000),
-    "gil_release": (64, 256),
+    "gil_release": (128, 256),
 }
 BACKENDS = ("pool", "process_pool", "thread_pool", "joblib_loky")
 RESULTS = Path(__file__).resolve().parent / "results"

@@ -119,15 +119,21 @@ class PeakMemory:
     #: Re-list the process tree every this many samples (listing scans all of /proc).
     RELIST_EVERY = 10
 
-    def __init__(self, sample_children: bool, interval: float = 0.02) -> None:
+    def __init__(self, sample_children: bool, interval: float = 0.02, relist_first: bool = True) -> None:
         self.sample_children = sample_children
         self.interval = interval
+        # Whether the first sample must look for new children (workers started in the run).
+        # Otherwise it starts from the listing taken on entry: a listing scans all of /proc,
+        # and one at the first sample of every run cost a short pool run ~10 % on 2 cores
+        # (benchmarks/fidelity.py, gil_release).
+        self.relist_first = relist_first
         self.peak_bytes: int | None = None
         self._stop = threading.Event()
         self._sampled = 0
 
     def __enter__(self) -> PeakMemory:
         self._hwm_ok = _reset_hwm()
+        self._pids = [os.getpid(), *(c.pid for c in _children())]
         self._sampled = tree_rss()
         if self.sample_children or not self._hwm_ok:
             self._thread = threading.Thread(target=self._sample, name="coresweep-rss", daemon=True)
@@ -136,8 +142,8 @@ class PeakMemory:
 
     def _sample(self) -> None:
         fast = os.path.exists("/proc/self/statm")
-        pids: list[int] = []
-        count = 0
+        pids: list[int] = self._pids
+        count = 0 if self.relist_first else 1
         while not self._stop.wait(self.interval):
             try:
                 if not fast:
