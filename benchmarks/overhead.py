@@ -62,18 +62,25 @@ def _instrument(spent: dict[str, float], counts: dict[str, int]) -> None:
 
 
 def inner(overrides: list[str], out: Path) -> int:
-    """The measured process: run the sweep under timers, write phases.json beside it."""
+    """The measured process: run the sweep as the ``coresweep`` command does, under timers."""
     spent: dict[str, float] = defaultdict(float)
     counts: dict[str, int] = defaultdict(int)
     _instrument(spent, counts)
     from coresweep.experiments import cli
 
     spent["imports"] = time.perf_counter() - _T0
-    t0 = time.perf_counter()
-    code = cli.main(overrides)
-    spent["main"] = time.perf_counter() - t0
-    out.write_text(json.dumps({"spent": spent, "counts": counts, "exit": code}))
-    return code
+    run_sweep = cli.main
+
+    def main_then_record(argv: list[str] | None = None) -> int:
+        t0 = time.perf_counter()
+        code = run_sweep(overrides)
+        spent["main"] = time.perf_counter() - t0
+        out.write_text(json.dumps({"spent": spent, "counts": counts, "exit": code}))
+        return code
+
+    cli.main = main_then_record  # type: ignore[assignment]
+    cli.entry()  # exits the way the command does
+    return 0
 
 
 def timed_work(sweep: Path) -> tuple[float, int]:
