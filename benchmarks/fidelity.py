@@ -42,17 +42,18 @@ BACKENDS = ("pool", "process_pool", "thread_pool", "joblib_loky")
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
-def median_time(fn, repeats: int) -> float:
-    fn()  # warm-up, as the harness does
+def median_time(fn, repeats: int) -> list[float]:
+    """The times of ``repeats`` runs after one warm-up (as the harness does)."""
+    fn()
     times = []
     for _ in range(repeats):
         t0 = time.perf_counter()
         fn()
         times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+    return times
 
 
-def hand_written(workload: str, workers: int, repeats: int) -> dict[str, float]:
+def hand_written(workload: str, workers: int, repeats: int) -> dict[str, list[float]]:
     """The minimal script: what someone would write by hand to compare the backends."""
     from joblib import Parallel, delayed
 
@@ -71,7 +72,7 @@ def hand_written(workload: str, workers: int, repeats: int) -> dict[str, float]:
     return out
 
 
-def script(workload: str, workers: int, repeats: int, cold: bool) -> dict[str, float]:
+def script(workload: str, workers: int, repeats: int, cold: bool) -> dict[str, list[float]]:
     """Run ``hand_written`` in a fresh interpreter (as a user's script would run)."""
     env = dict(os.environ)
     if not cold:
@@ -85,7 +86,7 @@ def script(workload: str, workers: int, repeats: int, cold: bool) -> dict[str, f
     return json.loads(proc.stdout)
 
 
-def harness(workload: str, workers: int, repeats: int, sweep_dir: Path) -> dict[str, float]:
+def harness(workload: str, workers: int, repeats: int, sweep_dir: Path) -> dict[str, list[float]]:
     size, grain = CASES[workload]
     cmd = [
         sys.executable, "-m", "coresweep.experiments.cli", "-m",
@@ -101,7 +102,7 @@ def harness(workload: str, workers: int, repeats: int, sweep_dir: Path) -> dict[
         for line in path.read_text().splitlines():
             row = json.loads(line)
             walls.setdefault(row["backend"], []).append(row["wall_s"])
-    return {k: statistics.median(v) for k, v in walls.items()}
+    return walls
 
 
 def compare(args: argparse.Namespace) -> dict:
@@ -118,23 +119,30 @@ def compare(args: argparse.Namespace) -> dict:
                 ours = harness(workload, args.workers, args.repeats, Path(tmp) / "sweep")
                 if not first_script:
                     mine = script(workload, args.workers, args.repeats, args.cold_script)
+            mid = [{k: statistics.median(v) for k, v in side.items()} for side in (mine, ours)]
+            low = [{k: min(v) for k, v in side.items()} for side in (mine, ours)]
             for backend in BACKENDS:
                 rounds.setdefault((workload, backend), []).append({
-                    "speedup_script": mine["sequential"] / mine[backend],
-                    "speedup_harness": ours["sequential"] / ours[backend],
-                    "seq_script_s": mine["sequential"], "seq_harness_s": ours["sequential"],
-                    "par_script_s": mine[backend], "par_harness_s": ours[backend],
+                    "speedup_script": mid[0]["sequential"] / mid[0][backend],
+                    "speedup_harness": mid[1]["sequential"] / mid[1][backend],
+                    "seq_script_s": mid[0]["sequential"], "seq_harness_s": mid[1]["sequential"],
+                    "par_script_s": mid[0][backend], "par_harness_s": mid[1][backend],
+                    # Other processes only ever add time: the fastest run is the least disturbed.
+                    "ratio_of_min": (low[1]["sequential"] / low[1][backend])
+                    / (low[0]["sequential"] / low[0][backend]),
                 })
     print(f"{'workload':12} {'backend':13} {'script ×':>9} {'harness ×':>9} {'ratio':>6} {'ratio range':>13}"
+          f" {'of min':>6}"
           f"  {'seq ms script/harness':>21}  {'par ms script/harness':>21}")
     for (workload, backend), runs in rounds.items():
         ratios = [x["speedup_harness"] / x["speedup_script"] for x in runs]
         med = {k: statistics.median(x[k] for x in runs) for k in runs[0]}
         row = {"workload": workload, "backend": backend, **med, "ratio": statistics.median(ratios),
                "ratio_min": min(ratios), "ratio_max": max(ratios), "rounds": runs}
+        row["ratio_of_min"] = statistics.median(x["ratio_of_min"] for x in runs)
         report["results"].append(row)
         print(f"{workload:12} {backend:13} {med['speedup_script']:9.3f} {med['speedup_harness']:9.3f} "
-              f"{row['ratio']:6.3f} {row['ratio_min']:6.3f}-{row['ratio_max']:.3f}"
+              f"{row['ratio']:6.3f} {row['ratio_min']:6.3f}-{row['ratio_max']:.3f} {row['ratio_of_min']:6.3f}"
               f"  {med['seq_script_s'] * 1e3:9.1f} {med['seq_harness_s'] * 1e3:9.1f}"
               f"    {med['par_script_s'] * 1e3:9.1f} {med['par_harness_s'] * 1e3:9.1f}")
     report["loadavg_end"] = os.getloadavg()[0]
