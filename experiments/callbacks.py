@@ -13,6 +13,7 @@ from omegaconf import DictConfig, OmegaConf
 from rich.console import Console
 
 from . import records
+from .allocator import fix_allocator
 from .environment import NoiseMonitor, collect_environment, default_machine_name, noise_warnings
 from .topology import parse_cpus_option, restrict
 from .topology_state import current_topology
@@ -65,6 +66,7 @@ class SweepCallback(Callback):
         if LAST_SWEEP_PLAN.get("interpreters"):  # python=...: the interpreters jobs ran under
             env["interpreters"] = LAST_SWEEP_PLAN["interpreters"]
         env["launcher"] = LAST_SWEEP_PLAN.get("launcher")
+        env["allocator"] = fix_allocator()
         if OmegaConf.select(config, "resume") and (sweep_dir / records.ENVIRONMENT_FILE).exists():
             # Keep the original record; each resumption adds its own beside it.
             stamp = env["timestamp"].replace(":", "").replace("+0000", "")

@@ -6,6 +6,7 @@ Thin on purpose: ``sweep`` plans and validates, ``job`` measures, the callback r
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import signal
 import sys
@@ -15,6 +16,7 @@ from typing import Any
 import hydra
 from omegaconf import DictConfig
 
+from .composed import ComposedConfigs
 from .sweep import CONFIG_NAME, ConfigError
 
 EXIT_OK, EXIT_FAILED_RUNS, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -44,14 +46,19 @@ def _passthrough(args: Any) -> bool:
     return any(getattr(args, flag, None) for flag in flags)
 
 
-def preflight(argv: list[str]) -> tuple[list[str], int]:
-    """Plan and validate every job; returns (argv for Hydra, planned job count)."""
+def preflight(argv: list[str], composed: ComposedConfigs | None = None) -> tuple[list[str], int]:
+    """Plan and validate every job; returns (argv for Hydra, planned job count).
+
+    With ``composed``, each job's config is composed as Hydra's launcher will compose it and
+    kept there, so that the launcher need not compose it again (see composed.py).
+    """
     from hydra import initialize_config_module
     from hydra._internal.utils import get_args_parser
     from hydra.core.global_hydra import GlobalHydra
 
     from .callbacks import LAST_SWEEP_PLAN
-    from .sweep import check_job, check_resume, check_sweep_dir, compose, plan
+    from .composed import hydra_overrides
+    from .sweep import check_job, check_resume, check_sweep_dir, compose, compose_with, plan
     from .topology_state import current_topology
 
     args = get_args_parser().parse_args(argv)
@@ -69,8 +76,15 @@ def preflight(argv: list[str]) -> tuple[list[str], int]:
         else:
             check_sweep_dir(sweep.base.hydra.sweep.dir)
         checked = []
+        loader = GlobalHydra.instance().config_loader()
+        # What the launcher's master config records as hydra.overrides.hydra, and prepends.
+        hydra_lines = hydra_overrides(overrides + sweep.extra_overrides)
+        keep = functools.partial(composed.compose, loader, CONFIG_NAME) if composed is not None else None
         for job_overrides in sweep.jobs:
-            cfg = compose(job_overrides + extra_search)
+            if keep is not None and not extra_search:
+                cfg = compose_with(keep, hydra_lines + job_overrides)
+            else:  # --config-dir: Hydra's own search path differs from this one; compose plainly
+                cfg = compose(job_overrides + extra_search)
             checked.append(cfg)
             try:
                 check_job(cfg, topo)
@@ -124,9 +138,10 @@ def main(argv: list[str] | None = None) -> int:
     hydra_argv = argv
     LAST_SWEEP_PLAN.clear()
     LAST_SWEEP.clear()
+    composed = ComposedConfigs()
     if not _passthrough(args):
         try:
-            hydra_argv, njobs = preflight(argv)
+            hydra_argv, njobs = preflight(argv, composed)
         except ConfigError as exc:
             print(f"{prog}: error: {exc}", file=sys.stderr)
             return EXIT_BAD_INPUT
@@ -137,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     # SIGTERM (a scheduler's stop, `kill`) gets the same clean ending as Ctrl-C.
     signal.signal(signal.SIGTERM, _interrupt)
     try:
-        with validated:
+        with validated, composed.serving():
             _hydra_app()
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
@@ -148,6 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         sys.argv = saved[0]
         signal.signal(signal.SIGTERM, saved[1])
+        LAST_SWEEP["jobs_composed_once"] = composed.hits
     if LAST_SWEEP.get("failed_runs") or LAST_SWEEP.get("report_error"):
         return EXIT_FAILED_RUNS
     return EXIT_OK
@@ -204,7 +220,21 @@ def _interrupted(sweep_dir: str | None) -> int:
 
 
 def entry() -> None:
-    sys.exit(main())
+    code = main()
+    # Tearing the interpreter down (freeing every object of Hydra, pandas, matplotlib...) took
+    # ~0.4 s of every sweep's wall time (benchmarks/overhead.py). Run the exit handlers
+    # (logging, multiprocessing, loky), flush, and leave without that teardown, unless a
+    # non-daemon thread is still running (then exit normally, which waits for it).
+    import atexit
+    import threading
+
+    others = [t for t in threading.enumerate() if t is not threading.main_thread() and not t.daemon]
+    if any(t.is_alive() for t in others):
+        sys.exit(code)
+    atexit._run_exitfuncs()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ from typing import Any
 from omegaconf import DictConfig
 
 from . import records
+from .allocator import fix_allocator
 from .collect import COLLECTORS
 from .environment import default_machine_name, gil_enabled, python_info
 from .interpreter import selected as selected_interpreter
@@ -60,6 +61,7 @@ def run_job(
         kept = _complete_rows(job_dir / records.RESULTS_FILE, min_repeats(cfg.repeats))
         if kept is not None:
             return _outcome(job, kept, resumed=True)
+    fix_allocator()  # before the reference and any worker: every run sees the same malloc state
     topology, cpus = job_topology(cfg, topology)
     counts = topology.counts()
     environment = _read_environment(sweep_dir)

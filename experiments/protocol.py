@@ -350,7 +350,11 @@ class Protocol:
         job, before = work.job, work.before
         outputs: list[Any] = []
         before()
-        memory = PeakMemory(sample_children=backend.uses_processes) if self.measure_memory else None
+        memory = (
+            PeakMemory(sample_children=backend.uses_processes, relist_first=backend.workers_per_run)
+            if self.measure_memory
+            else None
+        )
         watchdog = self._watchdog(backend, job)
         cpu0 = self.cpu_times()
         try:

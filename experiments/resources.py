@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import re
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,11 +62,26 @@ def tree_cpu_times() -> CpuTimes:
     return CpuTimes(user, system)
 
 
+#: Readings taken back to back (the tree's RSS, then its CPU time, at the start and at the end of
+#: a timed run) share one listing of the tree: a listing scans every process in /proc (about
+#: 1.2 ms with 80 processes, more on a desktop), and four of them per run were the largest
+#: part of the protocol's own cost. Nothing in coresweep starts a process between two such
+#: readings; the CPU of a child reaped in between is in os.times() either way.
+SHARE_LISTING_S = 0.005
+_last_listing: tuple[float, list[Any]] = (-1e9, [])
+
+
 def _children() -> list[Any]:
+    global _last_listing
+    listed_at, listed = _last_listing
+    if time.monotonic() - listed_at < SHARE_LISTING_S:
+        return listed
     try:
-        return _SELF.children(recursive=True)
+        listed = _SELF.children(recursive=True)
     except (psutil.NoSuchProcess, psutil.AccessDenied):
-        return []
+        listed = []
+    _last_listing = (time.monotonic(), listed)
+    return listed
 
 
 def _proc_stat(pid: int) -> list[str] | None:
@@ -167,15 +183,21 @@ class PeakMemory:
     #: Re-list the process tree every this many samples (listing scans all of /proc).
     RELIST_EVERY = 10
 
-    def __init__(self, sample_children: bool, interval: float = 0.02) -> None:
+    def __init__(self, sample_children: bool, interval: float = 0.02, relist_first: bool = True) -> None:
         self.sample_children = sample_children
         self.interval = interval
+        # Whether the first sample must look for new children (workers started in the run).
+        # Otherwise it starts from the listing taken on entry: a listing scans all of /proc,
+        # and one at the first sample of every run cost a short pool run ~10 % on 2 cores
+        # (benchmarks/fidelity.py, gil_release).
+        self.relist_first = relist_first
         self.peak_bytes: int | None = None
         self._stop = threading.Event()
         self._sampled = 0
 
     def __enter__(self) -> PeakMemory:
         self._hwm_ok = _reset_hwm()
+        self._pids = [os.getpid(), *child_pids()]
         self._sampled = tree_rss()
         if self.sample_children or not self._hwm_ok:
             self._thread = threading.Thread(target=self._sample, name="coresweep-rss", daemon=True)
@@ -184,8 +206,8 @@ class PeakMemory:
 
     def _sample(self) -> None:
         fast = os.path.exists("/proc/self/statm")
-        pids: list[int] = []
-        count = 0
+        pids: list[int] = self._pids
+        count = 0 if self.relist_first else 1
         while not self._stop.wait(self.interval):
             try:
                 if not fast:

@@ -12,7 +12,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from omegaconf import DictConfig, OmegaConf
 
@@ -67,11 +67,19 @@ def _one_line(exc: BaseException) -> str:
 def compose(overrides: Sequence[str]) -> DictConfig:
     """Compose the config for one set of (non-sweep) overrides; errors become ConfigError."""
     from hydra import compose as hydra_compose
+
+    return compose_with(
+        lambda o: hydra_compose(CONFIG_NAME, overrides=o, return_hydra_config=True), overrides
+    )
+
+
+def compose_with(composer: Callable[[list[str]], DictConfig], overrides: Sequence[str]) -> DictConfig:
+    """Compose with ``composer``; Hydra's and OmegaConf's errors become one-line ConfigErrors."""
     from hydra.errors import HydraException
     from omegaconf.errors import OmegaConfBaseException
 
     try:
-        return hydra_compose(CONFIG_NAME, overrides=list(overrides), return_hydra_config=True)
+        return composer(list(overrides))
     except (HydraException, OmegaConfBaseException, ValueError) as exc:
         raise ConfigError(_friendly_compose_error(exc)) from None
 
