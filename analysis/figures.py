@@ -29,6 +29,7 @@ from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator, NullLocator  # noqa: E402
 
+from ._gc import paused_gc  # noqa: E402
 from ._parallel import can_fork, usable_cpus  # noqa: E402
 from .stats import SEQUENTIAL, crossover_grains, grain_series, weak_scaling  # noqa: E402
 
@@ -150,6 +151,25 @@ def _series_line(ax: plt.Axes, xs: Any, ys: Any, v_index: int, colour: str, labe
     return line
 
 
+def _series_positions(data: pd.DataFrame, keys: list[str]) -> dict[tuple, list[tuple[tuple, np.ndarray]]]:
+    """Row positions of every series, ordered by workers, grouped by (keys[0], keys[1]) = the panel.
+
+    One grouping pass and plain index arrays: a pandas slice per series (and per column of
+    it) cost more than drawing the lines. Series come in sorted key order within a panel.
+    """
+    group = data.groupby(keys, sort=True, dropna=False).ngroup().to_numpy()
+    order = np.lexsort((data["workers"].to_numpy(dtype="float64"), group))
+    sorted_groups = group[order]
+    starts = np.flatnonzero(np.r_[True, sorted_groups[1:] != sorted_groups[:-1]])
+    columns = [data[k].to_numpy(dtype=object) for k in keys]
+    out: dict[tuple, list[tuple[tuple, np.ndarray]]] = {}
+    for pos in np.split(order, starts[1:]):
+        first = pos[0]
+        key = tuple(col[first] for col in columns)
+        out.setdefault(key[:2], []).append((key[2:], pos))
+    return out
+
+
 def _band_polygon(xs: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     """The outline of a confidence band: along the lower bounds, back along the upper ones."""
     return np.column_stack([np.concatenate([xs, xs[::-1]]), np.concatenate([lo, hi[::-1]])])
@@ -268,7 +288,7 @@ LINE_FIGURE_COLUMNS = {
 }
 
 
-def skip_reason(summary: pd.DataFrame, name: str) -> str:
+def skip_reason(summary: pd.DataFrame, name: str, grain_workloads: set[str] | None = None) -> str:
     """Why a figure against workers is not drawn at all ("" when it is): every workload with
     data was run at one worker count, and the grain figure shows it (``_worker_panels``)."""
     column = LINE_FIGURE_COLUMNS.get(name)
@@ -277,7 +297,10 @@ def skip_reason(summary: pd.DataFrame, name: str) -> str:
     data = _line_data(summary, column)
     if data.empty:
         return ""
-    plan = _worker_panels(data, _grain_workloads(summary))
+    per_workload = data.groupby("workload")["workers"].nunique()
+    if (per_workload >= 2).all():  # the common case, decided without planning the panels
+        return ""
+    plan = _worker_panels(data, _grain_workloads(summary) if grain_workloads is None else grain_workloads)
     return "; ".join(plan.left_out) if plan.data.empty else ""
 
 
@@ -445,7 +468,9 @@ def line_figure(
         log2_x = workers_all.max() > 16
     handles: dict[str, Any] = {}
     used = set()
-    by_panel = dict(iter(data.groupby(["machine", "_panel"], sort=True)))
+    series_of = _series_positions(data, ["machine", "_panel", "backend", *series_dims])
+    values_of = {c: data[c].to_numpy(dtype="float64", na_value=np.nan) for c in (y, y_low, y_high) if c}
+    w_all = workers_all
     v_indices = _variant_indices(data, variants)
     for m_index, machine in enumerate(machines):
         topo = topology.get(machine, {}) or {}
@@ -464,8 +489,8 @@ def line_figure(
                 ax.set_ylabel(ylabel)
             if r == n_rows - 1 or (len(machines) == 1 and p_index + n_cols >= len(panels)):
                 ax.set_xlabel("workers")
-            part = by_panel.get((machine, p_index))
-            if part is None:
+            panel_series = series_of.get((machine, p_index))
+            if not panel_series:
                 ax.text(
                     0.5,
                     0.5,
@@ -478,22 +503,22 @@ def line_figure(
                 )
                 _worker_axis(ax, workers_all, log2_x)
                 continue
-            x_max = float(part["workers"].max())
+            in_panel = np.concatenate([pos for _, pos in panel_series])
+            x_max = float(w_all[in_panel].max())
             right = max(x_max, logical or 0.0)
             bands: list[tuple[np.ndarray, str]] = []
-            for (backend, *rest), series in part.groupby(["backend", *series_dims], sort=True, dropna=False):
+            for (backend, *rest), pos in panel_series:
                 backend = str(backend)
                 dims = variants.get(backend, [])
                 values = dict(zip(series_dims, rest))
                 label = _series_label(backend, dims, values)
                 v_index = v_indices.get((backend, *(str(values[d]) for d in dims)), 0)
-                series = series.sort_values("workers")
-                xs = series["workers"].astype("float64").to_numpy()
-                ys = series[y].astype("float64").to_numpy()
+                xs = w_all[pos]
+                ys = values_of[y][pos]
                 colour = palette.get(backend, "#333333")
                 if y_low and y_high:
-                    lo = series[y_low].astype("float64").to_numpy()
-                    hi = series[y_high].astype("float64").to_numpy()
+                    lo = values_of[y_low][pos]
+                    hi = values_of[y_high][pos]
                     has = np.isfinite(lo) & np.isfinite(hi)
                     if has.sum() >= 2:
                         bands.append((_band_polygon(xs[has], lo[has], hi[has]), colour))
@@ -512,9 +537,7 @@ def line_figure(
                 line = _series_line(ax, xs, ys, v_index, colour, label=label)
                 handles.setdefault(label, line)
             _add_bands(ax, bands)
-            ticks = np.unique(
-                np.concatenate([part["workers"].astype("float64").to_numpy(), [logical] if logical else []])
-            )
+            ticks = np.unique(np.concatenate([w_all[in_panel], [logical] if logical else []]))
             _worker_axis(ax, ticks, log2_x)
             lim = (min(ticks) / 1.4, right * 1.4) if log2_x else (0.0, right + max(0.6, right * 0.08))
             ax.set_xlim(*lim)
@@ -529,8 +552,8 @@ def line_figure(
             _core_markers(ax, topo, lim[1])
             if logical and x_max > logical:
                 handles.setdefault(guides[2], Patch(color="#d62728", alpha=0.15))
-            top = np.nanmax(part[y_high if y_high else y].astype("float64").to_numpy(na_value=np.nan))
-            top = np.nanmax([top, np.nanmax(part[y].astype("float64").to_numpy())])
+            top = np.nanmax(values_of[y_high if y_high else y][in_panel])
+            top = np.nanmax([top, np.nanmax(values_of[y][in_panel])])
             if ideal is not None and not log2_x:
                 top = max(top, float(ideal(np.array([x_max]))[0]))
             if ideal is not None and log2_x:
@@ -539,7 +562,7 @@ def line_figure(
                 top = max(top, baseline_y)
             if log2_x and log_y_with_x:
                 # Log-log: the ideal line stays straight and 0.5x and 2x look equally far from 1x.
-                values = part[[c for c in (y, y_low, y_high) if c]].astype("float64").to_numpy().ravel()
+                values = np.concatenate([v[in_panel] for v in values_of.values()])
                 values = values[np.isfinite(values) & (values > 0)]
                 bottom = min(float(values.min()) if values.size else 1.0, baseline_y or 1.0) / 1.3
                 top = max(float(values.max()) if values.size else 1.0, baseline_y or 1.0) * 1.3
@@ -1300,7 +1323,16 @@ FIGURES: dict[str, Callable[..., Figure]] = {
 #: Every figure a report can hold (a rebuild removes those it no longer draws).
 FIGURE_NAMES: tuple[str, ...] = tuple(name for name, _, _ in PLANS)
 #: Relative drawing cost per figure (measured on a 100k-row report), to hand out the big ones first.
-DRAW_COST = {"speedup": 10, "efficiency": 10, "grain": 9, "cpu": 8, "memory": 8, "size": 7, "best": 4}
+DRAW_COST = {
+    "speedup": 9,
+    "efficiency": 9,
+    "size": 8,
+    "cpu": 7,
+    "grain": 6,
+    "memory": 6,
+    "best": 4,
+    "startup": 3,
+}
 #: Below this many panels per figure, forking costs more than it saves.
 PARALLEL_MIN_PANELS = 6
 
@@ -1314,7 +1346,7 @@ def draw_one(
     out_dir: Path,
 ) -> FigureFile:
     """Draw and save one figure (module-level so a worker process can run it)."""
-    with plt.rc_context(RC), sns.axes_style("whitegrid"):
+    with paused_gc(), plt.rc_context(RC), sns.axes_style("whitegrid"):
         fig = FIGURES[name](summary, topology, palette)
         return save(fig, out_dir, name, caption)
 
@@ -1342,13 +1374,15 @@ class FigureJobs:
         #: (name, why) for figures left out although their kind of data exists (see skip_reason).
         self.skipped: list[tuple[str, str]] = []
         self.plans: list[tuple[str, str]] = []
+        grain_workloads = _grain_workloads(summary) if len(summary) else set()
         for name, caption, always in PLANS:
-            reason = skip_reason(summary, name)
+            reason = skip_reason(summary, name, grain_workloads)
             if reason:
                 self.skipped.append((name, reason))
             elif always or _has_values(summary, name):
                 self.plans.append((name, caption))
         self._futures: list[Any] | None = None
+        self._order: list[int] = []  # plan indices in the order they were queued
         self._pool: Any = None
         if processes is None:
             processes = self._auto_processes()
@@ -1368,9 +1402,9 @@ class FigureJobs:
         try:
             self._pool = ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("fork"))
             # Costliest first, so the workers finish together; results keep the report order.
-            order = sorted(range(len(self.plans)), key=lambda i: -DRAW_COST.get(self.plans[i][0], 1))
+            self._order = sorted(range(len(self.plans)), key=lambda i: -DRAW_COST.get(self.plans[i][0], 1))
             futures: dict[int, Any] = {}
-            for i in order:
+            for i in self._order:
                 name, caption = self.plans[i]
                 futures[i] = self._pool.submit(
                     draw_one, name, caption, self.summary, self.topology, self.palette, self.out_dir
@@ -1386,11 +1420,24 @@ class FigureJobs:
             self._pool = None
 
     def result(self) -> list[FigureFile]:
-        """The saved figures in report order (waits for the workers, if any)."""
+        """The saved figures in report order (waits for the workers, if any).
+
+        The caller is free by now, so it takes over figures no worker has started yet, the
+        cheapest (last queued) first, one at a time: the workers keep taking the others, and
+        all of them finish at about the same time instead of the caller waiting idle.
+        """
         files: list[FigureFile] = []
+        stolen: dict[int, FigureFile] = {}
+        if self._futures is not None:
+            for i in reversed(self._order):
+                if self._futures[i].cancel():
+                    name, caption = self.plans[i]
+                    stolen[i] = draw_one(
+                        name, caption, self.summary, self.topology, self.palette, self.out_dir
+                    )
         for i, (name, caption) in enumerate(self.plans):
-            fig_file = None
-            if self._futures is not None:
+            fig_file = stolen.get(i)
+            if fig_file is None and self._futures is not None:
                 try:
                     fig_file = self._futures[i].result()
                 except Exception:  # a worker died or failed: draw that figure here instead
@@ -1420,6 +1467,10 @@ def _has_values(summary: pd.DataFrame, name: str) -> bool:
     if name == "grain":
         return not grain_series(summary).empty
     if name == "size":
+        ok = summary[(summary["n_ok"] > 0) & summary["backend"].ne(SEQUENTIAL)]
+        keys = ["machine", "workload", "grain", "backend", "start_method", "pinning", "collect", "workers"]
+        if (ok.groupby(keys, sort=False, dropna=False)["size"].nunique() >= 2).any():
+            return True  # strong scaling over size: no need to look for weak-scaling ladders
         strong, weak = size_data(summary)
         return not (strong.empty and weak.empty)
     if name == "startup":

@@ -110,6 +110,7 @@ def build_report(paths: Sequence[Path | str] | Path | str, out_dir: Path | str |
         table.to_csv(out_dir / name, index=False, float_format="%.6g", lineterminator="\n")
     summary_md = out_dir / "summary.md"
     verdicts = verdict_lines(summary)
+    extras.summary_table = _summary_display(summary) if len(summary) else ([], [])
     summary_md.write_text(markdown_summary(summary, verdicts, rows, extras), encoding="utf-8")
     files += [results_csv, summary_csv, scaling_csv, *(out_dir / n for n in tables), summary_md]
 
@@ -159,6 +160,8 @@ class Extras:
     folklore: pd.DataFrame = field(default_factory=pd.DataFrame)
     crossover: pd.DataFrame = field(default_factory=pd.DataFrame)
     weak: pd.DataFrame = field(default_factory=pd.DataFrame)
+    #: The summary table as text (header, rows), formatted once for both summary.md and the HTML.
+    summary_table: tuple[list[str], list[list[str]]] | None = None
 
 
 def _remove_stale_figures(out_dir: Path, drawn: set[str]) -> None:
@@ -490,7 +493,7 @@ def markdown_summary(
     if len(extras.weak):
         parts += ["", _md_table(*_weak_display(extras.weak))]
     if len(summary):
-        header, body = _summary_display(summary)
+        header, body = extras.summary_table or _summary_display(summary)
         parts += ["", "## Configurations", "", _md_table(header, body)]
     failed = rows[~rows["ok"]] if len(rows) else rows
     if len(failed):
@@ -887,7 +890,7 @@ def render_html(
     nav += ["environment", "reproduce"]
     if warnings:
         nav.append("warnings")
-    header, body = _summary_display(summary) if len(summary) else ([], [])
+    header, body = (extras.summary_table or _summary_display(summary)) if len(summary) else ([], [])
     numeric = [
         i
         for i, h in enumerate(header)

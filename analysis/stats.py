@@ -748,6 +748,15 @@ def weak_scaling(summary: pd.DataFrame) -> pd.DataFrame:
     seq = summary[summary["backend"].eq(SEQUENTIAL) & (summary["n_ok"] > 0)]
     seq_wall = seq.groupby(["machine", "workload", "grain", "size"], sort=False)["median_wall_s"].min()
     records = []
+    # Only ladders where every worker count ran one size can be weak scaling: found in one pass.
+    sizes_at_workers = par.groupby([*WEAK_KEYS, "workers"], sort=False, dropna=False)["size"].transform(
+        "nunique"
+    )
+    ladder = par.groupby(list(WEAK_KEYS), sort=False, dropna=False)
+    candidate = ladder["workers"].transform("nunique").ge(2) & sizes_at_workers.groupby(
+        [par[k] for k in WEAK_KEYS], sort=False, dropna=False
+    ).transform("max").le(1)
+    par = par[candidate.to_numpy(dtype=bool)]
     for key, part in par.groupby(list(WEAK_KEYS), sort=True, dropna=False):
         if part["workers"].nunique() < 2:
             continue
