@@ -1424,14 +1424,14 @@ class FigureJobs:
     def result(self) -> list[FigureFile]:
         """The saved figures in report order (waits for the workers, if any).
 
-        The caller is free by now, so it takes over figures no worker has started yet, the
-        cheapest (last queued) first, one at a time: the workers keep taking the others, and
+        The caller is free by now, so it takes over figures no worker has started yet, one at a
+        time and costliest first (as the workers do): the workers keep taking the others, and
         all of them finish at about the same time instead of the caller waiting idle.
         """
         files: list[FigureFile] = []
         stolen: dict[int, FigureFile] = {}
         if self._futures is not None:
-            for i in reversed(self._order):
+            for i in self._order:
                 if self._futures[i].cancel():
                     name, caption = self.plans[i]
                     stolen[i] = draw_one(

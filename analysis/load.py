@@ -292,6 +292,19 @@ def _parse_part(files: Sequence[Path]) -> tuple[pd.DataFrame, list[int], list[st
             records.extend(rows)
             counts.append(len(rows))
         frame = pd.DataFrame.from_records(records) if records else pd.DataFrame()
+        # Lists such as affinity_cpus become JSON text here, in each parsing process, rather
+        # than after the halves are joined (``_normalise`` leaves text as it is).
+        for col in frame.columns:
+            if (
+                col in INT_COLUMNS
+                or col in FLOAT_COLUMNS
+                or col in BOOL_COLUMNS
+                or frame[col].dtype != object
+            ):
+                continue
+            first = frame[col].first_valid_index()
+            if first is not None and isinstance(frame[col].iloc[first], (list, dict, tuple)):
+                frame[col] = _flatten_nested(frame[col])
     return frame, counts, warnings
 
 
