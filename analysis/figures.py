@@ -671,6 +671,7 @@ def memory_figure(summary: pd.DataFrame, topology: Mapping, palette: Mapping[str
         y_high=None,
         title="Peak memory of the whole process tree (median of repeats)",
         ylabel="peak RSS (MiB)",
+        log2_x=True,
         empty_message="no memory measurements for parallel runs",
     )
 
@@ -687,6 +688,7 @@ def cpu_figure(summary: pd.DataFrame, topology: Mapping, palette: Mapping[str, s
         ylabel="CPU s per wall s (user+sys)",
         ideal=lambda x: x,
         ideal_label="all workers busy (= workers)",
+        log2_x=True,  # linear y: an idle IO backend uses ~0 CPU, which a log axis cannot show
         empty_message="no CPU-time measurements for parallel runs",
     )
 
@@ -1270,10 +1272,15 @@ PLANS: tuple[tuple[str, str, bool], ...] = (
     (
         "speedup",
         "Speedup = median sequential time / median time, per backend; the dashed line is perfect "
-        "scaling, vertical lines mark the core counts, the red region is oversubscribed.",
+        "scaling, vertical lines mark the core counts, the red region is oversubscribed. Both axes are "
+        "logarithmic (base 2), so perfect scaling is a straight line.",
         True,
     ),
-    ("efficiency", "Efficiency = speedup / workers; 1 means every worker fully used.", True),
+    (
+        "efficiency",
+        "Efficiency = speedup / workers; 1 means every worker fully used (worker axis in log2).",
+        True,
+    ),
     (
         "cpu",
         "CPU seconds (user+sys, all processes) per wall second: near 1 for GIL-bound threads, "

@@ -11,8 +11,10 @@ import matplotlib.pyplot as plt
 from coresweep.analysis.figures import (
     BACKEND_COLOURS,
     backend_palette,
+    cpu_figure,
     draw_all,
     efficiency_figure,
+    memory_figure,
     speedup_figure,
     startup_figure,
 )
@@ -89,7 +91,7 @@ def test_worker_axes_are_log2_with_ticks_at_the_worker_counts_and_core_markers(t
     sweep = write_sweep(tmp_path / "s", ladder(["process_pool"], [1, 2, 3, 8]), amdahl_wall(1.0, 0.1))
     summary, topology = _summary_of(sweep)
     palette = backend_palette(summary["backend"])
-    for draw in (speedup_figure, efficiency_figure):
+    for draw in (speedup_figure, efficiency_figure, cpu_figure, memory_figure):
         (ax,) = _panels(draw(summary, topology, palette))
         assert ax.get_xscale() == "log" and ax.xaxis.get_transform().base == 2
         # every worker count is a tick (and the logical core count, 4, where the marker is)
