@@ -1365,8 +1365,9 @@ class FigureJobs:
 
     A 10-panel figure takes about a second to lay out and save twice; on a multi-core machine
     the figures are drawn side by side (fork; POSIX only, and only from a single-threaded
-    process, where fork is safe) while the caller writes the CSVs. Any trouble starting
-    workers falls back on drawing here, so the report never depends on it.
+    process, where fork is safe) while the caller writes the CSVs, and the caller joins in
+    once it is free. Any trouble starting workers falls back on drawing here, so the report
+    never depends on them.
     """
 
     def __init__(
@@ -1390,9 +1391,12 @@ class FigureJobs:
                 self.skipped.append((name, reason))
             elif always or _has_values(summary, name):
                 self.plans.append((name, caption))
-        self._futures: list[Any] | None = None
-        self._order: list[int] = []  # plan indices in the order they were queued
-        self._pool: Any = None
+        # Plan indices, costliest first: workers (and, once free, the caller) take them in this
+        # order from one shared counter, so all of them finish at about the same time.
+        self._order = sorted(range(len(self.plans)), key=lambda i: -DRAW_COST.get(self.plans[i][0], 1))
+        self._next: Any = None  # shared: position in _order of the next figure to take
+        self._done: Any = None  # shared: 1 once figure i is saved
+        self._workers: list[Any] = []
         if processes is None:
             processes = self._auto_processes()
         if processes > 1:
@@ -1405,56 +1409,64 @@ class FigureJobs:
         return min(usable_cpus(), len(self.plans)) if panels >= PARALLEL_MIN_PANELS else 1
 
     def _start(self, processes: int) -> None:
+        """Fork the workers: they see the plans and the summary without pickling anything."""
         import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
 
         try:
-            self._pool = ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("fork"))
-            # Costliest first, so the workers finish together; results keep the report order.
-            self._order = sorted(range(len(self.plans)), key=lambda i: -DRAW_COST.get(self.plans[i][0], 1))
-            futures: dict[int, Any] = {}
-            for i in self._order:
-                name, caption = self.plans[i]
-                futures[i] = self._pool.submit(
-                    draw_one, name, caption, self.summary, self.topology, self.palette, self.out_dir
-                )
-            self._futures = [futures[i] for i in range(len(self.plans))]
+            ctx = multiprocessing.get_context("fork")
+            self._next = ctx.Value("i", 0)
+            self._done = ctx.Array("b", len(self.plans))
+            for _ in range(processes):
+                worker = ctx.Process(target=self._work, args=(True,), daemon=True)
+                worker.start()
+                self._workers.append(worker)
         except (OSError, ValueError, RuntimeError, AssertionError):  # e.g. a daemonic caller
-            self._shutdown()
-            self._futures = None
+            pass  # whoever started works on; the caller draws the rest in result()
 
-    def _shutdown(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
+    def _take(self) -> int | None:
+        """The next figure nobody has taken yet (plan index), or None when all are taken."""
+        with self._next.get_lock():
+            position = self._next.value
+            if position >= len(self._order):
+                return None
+            self._next.value = position + 1
+        return self._order[position]
+
+    def _work(self, in_worker: bool = False) -> None:
+        """Draw figures until none is left to take (in a worker, and in the caller once free).
+
+        A worker skips a figure that fails (it stays not done, and the caller draws it again,
+        where the error, if it is real, surfaces with its traceback).
+        """
+        while (i := self._take()) is not None:
+            name, caption = self.plans[i]
+            try:
+                draw_one(name, caption, self.summary, self.topology, self.palette, self.out_dir)
+            except Exception:
+                if not in_worker:
+                    raise
+                continue
+            self._done[i] = 1
 
     def result(self) -> list[FigureFile]:
-        """The saved figures in report order (waits for the workers, if any).
+        """The saved figures in report order.
 
-        The caller is free by now, so it takes over figures no worker has started yet, one at a
-        time and costliest first (as the workers do): the workers keep taking the others, and
-        all of them finish at about the same time instead of the caller waiting idle.
+        The caller is free by now, so it takes figures from the same queue as the workers
+        until none is left, then waits for them. A figure whose worker died or failed (not
+        marked done) is drawn here, so the report never depends on the workers.
         """
+        if self._workers:
+            self._work()
+            for worker in self._workers:
+                worker.join()
         files: list[FigureFile] = []
-        stolen: dict[int, FigureFile] = {}
-        if self._futures is not None:
-            for i in self._order:
-                if self._futures[i].cancel():
-                    name, caption = self.plans[i]
-                    stolen[i] = draw_one(
-                        name, caption, self.summary, self.topology, self.palette, self.out_dir
-                    )
         for i, (name, caption) in enumerate(self.plans):
-            fig_file = stolen.get(i)
-            if fig_file is None and self._futures is not None:
-                try:
-                    fig_file = self._futures[i].result()
-                except Exception:  # a worker died or failed: draw that figure here instead
-                    fig_file = None
-            if fig_file is None:
-                fig_file = draw_one(name, caption, self.summary, self.topology, self.palette, self.out_dir)
-            files.append(fig_file)
-        self._shutdown()
+            if self._workers and self._done[i]:
+                files.append(
+                    FigureFile(name, self.out_dir / f"{name}.png", self.out_dir / f"{name}.svg", caption)
+                )
+            else:
+                files.append(draw_one(name, caption, self.summary, self.topology, self.palette, self.out_dir))
         return files
 
 

@@ -166,3 +166,25 @@ def test_startup_figure_has_a_teardown_panel_per_start_method(tmp_path: Path) ->
     result = build_report([sweep])
     assert (result.out_dir / "startup.png").is_file() and (result.out_dir / "startup.svg").is_file()
     assert "teardown" in result.index_html.read_text()
+
+
+def test_a_figure_that_fails_in_a_worker_is_drawn_by_the_caller(tmp_path: Path, monkeypatch) -> None:
+    import os
+
+    from coresweep.analysis import figures
+
+    sweep = write_sweep(tmp_path / "s", ladder(["process_pool"], [1, 2]), amdahl_wall(1.0, 0.1))
+    summary, topology = _summary_of(sweep)
+    parent, real = os.getpid(), figures.FIGURES["efficiency"]
+
+    def only_here(*args):
+        if os.getpid() != parent:
+            raise RuntimeError("worker trouble")
+        return real(*args)
+
+    monkeypatch.setitem(figures.FIGURES, "efficiency", only_here)
+    out = tmp_path / "out"
+    out.mkdir()
+    files = draw_all(summary, topology, out, processes=2)
+    assert [f.name for f in files][:2] == ["speedup", "efficiency"]
+    assert all(f.png.is_file() and f.svg.is_file() for f in files)
