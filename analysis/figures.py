@@ -23,11 +23,13 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
+from matplotlib.collections import PolyCollection  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator, NullLocator  # noqa: E402
 
+from ._gc import paused_gc  # noqa: E402
 from ._parallel import can_fork, usable_cpus  # noqa: E402
 from .stats import SEQUENTIAL, crossover_grains, grain_series, weak_scaling  # noqa: E402
 
@@ -71,6 +73,8 @@ VARIANT_DIMS = ("start_method", "pinning", "collect", "grain", "python", "gil_en
 RC = {
     "svg.hashsalt": "coresweep",  # fixed ids in SVG so a rebuild is byte-identical
     "svg.fonttype": "none",  # text stays text: smaller, searchable, faster
+    # Unhinted glyphs: a tenth less time for a report's PNGs, and at these sizes they look the same.
+    "text.hinting": "none",
     "figure.dpi": DPI,
     "savefig.dpi": DPI,
     "axes.titlesize": 10,
@@ -132,9 +136,7 @@ def _panel_label(workload: Any, size: Any, several_sizes: bool) -> str:
     return f"{workload} · size={size}" if several_sizes else str(workload)
 
 
-def _series_line(
-    ax: plt.Axes, xs: Any, ys: Any, v_index: int, colour: str, label: str | None = None
-) -> Any:
+def _series_line(ax: plt.Axes, xs: Any, ys: Any, v_index: int, colour: str, label: str | None = None) -> Any:
     """One backend's line: its colour, and the line style and marker of its variant."""
     extra = {"label": label} if label is not None else {}
     (line,) = ax.plot(
@@ -151,18 +153,163 @@ def _series_line(
     return line
 
 
+def _series_positions(data: pd.DataFrame, keys: list[str]) -> dict[tuple, list[tuple[tuple, np.ndarray]]]:
+    """Row positions of every series, ordered by workers, grouped by (keys[0], keys[1]) = the panel.
+
+    One grouping pass and plain index arrays: a pandas slice per series (and per column of
+    it) cost more than drawing the lines. Series come in sorted key order within a panel.
+    """
+    group = data.groupby(keys, sort=True, dropna=False).ngroup().to_numpy()
+    order = np.lexsort((data["workers"].to_numpy(dtype="float64"), group))
+    sorted_groups = group[order]
+    starts = np.flatnonzero(np.r_[True, sorted_groups[1:] != sorted_groups[:-1]])
+    columns = [data[k].to_numpy(dtype=object) for k in keys]
+    out: dict[tuple, list[tuple[tuple, np.ndarray]]] = {}
+    for pos in np.split(order, starts[1:]):
+        first = pos[0]
+        key = tuple(col[first] for col in columns)
+        out.setdefault(key[:2], []).append((key[2:], pos))
+    return out
+
+
+def _band_polygon(xs: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """The outline of a confidence band: along the lower bounds, back along the upper ones."""
+    return np.column_stack([np.concatenate([xs, xs[::-1]]), np.concatenate([lo, hi[::-1]])])
+
+
+def _add_bands(ax: plt.Axes, bands: list[tuple[np.ndarray, str]]) -> None:
+    """Every confidence band of a panel as one collection (one artist, not one per series:
+    ``fill_between`` per series was a third of the time of drawing a 10-panel figure)."""
+    if bands:
+        ax.add_collection(
+            PolyCollection(
+                [verts for verts, _ in bands],
+                facecolors=[colour for _, colour in bands],
+                alpha=0.18,
+                linewidths=0,
+                zorder=2,
+            ),
+            autolim=False,
+        )
+
+
 def _variants(data: pd.DataFrame) -> dict[str, list[str]]:
     """Per backend, the VARIANT_DIMS whose value differs between its rows *within one panel*
     (they name its lines). A value that only differs between panels (say each workload has its
-    own grain) already shows in the panel title and would only double the legend."""
+    own grain) already shows in the panel title and would only double the legend.
+
+    Where one panel holds several sizes (``_panel``: see ``_worker_panels``), size names lines
+    too, but only if it differs at one worker count: in a weak-scaling ladder each worker count
+    has its own size and the points still form one line per backend.
+    """
     out: dict[str, list[str]] = {}
-    panel = [c for c in ("machine", "workload", "size") if c in data.columns]
+    panel = ["machine", "_panel"] if "_panel" in data.columns else ["machine", "workload", "size"]
+    panel = [c for c in panel if c in data.columns]
     for backend, part in data.groupby("backend", sort=True):
         varying = set()
         for _, cell in part.groupby(panel, sort=False) if panel else [(None, part)]:
             varying |= {d for d in VARIANT_DIMS if cell[d].nunique(dropna=False) > 1}
-        out[str(backend)] = [d for d in VARIANT_DIMS if d in varying]
+        dims = [d for d in VARIANT_DIMS if d in varying]
+        if "_panel" in part.columns:
+            sizes = part.groupby([*panel, *dims, "workers"], sort=False, dropna=False)["size"].nunique()
+            if (sizes > 1).any():
+                dims.append("size")
+        out[str(backend)] = dims
     return out
+
+
+@dataclass(frozen=True)
+class _Panels:
+    """Which panels a figure against workers gets, and what it leaves out (and why)."""
+
+    data: pd.DataFrame  # the rows drawn, with ``_panel``: the index of their panel
+    titles: list[str]
+    left_out: list[str]  # one sentence per workload not drawn
+
+
+def _worker_panels(data: pd.DataFrame, grain_workloads: Iterable[str] = ()) -> _Panels:
+    """Panels = workload x size, unless that leaves a panel with a single worker count.
+
+    A grain sweep (the size follows the grain) or a weak-scaling sweep (the size follows the
+    workers) makes every (workload, size) panel hold one worker count: a column of single
+    points. Then the workload gets one panel and size becomes part of the series (see
+    ``_variants``). A workload run at one worker count only has nothing to draw against
+    workers: it is left out (and named) when the grain figure shows it, or when it would be a
+    panel with a single point.
+    """
+    grain_workloads = set(grain_workloads)
+    titles: list[str] = []
+    panel_of: dict[tuple[str, Any], int] = {}
+    left_out: list[str] = []
+    for workload, part in data.groupby("workload", sort=True):
+        workload = str(workload)
+        sizes = sorted(part["size"].unique())
+        per_size = part.groupby("size")["workers"].nunique()
+        counts = sorted(int(w) for w in part["workers"].unique())
+        if per_size.min() >= 2:
+            grains = part.groupby("size")["grain"].agg(["nunique", "first"])
+            several_grains = part["grain"].nunique() > 1
+            for size in sizes:
+                title = _panel_label(workload, size, len(sizes) > 1)
+                if several_grains and grains.loc[size, "nunique"] == 1:
+                    title += f" · grain={grains.loc[size, 'first']}"
+                panel_of[(workload, size)] = len(titles)
+                titles.append(title)
+            continue
+        if len(counts) < 2:
+            one = f"{workload}: every run used {counts[0]} worker{'s' if counts[0] != 1 else ''}"
+            if workload in grain_workloads:
+                left_out.append(one + " (the grain figure shows its speedup against task grain)")
+                continue
+            series = part[["machine", "backend", *VARIANT_DIMS, "size"]].drop_duplicates()
+            if series.groupby("machine").size().max() < 2:
+                left_out.append(one + " in a single configuration")
+                continue
+        panel_of[(workload, None)] = len(titles)
+        titles.append(workload + (f" · size {sizes[0]}–{sizes[-1]}" if len(sizes) > 1 else ""))
+    index = [
+        panel_of.get((w, s), panel_of.get((w, None), -1)) for w, s in zip(data["workload"], data["size"])
+    ]
+    data = data.assign(_panel=index)
+    return _Panels(data[data["_panel"] >= 0], titles, left_out)
+
+
+def _line_data(summary: pd.DataFrame, y: str) -> pd.DataFrame:
+    """The parallel configurations a figure against workers can draw: ok runs, a finite ``y``."""
+    values = summary[y].astype("float64") if y in summary.columns else pd.Series(np.nan, summary.index)
+    data = summary[summary["backend"].ne(SEQUENTIAL) & (summary["n_ok"] > 0) & np.isfinite(values)]
+    return data.assign(machine=data["machine"].astype(str), workload=data["workload"].astype(str))
+
+
+#: The figures against workers and the summary column each draws.
+LINE_FIGURE_COLUMNS = {
+    "speedup": "speedup",
+    "efficiency": "efficiency",
+    "cpu": "cpu_per_wall",
+    "memory": "median_peak_rss_bytes",
+}
+
+
+def skip_reason(summary: pd.DataFrame, name: str, grain_workloads: set[str] | None = None) -> str:
+    """Why a figure against workers is not drawn at all ("" when it is): every workload with
+    data was run at one worker count, and the grain figure shows it (``_worker_panels``)."""
+    column = LINE_FIGURE_COLUMNS.get(name)
+    if column is None or summary.empty:
+        return ""
+    data = _line_data(summary, column)
+    if data.empty:
+        return ""
+    per_workload = data.groupby("workload")["workers"].nunique()
+    if (per_workload >= 2).all():  # the common case, decided without planning the panels
+        return ""
+    plan = _worker_panels(data, _grain_workloads(summary) if grain_workloads is None else grain_workloads)
+    return "; ".join(plan.left_out) if plan.data.empty else ""
+
+
+def _grain_workloads(summary: pd.DataFrame) -> set[str]:
+    if "speedup" not in summary.columns:
+        return set()
+    return set(grain_series(summary)["workload"].astype(str))
 
 
 def _worker_axis(ax: plt.Axes, workers: np.ndarray, log2: bool) -> None:
@@ -174,6 +321,16 @@ def _worker_axis(ax: plt.Axes, workers: np.ndarray, log2: bool) -> None:
         ticks = sorted({t for t in ticks if t & (t - 1) == 0} | {ticks[0], ticks[-1]})
     ax.xaxis.set_major_locator(FixedLocator(ticks))
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
+
+
+def _log2_ticks(low: float, high: float, most: int = 8) -> list[float]:
+    """Ticks for a log2 axis: powers of two and the halfway 1.5 x 2^k, fewer when the range is wide."""
+    powers = range(math.floor(math.log2(low)) - 1, math.ceil(math.log2(high)) + 2)
+    ticks = [m * 2.0**k for k in powers for m in (1.0, 1.5) if low <= m * 2.0**k <= high]
+    if len(ticks) > most:
+        ticks = [t for t in ticks if math.log2(t).is_integer()]
+    step = max(1, math.ceil(len(ticks) / most))
+    return sorted(ticks)[::step]
 
 
 def _core_markers(ax: plt.Axes, topo: Mapping[str, Any] | None, x_max: float) -> None:
@@ -287,24 +444,25 @@ def line_figure(
     Intervals are bands (a single worker count gets an error bar instead), drawn from the
     summary's bootstrap columns.
     """
-    data = summary[
-        summary["backend"].ne(SEQUENTIAL) & (summary["n_ok"] > 0) & np.isfinite(summary[y].astype("float64"))
-    ]
+    data = _line_data(summary, y)
     if data.empty:
         return _message_figure(title, empty_message)
-    data = data.assign(machine=data["machine"].astype(str), workload=data["workload"].astype(str))
+    plan = _worker_panels(data, _grain_workloads(summary))
+    note = "Not shown: " + "; ".join(plan.left_out) + "." if plan.left_out else ""
+    data = plan.data
+    if data.empty:
+        return _message_figure(title, note or empty_message)
     machines = sorted(data["machine"].unique())
-    sizes_per_workload = data.groupby("workload")["size"].nunique()
-    panel_keys = sorted({(w, s) for w, s in zip(data["workload"], data["size"])})
-    panels = [_panel_label(w, s, sizes_per_workload[w] > 1) for w, s in panel_keys]
-    n_rows, n_cols = _grid(len(panel_keys), len(machines))
+    panels = plan.titles
+    n_rows, n_cols = _grid(len(panels), len(machines))
     variants = _variants(data)
+    series_dims = [*VARIANT_DIMS, *(["size"] if any("size" in v for v in variants.values()) else [])]
     labels = {
-        _series_label(str(b), variants.get(str(b), []), dict(zip(VARIANT_DIMS, rest)))
-        for b, *rest in data[["backend", *VARIANT_DIMS]].drop_duplicates().itertuples(index=False, name=None)
+        _series_label(str(b), variants.get(str(b), []), dict(zip(series_dims, rest)))
+        for b, *rest in data[["backend", *series_dims]].drop_duplicates().itertuples(index=False, name=None)
     }
     guides = [ideal_label, baseline_label, "oversubscribed (workers > logical CPUs)"]
-    layout = _Layout(n_rows, n_cols, max(len(t) for t in [*labels, *guides]))
+    layout = _Layout(n_rows, n_cols, max(len(t) for t in [*labels, *guides]), bottom=0.9 if note else 0.6)
     fig, axes = plt.subplots(n_rows, n_cols, figsize=layout.size, squeeze=False)
     layout.apply(fig)
     workers_all = data["workers"].astype("float64").to_numpy()
@@ -312,13 +470,15 @@ def line_figure(
         log2_x = workers_all.max() > 16
     handles: dict[str, Any] = {}
     used = set()
-    by_panel = dict(iter(data.groupby(["machine", "workload", "size"], sort=True)))
+    series_of = _series_positions(data, ["machine", "_panel", "backend", *series_dims])
+    values_of = {c: data[c].to_numpy(dtype="float64", na_value=np.nan) for c in (y, y_low, y_high) if c}
+    w_all = workers_all
     v_indices = _variant_indices(data, variants)
     for m_index, machine in enumerate(machines):
         topo = topology.get(machine, {}) or {}
         logical = topo.get("logical_cores")
         logical = float(logical) if isinstance(logical, (int, float)) and logical > 0 else None
-        for p_index, (workload, size) in enumerate(panel_keys):
+        for p_index, panel_title in enumerate(panels):
             if len(machines) > 1:
                 r, c = m_index, p_index
             else:
@@ -326,13 +486,13 @@ def line_figure(
             ax = axes[r][c]
             used.add((r, c))
             # An explicit y skips matplotlib's per-draw title placement (it measures every tick label).
-            ax.set_title(panels[p_index] + (f" — {machine}" if len(machines) > 1 else ""), y=1.01)
+            ax.set_title(panel_title + (f" — {machine}" if len(machines) > 1 else ""), y=1.01)
             if c == 0:
                 ax.set_ylabel(ylabel)
-            if r == n_rows - 1 or (len(machines) == 1 and p_index + n_cols >= len(panel_keys)):
+            if r == n_rows - 1 or (len(machines) == 1 and p_index + n_cols >= len(panels)):
                 ax.set_xlabel("workers")
-            part = by_panel.get((machine, workload, size))
-            if part is None:
+            panel_series = series_of.get((machine, p_index))
+            if not panel_series:
                 ax.text(
                     0.5,
                     0.5,
@@ -345,26 +505,25 @@ def line_figure(
                 )
                 _worker_axis(ax, workers_all, log2_x)
                 continue
-            x_max = float(part["workers"].max())
+            in_panel = np.concatenate([pos for _, pos in panel_series])
+            x_max = float(w_all[in_panel].max())
             right = max(x_max, logical or 0.0)
-            for (backend, *rest), series in part.groupby(["backend", *VARIANT_DIMS], sort=True, dropna=False):
+            bands: list[tuple[np.ndarray, str]] = []
+            for (backend, *rest), pos in panel_series:
                 backend = str(backend)
                 dims = variants.get(backend, [])
-                values = dict(zip(VARIANT_DIMS, rest))
+                values = dict(zip(series_dims, rest))
                 label = _series_label(backend, dims, values)
                 v_index = v_indices.get((backend, *(str(values[d]) for d in dims)), 0)
-                series = series.sort_values("workers")
-                xs = series["workers"].astype("float64").to_numpy()
-                ys = series[y].astype("float64").to_numpy()
+                xs = w_all[pos]
+                ys = values_of[y][pos]
                 colour = palette.get(backend, "#333333")
                 if y_low and y_high:
-                    lo = series[y_low].astype("float64").to_numpy()
-                    hi = series[y_high].astype("float64").to_numpy()
+                    lo = values_of[y_low][pos]
+                    hi = values_of[y_high][pos]
                     has = np.isfinite(lo) & np.isfinite(hi)
                     if has.sum() >= 2:
-                        ax.fill_between(
-                            xs[has], lo[has], hi[has], color=colour, alpha=0.18, linewidth=0, zorder=2
-                        )
+                        bands.append((_band_polygon(xs[has], lo[has], hi[has]), colour))
                     elif has.any():
                         yerr = np.vstack([np.clip(ys - lo, 0, None), np.clip(hi - ys, 0, None)])[:, has]
                         ax.errorbar(
@@ -379,9 +538,8 @@ def line_figure(
                         )
                 line = _series_line(ax, xs, ys, v_index, colour, label=label)
                 handles.setdefault(label, line)
-            ticks = np.unique(
-                np.concatenate([part["workers"].astype("float64").to_numpy(), [logical] if logical else []])
-            )
+            _add_bands(ax, bands)
+            ticks = np.unique(np.concatenate([w_all[in_panel], [logical] if logical else []]))
             _worker_axis(ax, ticks, log2_x)
             lim = (min(ticks) / 1.4, right * 1.4) if log2_x else (0.0, right + max(0.6, right * 0.08))
             ax.set_xlim(*lim)
@@ -396,8 +554,8 @@ def line_figure(
             _core_markers(ax, topo, lim[1])
             if logical and x_max > logical:
                 handles.setdefault(guides[2], Patch(color="#d62728", alpha=0.15))
-            top = np.nanmax(part[y_high if y_high else y].astype("float64").to_numpy(na_value=np.nan))
-            top = np.nanmax([top, np.nanmax(part[y].astype("float64").to_numpy())])
+            top = np.nanmax(values_of[y_high if y_high else y][in_panel])
+            top = np.nanmax([top, np.nanmax(values_of[y][in_panel])])
             if ideal is not None and not log2_x:
                 top = max(top, float(ideal(np.array([x_max]))[0]))
             if ideal is not None and log2_x:
@@ -406,7 +564,7 @@ def line_figure(
                 top = max(top, baseline_y)
             if log2_x and log_y_with_x:
                 # Log-log: the ideal line stays straight and 0.5x and 2x look equally far from 1x.
-                values = part[[c for c in (y, y_low, y_high) if c]].astype("float64").to_numpy().ravel()
+                values = np.concatenate([v[in_panel] for v in values_of.values()])
                 values = values[np.isfinite(values) & (values > 0)]
                 bottom = min(float(values.min()) if values.size else 1.0, baseline_y or 1.0) / 1.3
                 top = max(float(values.max()) if values.size else 1.0, baseline_y or 1.0) * 1.3
@@ -414,6 +572,7 @@ def line_figure(
                     top = max(top, min(float(ideal(np.array([x_max]))[0]), top * 4))
                 ax.set_yscale("log", base=2)
                 ax.set_ylim(bottom, top)
+                ax.yaxis.set_major_locator(FixedLocator(_log2_ticks(bottom, top)))
                 ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
                 ax.yaxis.set_minor_locator(NullLocator())
             else:
@@ -425,6 +584,8 @@ def line_figure(
                 axes[r][c].set_visible(False)
     width, height = layout.size
     fig.suptitle(title, x=layout.left / width * 0.4, y=1 - 0.18 / height, ha="left", va="top", fontsize=12)
+    if note:
+        fig.text(layout.left / width * 0.4, 0.1 / height, note, fontsize=8, color="#444444", va="bottom")
     if handles:
         ordered = sorted(handles.items(), key=lambda kv: _legend_order(kv[0], palette))
         fig.legend(
@@ -476,6 +637,7 @@ def speedup_figure(summary: pd.DataFrame, topology: Mapping, palette: Mapping[st
         ideal_label="ideal (speedup = workers)",
         baseline_y=1.0,
         baseline_label="sequential baseline (1×)",
+        log2_x=True,
         log_y_with_x=True,
         empty_message=_empty_reason(summary),
     )
@@ -509,6 +671,7 @@ def memory_figure(summary: pd.DataFrame, topology: Mapping, palette: Mapping[str
         y_high=None,
         title="Peak memory of the whole process tree (median of repeats)",
         ylabel="peak RSS (MiB)",
+        log2_x=True,
         empty_message="no memory measurements for parallel runs",
     )
 
@@ -525,76 +688,117 @@ def cpu_figure(summary: pd.DataFrame, topology: Mapping, palette: Mapping[str, s
         ylabel="CPU s per wall s (user+sys)",
         ideal=lambda x: x,
         ideal_label="all workers busy (= workers)",
+        log2_x=True,  # linear y: an idle IO backend uses ~0 CPU, which a log axis cannot show
         empty_message="no CPU-time measurements for parallel runs",
     )
 
 
-def startup_figure(summary: pd.DataFrame, topology: Mapping, palette: Mapping[str, str]) -> Figure:
-    """Median executor start-up per backend and worker count (over workloads): the fixed cost.
+#: The two fixed costs of an executor, each drawn in its own panel of the start-up figure.
+COST_PANELS = (
+    ("median_startup_s", "start-up: executor created before the timed runs"),
+    ("median_teardown_s", "teardown: executor shut down after them"),
+)
 
-    One group of bars per backend, one bar per worker count it ran with (labelled on top),
-    so a backend whose start-up grows with workers (one process each) shows it at a glance.
+
+def startup_figure(summary: pd.DataFrame, topology: Mapping, palette: Mapping[str, str]) -> Figure:
+    """Median executor start-up and teardown per backend, start method and worker count.
+
+    Two panels per machine (start-up, teardown), one group of bars per backend (and start
+    method, where a backend ran with several), one bar per worker count (labelled on top), so
+    a backend whose fixed costs grow with workers (one process each) shows it at a glance.
     """
-    data = summary[(summary["n_ok"] > 0) & np.isfinite(summary["median_startup_s"].astype("float64"))]
-    if data.empty:
-        return _message_figure("Executor start-up cost", "no start-up times recorded")
+    title = "Executor start-up and teardown cost per backend and start method"
+    columns = [c for c, _ in COST_PANELS]
+    ok = summary[summary["n_ok"] > 0]
+    if ok.empty or not np.isfinite(ok[columns].astype("float64").to_numpy()).any():
+        return _message_figure(title, "no start-up or teardown times recorded")
     data = (
-        data.groupby(["machine", "backend", "workers"], sort=True)["median_startup_s"].median().reset_index()
+        ok.groupby(["machine", "backend", "start_method", "workers"], sort=True)[columns]
+        .median()
+        .reset_index()
     )
-    data["startup_ms"] = data["median_startup_s"].astype("float64") * 1000.0
-    machines = sorted(data["machine"].astype(str).unique())
-    positive = data["startup_ms"].to_numpy(dtype="float64")
-    positive = positive[positive > 0]
-    log_y = positive.size > 0 and positive.max() / positive.min() > 100
-    fig, axes = plt.subplots(1, len(machines), figsize=(6.4 * len(machines), 3.8), squeeze=False)
-    for ax, machine in zip(axes[0], machines):
-        part = data[data["machine"].astype(str).eq(machine)]
-        backends = sorted(part["backend"].astype(str).unique(), key=lambda b: (b != SEQUENTIAL, b))
-        n_bars = max(part.groupby("backend").size())
-        width = 0.8 / n_bars
-        for i, backend in enumerate(backends):
-            rows = part[part["backend"].astype(str).eq(backend)].sort_values("workers")
-            k = len(rows)
-            xs = i + (np.arange(k) - (k - 1) / 2) * width
-            shades = np.linspace(0.55, 1.0, k) if k > 1 else np.array([1.0])
-            colour = palette.get(backend, "#333333")
-            for x, (_, r), alpha in zip(xs, rows.iterrows(), shades):
-                ax.bar(
-                    x,
-                    r["startup_ms"],
-                    width=width * 0.92,
-                    color=colour,
-                    alpha=float(alpha),
-                    edgecolor="white",
-                )
-                if n_bars <= 8:
-                    ax.annotate(
-                        f"{int(r['workers'])}",
-                        (x, r["startup_ms"]),
-                        xytext=(0, 1),
-                        textcoords="offset points",
-                        ha="center",
-                        va="bottom",
-                        fontsize=6,
-                        color="#555555",
-                    )
-        ax.set_xticks(range(len(backends)))
-        ax.set_xticklabels(backends, rotation=30, ha="right")
-        ax.set_ylabel("start-up (ms, median)")
-        if len(machines) > 1:
-            ax.set_title(machine)
-        ax.grid(axis="x", visible=False)
-        ax.margins(y=0.12)  # room for the worker-count labels on top of the bars
-        if log_y:
-            ax.set_yscale("log")
+    data["machine"] = data["machine"].astype(str)
+    data["backend"] = data["backend"].astype(str)
+    methods = data.groupby("backend")["start_method"].nunique()
+    data["group"] = [
+        f"{b} ({m})" if methods[b] > 1 else b for b, m in zip(data["backend"], data["start_method"])
+    ]
+    machines = sorted(data["machine"].unique())
+    n_groups = data.groupby("machine")["group"].nunique().max()
+    panel_w = max(5.6, 1.0 + 0.55 * n_groups + 0.12 * data.groupby(["machine", "group"]).size().max())
+    width, top, bottom, row_h = 2 * panel_w + 0.9, 0.75, 1.25, 2.9
+    height = top + len(machines) * (row_h + bottom) - 0.2
+    fig, axes = plt.subplots(len(machines), 2, figsize=(width, height), squeeze=False)
+    fig.subplots_adjust(
+        left=0.75 / width,
+        right=1 - 0.15 / width,
+        top=1 - top / height,
+        bottom=(bottom - 0.2) / height,
+        wspace=0.75 / panel_w,
+        hspace=bottom / row_h,
+    )
+    for m_index, machine in enumerate(machines):
+        part = data[data["machine"].eq(machine)]
+        for c_index, (column, panel_title) in enumerate(COST_PANELS):
+            ax = axes[m_index][c_index]
+            ax.set_title(panel_title + (f" — {machine}" if len(machines) > 1 else ""), y=1.01)
+            _cost_bars(ax, part, column, palette)
+            if c_index == 0:
+                ax.set_ylabel("ms (median)")
     fig.suptitle(
-        "Executor start-up cost per backend (one bar per worker count, count on top)",
-        x=0.01,
+        title + " (one bar per worker count, count on top)",
+        x=0.3 / width,
+        y=1 - 0.15 / height,
         ha="left",
-        fontsize=11,
+        va="top",
+        fontsize=12,
     )
-    fig.tight_layout(rect=(0, 0, 1, 0.95))
     return fig
+
+
+def _cost_bars(ax: plt.Axes, part: pd.DataFrame, column: str, palette: Mapping[str, str]) -> None:
+    """One bar per (group, workers) in a single ``bar`` call; log scale when values span > 100x."""
+    part = part[np.isfinite(part[column].astype("float64"))]
+    ax.grid(axis="x", visible=False)
+    if part.empty:
+        ax.text(0.5, 0.5, "not recorded", ha="center", va="center", transform=ax.transAxes, color="#666666")
+        ax.set_xticks([])
+        return
+    groups = sorted(part["group"].unique(), key=lambda g: (not g.startswith(SEQUENTIAL), g))
+    n_bars = int(part.groupby("group").size().max())
+    width = 0.8 / n_bars
+    xs, heights, colours, labels = [], [], [], []
+    for i, group in enumerate(groups):
+        rows = part[part["group"].eq(group)].sort_values("workers")
+        k = len(rows)
+        shades = np.linspace(0.55, 1.0, k) if k > 1 else np.array([1.0])
+        rgb = matplotlib.colors.to_rgb(palette.get(str(rows["backend"].iloc[0]), "#333333"))
+        for j, (workers, value) in enumerate(zip(rows["workers"], rows[column].astype("float64"))):
+            xs.append(i + (j - (k - 1) / 2) * width)
+            heights.append(value * 1000.0)
+            colours.append((*rgb, float(shades[j])))
+            labels.append(str(int(workers)))
+    heights_arr = np.asarray(heights)
+    ax.bar(xs, heights_arr, width=width * 0.92, color=colours, edgecolor="white", linewidth=0.5)
+    positive = heights_arr[heights_arr > 0]
+    if positive.size and positive.max() / positive.min() > 100:
+        ax.set_yscale("log")
+    if n_bars <= 8:
+        for x, h, text in zip(xs, heights_arr, labels):
+            ax.annotate(
+                text,
+                (x, h),
+                xytext=(0, 1),
+                textcoords="offset points",
+                ha="center",
+                va="bottom",
+                fontsize=6,
+                color="#555555",
+            )
+    ax.set_xticks(range(len(groups)))
+    ax.set_xticklabels(groups, rotation=30, ha="right")
+    ax.set_xlim(-0.6, len(groups) - 0.4)
+    ax.margins(y=0.12)  # room for the worker-count labels on top of the bars
 
 
 def _empty_reason(summary: pd.DataFrame) -> str:
@@ -717,6 +921,7 @@ def grain_figure(summary: pd.DataFrame, topology: Mapping, palette: Mapping[str,
                 )
                 continue
             top = float(workers)
+            bands = []
             for (backend, *rest), series in part.groupby(
                 ["backend", *GRAIN_VARIANTS], sort=True, dropna=False
             ):
@@ -733,9 +938,7 @@ def grain_figure(summary: pd.DataFrame, topology: Mapping, palette: Mapping[str,
                 colour = palette.get(backend, "#333333")
                 has = np.isfinite(lo) & np.isfinite(hi)
                 if has.sum() >= 2:
-                    ax.fill_between(
-                        xs[has], lo[has], hi[has], color=colour, alpha=0.18, linewidth=0, zorder=2
-                    )
+                    bands.append((_band_polygon(xs[has], lo[has], hi[has]), colour))
                     top = max(top, float(np.nanmax(hi[has])))
                 line = _series_line(ax, xs, ys, v_index, colour)
                 handles.setdefault(name, line)
@@ -758,6 +961,7 @@ def grain_figure(summary: pd.DataFrame, topology: Mapping, palette: Mapping[str,
                         guides[2],
                         Line2D([], [], marker="X", color="#888888", markeredgecolor="black", ls="none"),
                     )
+            _add_bands(ax, bands)
             ax.axhline(float(workers), color="#888888", linestyle="--", linewidth=1.0, zorder=1)
             handles.setdefault(guides[0], Line2D([], [], color="#888888", linestyle="--"))
             ax.axhline(
@@ -1068,10 +1272,15 @@ PLANS: tuple[tuple[str, str, bool], ...] = (
     (
         "speedup",
         "Speedup = median sequential time / median time, per backend; the dashed line is perfect "
-        "scaling, vertical lines mark the core counts, the red region is oversubscribed.",
+        "scaling, vertical lines mark the core counts, the red region is oversubscribed. Both axes are "
+        "logarithmic (base 2), so perfect scaling is a straight line.",
         True,
     ),
-    ("efficiency", "Efficiency = speedup / workers; 1 means every worker fully used.", True),
+    (
+        "efficiency",
+        "Efficiency = speedup / workers; 1 means every worker fully used (worker axis in log2).",
+        True,
+    ),
     (
         "cpu",
         "CPU seconds (user+sys, all processes) per wall second: near 1 for GIL-bound threads, "
@@ -1081,9 +1290,10 @@ PLANS: tuple[tuple[str, str, bool], ...] = (
     ("memory", "Peak resident memory of the process tree: processes pay per worker.", False),
     (
         "startup",
-        "Time to start the executor (pool, processes or threads) before the timed runs. Backends "
-        "that create their threads or processes inside every run (thread, process) show almost "
-        "nothing here: their start-up cost is part of each run's wall time.",
+        "Time to start the executor (pool, processes or threads) before the timed runs, and to shut "
+        "it down after them (teardown), per backend and start method. Backends that create their "
+        "threads or processes inside every run (thread, process) show almost nothing here: their "
+        "start-up and teardown are part of each run's wall time.",
         False,
     ),
     (
@@ -1119,8 +1329,19 @@ FIGURES: dict[str, Callable[..., Figure]] = {
     "grain": grain_figure,
     "size": size_figure,
 }
+#: Every figure a report can hold (a rebuild removes those it no longer draws).
+FIGURE_NAMES: tuple[str, ...] = tuple(name for name, _, _ in PLANS)
 #: Relative drawing cost per figure (measured on a 100k-row report), to hand out the big ones first.
-DRAW_COST = {"speedup": 10, "efficiency": 10, "grain": 9, "cpu": 8, "memory": 8, "size": 7, "best": 4}
+DRAW_COST = {
+    "speedup": 9,
+    "efficiency": 9,
+    "size": 8,
+    "cpu": 7,
+    "grain": 6,
+    "memory": 6,
+    "best": 4,
+    "startup": 3,
+}
 #: Below this many panels per figure, forking costs more than it saves.
 PARALLEL_MIN_PANELS = 6
 
@@ -1134,7 +1355,7 @@ def draw_one(
     out_dir: Path,
 ) -> FigureFile:
     """Draw and save one figure (module-level so a worker process can run it)."""
-    with plt.rc_context(RC), sns.axes_style("whitegrid"):
+    with paused_gc(), plt.rc_context(RC), sns.axes_style("whitegrid"):
         fig = FIGURES[name](summary, topology, palette)
         return save(fig, out_dir, name, caption)
 
@@ -1144,8 +1365,9 @@ class FigureJobs:
 
     A 10-panel figure takes about a second to lay out and save twice; on a multi-core machine
     the figures are drawn side by side (fork; POSIX only, and only from a single-threaded
-    process, where fork is safe) while the caller writes the CSVs. Any trouble starting
-    workers falls back on drawing here, so the report never depends on it.
+    process, where fork is safe) while the caller writes the CSVs, and the caller joins in
+    once it is free. Any trouble starting workers falls back on drawing here, so the report
+    never depends on them.
     """
 
     def __init__(
@@ -1159,9 +1381,22 @@ class FigureJobs:
         self.topology = {k: dict(v) for k, v in topology.items()}
         self.out_dir = out_dir
         self.palette = backend_palette(summary["backend"].astype(str).unique() if len(summary) else [])
-        self.plans = [(n, c) for n, c, always in PLANS if always or _has_values(summary, n)]
-        self._futures: list[Any] | None = None
-        self._pool: Any = None
+        #: (name, why) for figures left out although their kind of data exists (see skip_reason).
+        self.skipped: list[tuple[str, str]] = []
+        self.plans: list[tuple[str, str]] = []
+        grain_workloads = _grain_workloads(summary) if len(summary) else set()
+        for name, caption, always in PLANS:
+            reason = skip_reason(summary, name, grain_workloads)
+            if reason:
+                self.skipped.append((name, reason))
+            elif always or _has_values(summary, name):
+                self.plans.append((name, caption))
+        # Plan indices, costliest first: workers (and, once free, the caller) take them in this
+        # order from one shared counter, so all of them finish at about the same time.
+        self._order = sorted(range(len(self.plans)), key=lambda i: -DRAW_COST.get(self.plans[i][0], 1))
+        self._next: Any = None  # shared: position in _order of the next figure to take
+        self._done: Any = None  # shared: 1 once figure i is saved
+        self._workers: list[Any] = []
         if processes is None:
             processes = self._auto_processes()
         if processes > 1:
@@ -1174,43 +1409,64 @@ class FigureJobs:
         return min(usable_cpus(), len(self.plans)) if panels >= PARALLEL_MIN_PANELS else 1
 
     def _start(self, processes: int) -> None:
+        """Fork the workers: they see the plans and the summary without pickling anything."""
         import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
 
         try:
-            self._pool = ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("fork"))
-            # Costliest first, so the workers finish together; results keep the report order.
-            order = sorted(range(len(self.plans)), key=lambda i: -DRAW_COST.get(self.plans[i][0], 1))
-            futures: dict[int, Any] = {}
-            for i in order:
-                name, caption = self.plans[i]
-                futures[i] = self._pool.submit(
-                    draw_one, name, caption, self.summary, self.topology, self.palette, self.out_dir
-                )
-            self._futures = [futures[i] for i in range(len(self.plans))]
+            ctx = multiprocessing.get_context("fork")
+            self._next = ctx.Value("i", 0)
+            self._done = ctx.Array("b", len(self.plans))
+            for _ in range(processes):
+                worker = ctx.Process(target=self._work, args=(True,), daemon=True)
+                worker.start()
+                self._workers.append(worker)
         except (OSError, ValueError, RuntimeError, AssertionError):  # e.g. a daemonic caller
-            self._shutdown()
-            self._futures = None
+            pass  # whoever started works on; the caller draws the rest in result()
 
-    def _shutdown(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
+    def _take(self) -> int | None:
+        """The next figure nobody has taken yet (plan index), or None when all are taken."""
+        with self._next.get_lock():
+            position = self._next.value
+            if position >= len(self._order):
+                return None
+            self._next.value = position + 1
+        return self._order[position]
+
+    def _work(self, in_worker: bool = False) -> None:
+        """Draw figures until none is left to take (in a worker, and in the caller once free).
+
+        A worker skips a figure that fails (it stays not done, and the caller draws it again,
+        where the error, if it is real, surfaces with its traceback).
+        """
+        while (i := self._take()) is not None:
+            name, caption = self.plans[i]
+            try:
+                draw_one(name, caption, self.summary, self.topology, self.palette, self.out_dir)
+            except Exception:
+                if not in_worker:
+                    raise
+                continue
+            self._done[i] = 1
 
     def result(self) -> list[FigureFile]:
-        """The saved figures in report order (waits for the workers, if any)."""
+        """The saved figures in report order.
+
+        The caller is free by now, so it takes figures from the same queue as the workers
+        until none is left, then waits for them. A figure whose worker died or failed (not
+        marked done) is drawn here, so the report never depends on the workers.
+        """
+        if self._workers:
+            self._work()
+            for worker in self._workers:
+                worker.join()
         files: list[FigureFile] = []
         for i, (name, caption) in enumerate(self.plans):
-            fig_file = None
-            if self._futures is not None:
-                try:
-                    fig_file = self._futures[i].result()
-                except Exception:  # a worker died or failed: draw that figure here instead
-                    fig_file = None
-            if fig_file is None:
-                fig_file = draw_one(name, caption, self.summary, self.topology, self.palette, self.out_dir)
-            files.append(fig_file)
-        self._shutdown()
+            if self._workers and self._done[i]:
+                files.append(
+                    FigureFile(name, self.out_dir / f"{name}.png", self.out_dir / f"{name}.svg", caption)
+                )
+            else:
+                files.append(draw_one(name, caption, self.summary, self.topology, self.palette, self.out_dir))
         return files
 
 
@@ -1232,12 +1488,14 @@ def _has_values(summary: pd.DataFrame, name: str) -> bool:
     if name == "grain":
         return not grain_series(summary).empty
     if name == "size":
+        ok = summary[(summary["n_ok"] > 0) & summary["backend"].ne(SEQUENTIAL)]
+        keys = ["machine", "workload", "grain", "backend", "start_method", "pinning", "collect", "workers"]
+        if (ok.groupby(keys, sort=False, dropna=False)["size"].nunique() >= 2).any():
+            return True  # strong scaling over size: no need to look for weak-scaling ladders
         strong, weak = size_data(summary)
         return not (strong.empty and weak.empty)
-    column = {"cpu": "cpu_per_wall", "memory": "median_peak_rss_bytes", "startup": "median_startup_s"}[name]
-    if summary.empty:
-        return False
-    values = summary.loc[summary["backend"].ne(SEQUENTIAL), column].astype("float64")
     if name == "startup":
-        values = summary[column].astype("float64")
+        return bool(np.isfinite(summary[[c for c, _ in COST_PANELS]].astype("float64").to_numpy()).any())
+    column = {"cpu": "cpu_per_wall", "memory": "median_peak_rss_bytes"}[name]
+    values = summary.loc[summary["backend"].ne(SEQUENTIAL), column].astype("float64")
     return bool(np.isfinite(values).any())

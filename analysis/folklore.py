@@ -265,7 +265,12 @@ def claim_process_cost(rows: pd.DataFrame) -> dict:
         "backends at the same machine and worker count (runs pooled over workloads; "
         "CI = bootstrap of the median)"
     )
-    ok = rows[rows["ok"] & rows["backend"].isin(THREAD_BACKENDS + PROCESS_BACKENDS)] if len(rows) else rows
+    used = ["machine", "workers", "backend", "startup_s", "peak_rss_bytes"]  # groups copy only these
+    ok = (
+        rows.loc[rows["ok"] & rows["backend"].isin(THREAD_BACKENDS + PROCESS_BACKENDS), used]
+        if len(rows)
+        else rows
+    )
     if ok.empty:
         return _row(4, claim, "not measured", "no ok runs of thread or process backends", threshold)
     family = np.where(ok["backend"].isin(PROCESS_BACKENDS), "process", "thread")
@@ -321,7 +326,7 @@ def _pairs(
         return []
     # Only the keys that ran with ``a`` can pair up: keep the (often many) other rows out of the groupby.
     keys_a = pd.MultiIndex.from_frame(rows.loc[is_a & rows["ok"], list(same)].drop_duplicates())
-    ok = rows[rows["ok"] & (is_a | is_b)]
+    ok = rows.loc[rows["ok"] & (is_a | is_b), list(dict.fromkeys([*same, column, "wall_s"]))]
     ok = ok[pd.MultiIndex.from_frame(ok[list(same)]).isin(keys_a)]
     out = []
     for key, part in ok.groupby(list(same), sort=True):

@@ -17,6 +17,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ._gc import paused_gc
+
 #: The row format this reader was written for (``experiments/records.py`` ``SCHEMA``).
 SCHEMA = 1
 RESULTS_FILE = "results.jsonl"
@@ -287,11 +289,26 @@ def _parse_part(files: Sequence[Path]) -> tuple[pd.DataFrame, list[int], list[st
     warnings: list[str] = []
     records: list[dict[str, Any]] = []
     counts = []
-    for path in files:
-        rows = _read_jsonl(path, warnings)
-        records.extend(rows)
-        counts.append(len(rows))
-    return pd.DataFrame.from_records(records) if records else pd.DataFrame(), counts, warnings
+    with paused_gc():  # one dict per row, all alive until the frame is built
+        for path in files:
+            rows = _read_jsonl(path, warnings)
+            records.extend(rows)
+            counts.append(len(rows))
+        frame = pd.DataFrame.from_records(records) if records else pd.DataFrame()
+        # Lists such as affinity_cpus become JSON text here, in each parsing process, rather
+        # than after the halves are joined (``_normalise`` leaves text as it is).
+        for col in frame.columns:
+            if (
+                col in INT_COLUMNS
+                or col in FLOAT_COLUMNS
+                or col in BOOL_COLUMNS
+                or frame[col].dtype != object
+            ):
+                continue
+            first = frame[col].first_valid_index()
+            if first is not None and isinstance(frame[col].iloc[first], (list, dict, tuple)):
+                frame[col] = _flatten_nested(frame[col])
+    return frame, counts, warnings
 
 
 def _parse_files(files: Sequence[Path], warnings: list[str]) -> tuple[list[pd.DataFrame], list[int]]:

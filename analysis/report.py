@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from ._parallel import Background
-from .figures import FigureFile, FigureJobs
+from .figures import FIGURE_NAMES, FigureFile, FigureJobs
 from .folklore import folklore_table
 from .load import GROUP_KEYS, load_results, machine_topology
 from .noise import noise_warnings
@@ -110,6 +110,7 @@ def build_report(paths: Sequence[Path | str] | Path | str, out_dir: Path | str |
         table.to_csv(out_dir / name, index=False, float_format="%.6g", lineterminator="\n")
     summary_md = out_dir / "summary.md"
     verdicts = verdict_lines(summary)
+    extras.summary_table = _summary_display(summary) if len(summary) else ([], [])
     summary_md.write_text(markdown_summary(summary, verdicts, rows, extras), encoding="utf-8")
     files += [results_csv, summary_csv, scaling_csv, *(out_dir / n for n in tables), summary_md]
 
@@ -117,6 +118,7 @@ def build_report(paths: Sequence[Path | str] | Path | str, out_dir: Path | str |
     csv_job.wait()
     for fig in figures:
         files += [fig.png, fig.svg]
+    _remove_stale_figures(out_dir, {fig.name for fig in figures})
 
     index = out_dir / "index.html"
     index.write_text(
@@ -132,6 +134,7 @@ def build_report(paths: Sequence[Path | str] | Path | str, out_dir: Path | str |
             warnings,
             None if out_dir == default_out else out_dir,
             extras,
+            figure_jobs.skipped,
         ),
         encoding="utf-8",
     )
@@ -157,6 +160,17 @@ class Extras:
     folklore: pd.DataFrame = field(default_factory=pd.DataFrame)
     crossover: pd.DataFrame = field(default_factory=pd.DataFrame)
     weak: pd.DataFrame = field(default_factory=pd.DataFrame)
+    #: The summary table as text (header, rows), formatted once for both summary.md and the HTML.
+    summary_table: tuple[list[str], list[list[str]]] | None = None
+
+
+def _remove_stale_figures(out_dir: Path, drawn: set[str]) -> None:
+    """A rebuild into the same folder must not leave an earlier build's figure that this one
+    left out (the files would contradict index.html); only our own figure names are touched."""
+    for name in FIGURE_NAMES:
+        if name not in drawn:
+            for suffix in (".png", ".svg"):
+                (out_dir / f"{name}{suffix}").unlink(missing_ok=True)
 
 
 def _write_results_csv(rows: pd.DataFrame, path: Path) -> None:
@@ -479,7 +493,7 @@ def markdown_summary(
     if len(extras.weak):
         parts += ["", _md_table(*_weak_display(extras.weak))]
     if len(summary):
-        header, body = _summary_display(summary)
+        header, body = extras.summary_table or _summary_display(summary)
         parts += ["", "## Configurations", "", _md_table(header, body)]
     failed = rows[~rows["ok"]] if len(rows) else rows
     if len(failed):
@@ -582,8 +596,19 @@ def _kv_table(mapping: Mapping[str, Any], prefix: str = "") -> list[tuple[str, s
     return pairs
 
 
-def _figures_html(figures: list[FigureFile]) -> str:
-    parts = []
+def _skipped_figures_html(skipped: Sequence[tuple[str, str]]) -> str:
+    """One sentence per reason: which figures against workers were left out, and why."""
+    by_reason: dict[str, list[str]] = {}
+    for name, reason in skipped:
+        by_reason.setdefault(reason, []).append(name)
+    return "".join(
+        f'<p class="meta">No {_e(" / ".join(names))} figure against workers: {_e(reason)}.</p>'
+        for reason, names in by_reason.items()
+    )
+
+
+def _figures_html(figures: list[FigureFile], skipped: Sequence[tuple[str, str]] = ()) -> str:
+    parts = [_skipped_figures_html(skipped)] if skipped else []
     for fig in figures:
         data = base64.b64encode(fig.png.read_bytes()).decode("ascii")
         parts.append(
@@ -849,6 +874,7 @@ def render_html(
     warnings: list[str],
     out_dir: Path | None = None,
     extras: Extras | None = None,
+    skipped_figures: Sequence[tuple[str, str]] = (),
 ) -> str:
     extras = extras or Extras()
     n_ok = int(rows["ok"].sum()) if len(rows) else 0
@@ -864,7 +890,7 @@ def render_html(
     nav += ["environment", "reproduce"]
     if warnings:
         nav.append("warnings")
-    header, body = _summary_display(summary) if len(summary) else ([], [])
+    header, body = (extras.summary_table or _summary_display(summary)) if len(summary) else ([], [])
     numeric = [
         i
         for i, h in enumerate(header)
@@ -887,7 +913,7 @@ def render_html(
         '<h2 id="claims">The classic claims, measured</h2>',
         _folklore_html(extras.folklore),
         '<h2 id="figures">Figures</h2>',
-        _figures_html(figures),
+        _figures_html(figures, skipped_figures),
         '<h2 id="scaling">Scaling models</h2>',
         _scaling_html(scaling),
         _grain_weak_html(extras),

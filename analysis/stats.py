@@ -227,12 +227,42 @@ def fit_amdahl(
 
 
 def _amdahl_lsq(p: np.ndarray, s: np.ndarray) -> tuple[float, float]:
-    try:
-        popt, pcov = optimize.curve_fit(amdahl_speedup, p, s, p0=[0.1], bounds=(0.0, 1.0), jac=_amdahl_jac)
-    except (RuntimeError, ValueError, optimize.OptimizeWarning):
+    """Least-squares f in [0, 1] and its variance (as ``curve_fit`` would report it).
+
+    One parameter needs no general optimiser (``curve_fit`` cost ~2 ms a ladder, most of a
+    report's fitting time): the best of a grid over [0, 1] is refined by Gauss-Newton steps,
+    each kept only if it lowers the squared error. The variance is the residual variance
+    (n - 1 degrees of freedom) over the squared Jacobian at the optimum.
+    """
+    p = np.asarray(p, dtype="float64")
+    s = np.asarray(s, dtype="float64")
+    if p.size < 2 or not (np.all(np.isfinite(p)) and np.all(np.isfinite(s))):
         return np.nan, np.nan
-    var = float(np.ravel(pcov)[0]) if np.size(pcov) else np.nan
-    return float(popt[0]), var
+    grid = np.linspace(0.0, 1.0, 201)
+    sse_grid = ((s - 1.0 / (grid[:, None] + (1.0 - grid[:, None]) / p)) ** 2).sum(axis=1)
+    f = float(grid[int(np.argmin(sse_grid))])
+    sse = float(sse_grid.min())
+    for _ in range(100):
+        jac = _amdahl_jac(p, f)[:, 0]
+        jj = float(jac @ jac)
+        if jj <= 0.0:
+            break
+        step = float(jac @ (s - amdahl_speedup(p, f))) / jj
+        while abs(step) > 1e-15:
+            trial = min(1.0, max(0.0, f + step))
+            trial_sse = float(((s - amdahl_speedup(p, trial)) ** 2).sum())
+            if trial_sse <= sse:
+                break
+            step /= 2.0
+        else:
+            break
+        if trial == f:
+            break
+        f, sse = trial, trial_sse
+    jac = _amdahl_jac(p, f)[:, 0]
+    jj = float(jac @ jac)
+    var = (sse / (p.size - 1)) / jj if jj > 0 else np.inf
+    return f, var
 
 
 def _amdahl_jac(p: np.ndarray, f: float) -> np.ndarray:
@@ -332,15 +362,27 @@ def summarize(rows: pd.DataFrame, n_boot: int = N_BOOT) -> pd.DataFrame:
     if rows.empty:
         return pd.DataFrame({c: pd.Series(dtype="object") for c in SUMMARY_COLUMNS})
     keys = list(GROUP_KEYS)
-    counts = rows.groupby(keys, sort=True, dropna=False)["ok"].agg(["size", "sum"])
-    counts.columns = ["n_runs", "n_ok"]
-    counts["n_failed"] = counts["n_runs"] - counts["n_ok"]
+    # One grouping pass over the nine key columns (the costly part on 100k rows); everything
+    # after works on the integer group ids, numbered in sorted key order.
+    gid = rows.groupby(keys, sort=True, dropna=False).ngroup().to_numpy()
+    n_groups = int(gid.max()) + 1
+    first = np.empty(n_groups, dtype="int64")
+    first[gid[::-1]] = np.arange(len(gid) - 1, -1, -1)  # each group's first row
+    ok_mask = rows["ok"].to_numpy(dtype=bool)
+    n_runs = np.bincount(gid, minlength=n_groups)
+    n_ok = np.bincount(gid[ok_mask], minlength=n_groups)
+    counts = (
+        rows.iloc[first][keys].reset_index(drop=True).assign(n_runs=n_runs, n_ok=n_ok, n_failed=n_runs - n_ok)
+    )
 
     # Sorted by value within each group so float sums (mean, std) do not depend on row order.
-    ok = rows[rows["ok"]].sort_values([*keys, "wall_s"], kind="mergesort")
-    ok["cpu_s"] = ok[["cpu_user_s", "cpu_sys_s"]].sum(axis=1, min_count=1)
-    grouped = ok.groupby(keys, sort=True, dropna=False)
-    agg = grouped.agg(
+    ok = rows[ok_mask]
+    ok_gid = gid[ok_mask]
+    order = np.lexsort((ok["wall_s"].to_numpy(dtype="float64"), ok_gid))
+    ok_gid = ok_gid[order]
+    ok = ok.iloc[order]
+    ok = ok.assign(cpu_s=ok[["cpu_user_s", "cpu_sys_s"]].sum(axis=1, min_count=1))
+    agg = ok.groupby(ok_gid, sort=True).agg(
         median_wall_s=("wall_s", "median"),
         mean_wall_s=("wall_s", "mean"),
         std_wall_s=("wall_s", "std"),
@@ -349,21 +391,23 @@ def summarize(rows: pd.DataFrame, n_boot: int = N_BOOT) -> pd.DataFrame:
         median_startup_s=("startup_s", "median"),
         median_teardown_s=("teardown_s", "median"),
     )
-    summary = counts.join(agg, how="left").reset_index()
+    summary = counts.join(agg, how="left")
     summary["cv"] = summary["std_wall_s"] / summary["mean_wall_s"]
     summary["cpu_per_wall"] = summary["median_cpu_s"] / summary["median_wall_s"]
 
     walls = ok["wall_s"].to_numpy(dtype="float64")
-    indices = grouped.indices  # key tuple -> positions in ``ok``
+    group_ids = np.arange(n_groups)
+    starts = np.searchsorted(ok_gid, group_ids, side="left")
+    ends = np.searchsorted(ok_gid, group_ids, side="right")
     boots: dict[tuple, np.ndarray] = {}
     ci_low = np.full(len(summary), np.nan)
     ci_high = np.full(len(summary), np.nan)
     group_tuples = [tuple(r) for r in summary[keys].itertuples(index=False, name=None)]
     for i, key in enumerate(group_tuples):
-        pos = indices.get(key)
-        if pos is None or len(pos) < 2:
+        if ends[i] - starts[i] < 2:
             continue
-        boot = bootstrap_medians(walls[pos], group_seed("wall", *_seed_key(keys, key)), n_boot)
+        seed = group_seed("wall", *_seed_key(keys, key))
+        boot = bootstrap_medians(walls[starts[i] : ends[i]], seed, n_boot)
         boots[key] = boot
         ci_low[i], ci_high[i] = percentile_ci(boot)
     summary["wall_ci_low"] = ci_low
@@ -763,6 +807,15 @@ def weak_scaling(summary: pd.DataFrame) -> pd.DataFrame:
     seq = summary[summary["backend"].eq(SEQUENTIAL) & (summary["n_ok"] > 0)]
     seq_wall = seq.groupby(["machine", "workload", "grain", "size"], sort=False)["median_wall_s"].min()
     records = []
+    # Only ladders where every worker count ran one size can be weak scaling: found in one pass.
+    sizes_at_workers = par.groupby([*WEAK_KEYS, "workers"], sort=False, dropna=False)["size"].transform(
+        "nunique"
+    )
+    ladder = par.groupby(list(WEAK_KEYS), sort=False, dropna=False)
+    candidate = ladder["workers"].transform("nunique").ge(2) & sizes_at_workers.groupby(
+        [par[k] for k in WEAK_KEYS], sort=False, dropna=False
+    ).transform("max").le(1)
+    par = par[candidate.to_numpy(dtype=bool)]
     for key, part in par.groupby(list(WEAK_KEYS), sort=True, dropna=False):
         if part["workers"].nunique() < 2:
             continue

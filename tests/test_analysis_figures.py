@@ -6,8 +6,20 @@ import subprocess
 import sys
 from pathlib import Path
 
-from coresweep.analysis.figures import BACKEND_COLOURS, backend_palette, draw_all
+import matplotlib.pyplot as plt
+
+from coresweep.analysis.figures import (
+    BACKEND_COLOURS,
+    backend_palette,
+    cpu_figure,
+    draw_all,
+    efficiency_figure,
+    memory_figure,
+    speedup_figure,
+    startup_figure,
+)
 from coresweep.analysis.load import load_results, machine_topology
+from coresweep.analysis.report import build_report
 from coresweep.analysis.stats import summarize
 from tests.test_analysis_synth import amdahl_wall, ladder, write_sweep
 
@@ -59,3 +71,120 @@ def test_real_command_line(tmp_path: Path) -> None:
         timeout=120,
     )
     assert missing.returncode == 2 and missing.stderr.count("\n") == 1 and "Traceback" not in missing.stderr
+
+
+def _summary_of(sweep: Path) -> tuple:
+    rows, envs, _ = load_results([sweep])
+    return summarize(rows), machine_topology(rows, envs)
+
+
+def _series_points(ax) -> list:
+    """The data points of the backend lines in one panel (guides are drawn below zorder 4)."""
+    return [(x, y) for line in ax.get_lines() if line.get_zorder() == 4 for x, y in line.get_xydata()]
+
+
+def _panels(fig) -> list:
+    return [ax for ax in fig.axes if ax.get_visible() and ax.get_title()]
+
+
+def test_worker_axes_are_log2_with_ticks_at_the_worker_counts_and_core_markers(tmp_path: Path) -> None:
+    sweep = write_sweep(tmp_path / "s", ladder(["process_pool"], [1, 2, 3, 8]), amdahl_wall(1.0, 0.1))
+    summary, topology = _summary_of(sweep)
+    palette = backend_palette(summary["backend"])
+    for draw in (speedup_figure, efficiency_figure, cpu_figure, memory_figure):
+        (ax,) = _panels(draw(summary, topology, palette))
+        assert ax.get_xscale() == "log" and ax.xaxis.get_transform().base == 2
+        # every worker count is a tick (and the logical core count, 4, where the marker is)
+        assert [float(t) for t in ax.get_xticks()] == [1.0, 2.0, 3.0, 4.0, 8.0]
+        markers = {
+            float(line.get_xdata()[0])
+            for line in ax.get_lines()
+            if line.get_linestyle() == "--" and len(set(line.get_xdata())) == 1
+        }
+        assert {2.0, 4.0} <= markers  # physical and logical cores of the synthetic topology
+        plt.close("all")
+
+
+def test_grain_sweep_gets_no_single_point_panels(tmp_path: Path) -> None:
+    """As +experiment=grain: size = work / grain, one worker count. Nothing to draw against
+    workers, so those figures are left out with a reason; the grain figure shows the data."""
+    configs = []
+    for grain in (100, 1000, 10000, 100000):
+        size = 4_000_000 // grain
+        configs.append({"backend": "sequential", "workers": 1, "grain": grain, "size": size})
+        for backend in ("process_pool", "thread_pool"):
+            configs.append({"backend": backend, "workers": 2, "grain": grain, "size": size})
+    sweep = write_sweep(tmp_path / "s", configs, lambda c: 1.0 / c["workers"] + 1000.0 / c["grain"])
+    result = build_report([sweep])
+    names = {p.stem for p in result.out_dir.glob("*.png")}
+    assert "grain" in names and not names & {"speedup", "efficiency", "cpu", "memory"}
+    html = result.index_html.read_text()
+    assert "No speedup / efficiency / cpu / memory figure against workers" in html
+    assert "every run used 2 workers" in html
+
+    # The same sweep at 1 and 2 workers: one panel per grain, each a line of two points.
+    more = [dict(c, workers=1) for c in configs if c["backend"] != "sequential"]
+    sweep = write_sweep(tmp_path / "t", configs + more, lambda c: 1.0 / c["workers"] + 1000.0 / c["grain"])
+    summary, topology = _summary_of(sweep)
+    panels = _panels(speedup_figure(summary, topology, backend_palette(summary["backend"])))
+    assert len(panels) == 4
+    for ax in panels:
+        assert len({x for x, _ in _series_points(ax)}) == 2
+        assert "grain=" in ax.get_title()
+    plt.close("all")
+
+
+def test_weak_scaling_is_one_panel_with_a_line_per_backend(tmp_path: Path) -> None:
+    """Size grows with workers: per-size panels would each hold one point."""
+    configs = []
+    for workers in (1, 2, 4):
+        configs.append({"backend": "sequential", "workers": 1, "size": 32 * workers})
+        configs.append({"backend": "process_pool", "workers": workers, "size": 32 * workers})
+    sweep = write_sweep(tmp_path / "s", configs, lambda c: c["size"] / 32 / c["workers"])
+    summary, topology = _summary_of(sweep)
+    for draw in (speedup_figure, efficiency_figure):
+        (ax,) = _panels(draw(summary, topology, backend_palette(summary["backend"])))
+        assert sorted(x for x, _ in _series_points(ax)) == [1.0, 2.0, 4.0]
+        plt.close("all")
+
+
+def test_startup_figure_has_a_teardown_panel_per_start_method(tmp_path: Path) -> None:
+    configs = [{"backend": "sequential", "workers": 1}]
+    for method in ("fork", "spawn"):
+        configs += [
+            {"backend": "pool", "workers": w, "start_method": method, "teardown_s": 0.01} for w in (1, 2)
+        ]
+    sweep = write_sweep(tmp_path / "s", configs, amdahl_wall(1.0, 0.1))
+    summary, topology = _summary_of(sweep)
+    fig = startup_figure(summary, topology, backend_palette(summary["backend"]))
+    startup, teardown = _panels(fig)
+    assert "start-up" in startup.get_title() and "teardown" in teardown.get_title()
+    labels = [t.get_text() for t in teardown.get_xticklabels()]
+    assert labels == ["sequential", "pool (fork)", "pool (spawn)"]
+    assert len(teardown.patches) == 5  # one bar per (group, worker count)
+    plt.close("all")
+    result = build_report([sweep])
+    assert (result.out_dir / "startup.png").is_file() and (result.out_dir / "startup.svg").is_file()
+    assert "teardown" in result.index_html.read_text()
+
+
+def test_a_figure_that_fails_in_a_worker_is_drawn_by_the_caller(tmp_path: Path, monkeypatch) -> None:
+    import os
+
+    from coresweep.analysis import figures
+
+    sweep = write_sweep(tmp_path / "s", ladder(["process_pool"], [1, 2]), amdahl_wall(1.0, 0.1))
+    summary, topology = _summary_of(sweep)
+    parent, real = os.getpid(), figures.FIGURES["efficiency"]
+
+    def only_here(*args):
+        if os.getpid() != parent:
+            raise RuntimeError("worker trouble")
+        return real(*args)
+
+    monkeypatch.setitem(figures.FIGURES, "efficiency", only_here)
+    out = tmp_path / "out"
+    out.mkdir()
+    files = draw_all(summary, topology, out, processes=2)
+    assert [f.name for f in files][:2] == ["speedup", "efficiency"]
+    assert all(f.png.is_file() and f.svg.is_file() for f in files)
