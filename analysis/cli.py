@@ -67,24 +67,30 @@ def _schema_of(path: Path) -> int | None:
     return None
 
 
-def _schema_conflict(paths: Sequence[Path]) -> str | None:
-    """Folders written with different record schemas cannot share one report."""
+def _schema_mix(paths: Sequence[Path]) -> str | None:
+    """Folders written with different record schemas: said once, then read as best the loader can.
+
+    A comparison with a folder from an older coresweep is worth having; the loader already
+    fills fields an older schema lacks and warns about rows it does not know.
+    """
     schemas = {str(p): _schema_of(Path(p)) for p in paths if Path(p).exists()}
     known = {p: s for p, s in schemas.items() if s is not None}
     if len(set(known.values())) <= 1:
         return None
     listed = ", ".join(f"{p} (schema {s})" for p, s in known.items())
-    return f"these folders were written with different record schemas: {listed}; rebuild each on its own"
+    return (
+        f"these folders were written with different record schemas: {listed}; "
+        "fields one of them lacks are shown as missing"
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from .report import build_report  # heavy imports (matplotlib) only once the command line is fine
 
-    conflict = _schema_conflict(args.paths)
-    if conflict:
-        print(f"coresweep-report: error: {conflict}", file=sys.stderr)
-        return EXIT_USAGE
+    mix = _schema_mix(args.paths)
+    if mix and not args.quiet:
+        print(f"coresweep-report: warning: {mix}", file=sys.stderr)
     try:
         result = build_report(args.paths, args.out)
     except AnalysisError as exc:
