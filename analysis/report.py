@@ -9,6 +9,7 @@ that reproduces it. CSVs and Markdown are byte-identical when rebuilt from the s
 from __future__ import annotations
 
 import base64
+import gc
 import html
 import json
 import os
@@ -76,6 +77,17 @@ def build_report(paths: Sequence[Path | str] | Path | str, out_dir: Path | str |
     if isinstance(paths, (str, Path)):
         paths = [paths]
     paths = [Path(p) for p in paths]
+    # Objects alive now (modules of pandas, matplotlib, scipy...) live for the whole build: move
+    # them out of the cyclic collector's reach, so each pass scans only what the build allocates
+    # (about 4 % of a 100k-row build); given back to the collector when the build ends.
+    gc.freeze()
+    try:
+        return _build(paths, out_dir)
+    finally:
+        gc.unfreeze()
+
+
+def _build(paths: list[Path], out_dir: Path | str | None) -> ReportResult:
     rows, environments, warnings = load_results(paths)
     first = paths[0]
     default_out = (first.parent if first.is_file() else first) / "report"
