@@ -24,7 +24,7 @@ from typing import Any
 from . import resources
 from .collect import COLLECTORS
 from .pinning import Pinner
-from .protocol import AdaptiveRepeats, JobMeasurement, Protocol, Watchdog, describe
+from .protocol import AdaptiveRepeats, JobMeasurement, Protocol
 
 #: The code the parent runs with ``-c``; drops the current folder from sys.path first, as the
 #: ``coresweep`` console script has it, so a stray ``threading.py`` there cannot shadow the stdlib.
@@ -103,32 +103,21 @@ def run(request: dict[str, Any], result_path: str) -> dict[str, Any]:
         os._exit(1)
 
     protocol.on_stuck = stuck
+    def reference(items: Any) -> Any:
+        """The sequential answer: computed once per interpreter, then handed back by the parent."""
+        if request.get("reference"):
+            return pickle.loads(base64.b64decode(request["reference"]))
+        expected = workload.reference(items)
+        result["reference"] = _encode(expected)
+        return expected
+
     measurement = JobMeasurement()
     try:
-        workload.setup()
-        try:
-            items = workload.inputs()
-            try:
-                with Watchdog(protocol.timeout_s, lambda: None, lambda: stuck(measurement)):
-                    if request.get("reference"):
-                        expected = pickle.loads(base64.b64decode(request["reference"]))
-                    else:
-                        expected = workload.reference(items)
-                        result["reference"] = _encode(expected)
-            except Exception as exc:
-                protocol._fail_all(measurement, f"sequential reference failed: {describe(exc)}")
-            else:
-                task = pinner.wrap(workload.task) if pinner else workload.task
-                before = pinner.before_run if pinner else None
-                measurement = protocol.measure(
-                    backend, collector, task, items, expected, workload.verify, before
-                )
-        finally:
-            workload.teardown()
-    except KeyboardInterrupt:
+        measurement = protocol.measure_workload(
+            backend, collector, workload, reference, pinner, on_stuck_reference=stuck
+        )
+    except KeyboardInterrupt:  # before the runs (setup, reference): nothing measured yet
         measurement.interrupted = True
-    except Exception as exc:
-        protocol._fail_all(measurement, f"job failed: {describe(exc)}")
     finally:
         if pinner is not None:
             result["pinning_ok"], result["worker_cpus"] = pinner.verdict()

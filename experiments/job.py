@@ -23,7 +23,7 @@ from .collect import COLLECTORS
 from .environment import default_machine_name, gil_enabled, python_info
 from .interpreter import selected as selected_interpreter
 from .pinning import Pinner
-from .protocol import ADAPTIVE_MIN_REPEATS, AdaptiveRepeats, JobMeasurement, Protocol, Watchdog, describe
+from .protocol import ADAPTIVE_MIN_REPEATS, AdaptiveRepeats, JobMeasurement, Protocol
 from .resources import METHOD as RESOURCE_METHOD
 from .resources import parse_memory
 from .sweep import backend_class, backend_options, job_topology, make_workload
@@ -162,27 +162,15 @@ def run_job(
         if cpus is not None:
             # Restrict this thread before any worker exists: children inherit the mask.
             os.sched_setaffinity(0, cpus)
-        workload.setup()
-        try:
-            items = workload.inputs()
-            with native_thread_limits(blas_threads):
-                try:
-                    # The sequential answer runs in this thread: a hang there can only be
-                    # ended the way stuck threads are (rows written, sweep ended).
-                    with Watchdog(protocol.timeout_s, lambda: None, lambda: stuck(measurement)):
-                        expected = _reference(workload, items)
-                except Exception as exc:
-                    protocol._fail_all(measurement, f"sequential reference failed: {describe(exc)}")
-                else:
-                    task = pinner.wrap(workload.task) if pinner else workload.task
-                    before = pinner.before_run if pinner else None
-                    measurement = protocol.measure(
-                        backend, collector, task, items, expected, workload.verify, before
-                    )
-        finally:
-            workload.teardown()
-    except Exception as exc:
-        protocol._fail_all(measurement, f"job failed: {describe(exc)}")
+        measurement = protocol.measure_workload(
+            backend,
+            collector,
+            workload,
+            lambda items: _reference(workload, items),
+            pinner,
+            native_thread_limits(blas_threads),
+            stuck,
+        )
     finally:
         if pinner is not None:
             base_row["pinning_ok"], base_row["worker_cpus"] = pinner.verdict()

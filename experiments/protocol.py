@@ -15,6 +15,7 @@ import threading
 import time
 import traceback
 from collections.abc import Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any, Callable
@@ -255,6 +256,50 @@ class Protocol:
             _quietly(backend.abort)
             _quietly(collector.shutdown)
         return job
+
+    def measure_workload(
+        self,
+        backend: Backend,
+        collector: Collector,
+        workload: Any,
+        reference: Callable[[Sequence[Any]], Any],
+        pinner: Any = None,
+        limits: AbstractContextManager[Any] | None = None,
+        on_stuck_reference: Callable[[JobMeasurement], None] | None = None,
+    ) -> JobMeasurement:
+        """A whole job: the workload's inputs, its sequential answer, then :meth:`measure`.
+
+        The answer comes from ``reference(items)`` under the time limit (a hang there calls
+        ``on_stuck_reference``, like a stuck thread). ``limits`` is held around the answer and
+        the runs (e.g. BLAS thread caps); ``pinner`` wraps the task and runs before each run.
+        Never raises for the code measured: a failure becomes failed rows. Shared by jobs run
+        here and jobs run under another interpreter (``python=``), so both follow one protocol.
+        """
+        measurement = JobMeasurement()
+        try:
+            workload.setup()
+            try:
+                items = workload.inputs()
+                with limits if limits is not None else nullcontext():
+                    stuck = (lambda: on_stuck_reference(measurement)) if on_stuck_reference else None
+                    try:
+                        # The sequential answer runs in this thread: a hang there can only be
+                        # ended the way stuck threads are (rows written, process ended).
+                        with Watchdog(self.timeout_s, lambda: None, stuck):
+                            expected = reference(items)
+                    except Exception as exc:
+                        self._fail_all(measurement, f"sequential reference failed: {describe(exc)}")
+                    else:
+                        task = pinner.wrap(workload.task) if pinner else workload.task
+                        before = pinner.before_run if pinner else None
+                        measurement = self.measure(
+                            backend, collector, task, items, expected, workload.verify, before
+                        )
+            finally:
+                workload.teardown()
+        except Exception as exc:
+            self._fail_all(measurement, f"job failed: {describe(exc)}")
+        return measurement
 
     def _measure(self, work: _Work) -> None:
         job, backend, collector = work.job, work.backend, work.collector
