@@ -23,6 +23,8 @@ import pandas as pd
 
 from .stats import bootstrap_medians, group_seed, percentile_ci
 
+# The tutorial's claims are about the standard library's and joblib's backends; other engines
+# (dask_distributed, interpreter_pool) are measured beside them but are not evidence for them.
 THREAD_BACKENDS = ("thread", "thread_pool", "joblib_threading")
 PROCESS_BACKENDS = ("process", "pool", "process_pool", "joblib_loky", "joblib_multiprocessing")
 CPU_WORKLOAD = "cpu_python"
@@ -230,7 +232,7 @@ def claim_processes_cpu(summary: pd.DataFrame, topology: Mapping[str, Mapping[st
                 + _ci(r["efficiency"], r["efficiency_ci_low"], r["efficiency_ci_high"], "")
             )
     if not statuses:
-        why = missing or [f"no {CPU_WORKLOAD} runs of a process backend"]
+        why = missing or [f"no {CPU_WORKLOAD} runs of a process backend ({', '.join(PROCESS_BACKENDS)})"]
         return _row(3, claim, "not measured", why, threshold)
     return _row(3, claim, _verdict(statuses), _limit(evidence) + missing, threshold)
 
@@ -272,7 +274,8 @@ def claim_process_cost(rows: pd.DataFrame) -> dict:
         else rows
     )
     if ok.empty:
-        return _row(4, claim, "not measured", "no ok runs of thread or process backends", threshold)
+        why = f"no ok runs of thread or process backends ({', '.join(THREAD_BACKENDS + PROCESS_BACKENDS)})"
+        return _row(4, claim, "not measured", why, threshold)
     family = np.where(ok["backend"].isin(PROCESS_BACKENDS), "process", "thread")
     ok = ok.assign(_family=family)
     statuses, evidence = [], []
