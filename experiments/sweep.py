@@ -178,7 +178,7 @@ def check_job(cfg: DictConfig, topo: Topology | None = None) -> None:
         raise ConfigError(
             f"workload={workload_name}: unknown workload; choose one of {', '.join(WORKLOADS)}"
         )
-    _positive_int(cfg, "workers")
+    _positive_int(cfg, "workers", alternative=" (or auto: a ladder from the core topology)")
     if cfg.get("repeats") == "auto":
         target = cfg.get("repeats_target")
         if isinstance(target, bool) or not isinstance(target, (int, float)) or not 0 < target < 1:
@@ -340,10 +340,10 @@ def check_resume(resume: str, sweep: SweepPlan) -> list[str]:
     return [f"hydra.sweep.dir={folder.absolute()}"]
 
 
-def _positive_int(cfg: DictConfig, key: str, minimum: int = 1) -> int:
+def _positive_int(cfg: DictConfig, key: str, minimum: int = 1, alternative: str = "") -> int:
     value = cfg.get(key)
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ConfigError(f"{key}={value}: must be an integer >= {minimum}")
+        raise ConfigError(f"{key}={value}: must be an integer >= {minimum}{alternative}")
     return value
 
 
