@@ -248,8 +248,8 @@ def check_job(cfg: DictConfig, topo: Topology | None = None) -> None:
             cls(cfg.workers, start_method, **backend_options(cfg))
     except (WorkloadError, BackendError) as exc:
         raise ConfigError(str(exc)) from None
-    except TypeError as exc:  # a backend.KEY that this backend's class does not take
-        raise ConfigError(f"backend={cfg.backend.name}: {exc}") from None
+    except TypeError:  # a backend.KEY that this backend's class does not take
+        raise ConfigError(_unknown_backend_option(cfg, cls)) from None
     if cls.uses_processes and cfg.workload.name == "custom":
         _check_picklable(workload.task, f"workload.fn={cfg.workload.fn}")
     if interp is not None:
@@ -272,6 +272,20 @@ def _check_interpreter(
         interpreter.check_requirements(interp, needs)
     except interpreter.InterpreterError as exc:
         raise ConfigError(str(exc)) from None
+
+
+def _unknown_backend_option(cfg: DictConfig, cls: type[Backend]) -> str:
+    """One line naming the keys this backend does not take, and the ones it does."""
+    import inspect
+
+    common = {"self", "workers", "start_method", "initializer", "initargs"}
+    params = inspect.signature(cls.__init__).parameters
+    named = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    takes = [n for n, p in params.items() if n not in common and p.kind in named]
+    unknown = [f"backend.{k}" for k in backend_options(cfg) if k not in takes]
+    allowed = ", ".join(f"backend.{k}" for k in takes) or "none"
+    what = ", ".join(unknown) or "backend options"
+    return f"{what}: not an option of backend={cfg.backend.name} (its options: {allowed})"
 
 
 def _check_picklable(obj: Any, what: str) -> None:

@@ -101,7 +101,9 @@ def test_missing_dask_is_refused_with_the_extra_to_install(monkeypatch, hydra_ct
     [
         ("backend.processes=maybe", "backend.processes='maybe': must be true"),
         ("backend.address=''", "backend.address='': must be a scheduler address"),
-        ("+backend.threads=4", "backend=dask_distributed: .*unexpected keyword argument 'threads'"),
+        ("backend.address=foo", "backend.address='foo': must be a scheduler address"),
+        ("+backend.threads=4", "backend.threads: not an option of backend=dask_distributed "
+         r"\(its options: backend.processes, backend.address\)"),
     ],
 )
 def test_bad_dask_options_are_one_line_errors(hydra_ctx, override: str, message: str) -> None:

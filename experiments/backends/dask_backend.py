@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from collections.abc import Sequence
 from typing import Any, Callable, ClassVar
 
@@ -27,6 +28,9 @@ EXTRA = (
     "the extra coresweep[dask]: pip install '.[dask]' in the coresweep checkout, "
     "or pip install 'dask[distributed]'"
 )
+
+#: A scheduler address: ``scheme://host:port`` (tcp, tls, ucx, ws...) or plain ``host:port``.
+_ADDRESS = re.compile(r"^(?:[a-z][a-z0-9+]*://\S+|[^\s:/]+:\d+)$")
 
 #: How long to wait for an existing cluster's workers to join before checking its size.
 EXTERNAL_WAIT_S = 10.0
@@ -80,7 +84,7 @@ class DaskDistributedBackend(Backend):
             raise BackendError(
                 f"backend.processes={processes!r}: must be true (worker processes) or false (threads)"
             )
-        if address is not None and (not isinstance(address, str) or not address.strip()):
+        if address is not None and (not isinstance(address, str) or not _ADDRESS.match(address)):
             raise BackendError(
                 f"backend.address={address!r}: must be a scheduler address like tcp://host:8786, or null "
                 "(start a LocalCluster)"
