@@ -5,8 +5,7 @@ from __future__ import annotations
 from importlib import resources
 
 import pytest
-from hydra import compose, initialize_config_module
-from hydra.core.global_hydra import GlobalHydra
+from hydra import compose
 
 from coresweep.experiments.backends import BACKENDS
 from coresweep.experiments.sweep import backend_class, check_job, make_workload
@@ -17,14 +16,6 @@ CONF = resources.files("coresweep.conf")
 
 def _options(group: str) -> list[str]:
     return sorted(p.name[:-5] for p in CONF.joinpath(group).iterdir() if p.name.endswith(".yaml"))
-
-
-@pytest.fixture()
-def hydra_ctx():
-    GlobalHydra.instance().clear()
-    with initialize_config_module("coresweep.conf", version_base="1.3"):
-        yield
-    GlobalHydra.instance().clear()
 
 
 def test_every_registered_backend_has_a_config_and_back() -> None:

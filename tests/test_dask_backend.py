@@ -6,8 +6,7 @@ from __future__ import annotations
 import os
 
 import pytest
-from hydra import compose, initialize_config_module
-from hydra.core.global_hydra import GlobalHydra
+from hydra import compose
 
 from coresweep.experiments.backends import BACKENDS, BackendError, dask_backend
 from coresweep.experiments.sweep import ConfigError, check_job
@@ -16,14 +15,6 @@ from . import tasks
 
 DASK = BACKENDS["dask_distributed"]
 needs_dask = pytest.mark.skipif(not DASK.available(), reason="dask is not installed (coresweep[dask])")
-
-
-@pytest.fixture()
-def hydra_ctx():
-    GlobalHydra.instance().clear()
-    with initialize_config_module("coresweep.conf", version_base="1.3"):
-        yield
-    GlobalHydra.instance().clear()
 
 
 @needs_dask
