@@ -29,6 +29,7 @@ from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from multiprocessing import Pool
 from pathlib import Path
 
+from benchmarks._results import write_result
 from coresweep.experiments.allocator import TUNABLES
 from coresweep.experiments.workloads import WORKLOADS
 
@@ -170,10 +171,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(hand_written(args.script_only, args.workers, args.repeats)))
         return 0
     report = compare(args)
-    args.out.mkdir(parents=True, exist_ok=True)
-    name = "fidelity-cold.json" if args.cold_script else "fidelity.json"
-    (args.out / name).write_text(json.dumps(report, indent=2) + "\n")
-    print(f"written: {args.out / name}")
+    write_result(args.out, "fidelity-cold.json" if args.cold_script else "fidelity.json", report)
     return 0
 
 

@@ -22,6 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchmarks._results import write_result
 from coresweep.experiments import interpreter
 
 BACKENDS = ("sequential", "thread_pool", "process_pool")
@@ -101,17 +102,14 @@ def main() -> None:
     per_job = (child["sweep_s"] - inproc["sweep_s"]) / max(1, child["jobs"])
     print(f"\nsame interpreter, child / in-process median wall: {min(ratios):.3f} – {max(ratios):.3f}"
           f" (median {statistics.median(ratios):.3f}); extra cost of the child per job: {per_job:+.2f} s")
-    args.out.mkdir(parents=True, exist_ok=True)
-    out = args.out / "interpreters.json"
-    out.write_text(json.dumps({
+    write_result(args.out, "interpreters.json", {
         "machine": os.uname().nodename,
         "cpus": os.cpu_count(),
         "repeats": args.repeats,
         "results": results,
         "child_over_inprocess_wall": ratios,
         "child_extra_s_per_job": per_job,
-    }, indent=2) + "\n")
-    print(f"written: {out}")
+    })
 
 
 if __name__ == "__main__":

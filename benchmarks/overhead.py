@@ -27,6 +27,8 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any, Callable
 
+from benchmarks._results import write_result
+
 RESULTS = Path(__file__).resolve().parent / "results"
 _T0 = time.perf_counter()  # first thing in the measured process: imports are counted from here
 
@@ -179,9 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     report = {"machine": os.uname().nodename, "cpus": os.cpu_count(), "python": sys.version.split()[0],
               "overrides": args.overrides, "loadavg_end": os.getloadavg()[0], "median": summary,
               "rounds": rounds}
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "overhead.json").write_text(json.dumps(report, indent=2) + "\n")
-    print(f"written: {args.out / 'overhead.json'}")
+    write_result(args.out, "overhead.json", report)
     return 0
 
 

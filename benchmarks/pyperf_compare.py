@@ -23,6 +23,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from benchmarks._results import write_result
+
 RESULTS = Path(__file__).resolve().parent / "results"
 CASES = {
     # workload: (size, grain): one sequential run takes ~0.15-0.35 s here
@@ -111,9 +113,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{workload:12} {row['pyperf_median_s'] * 1e3:10.1f} {row['harness_median_s'] * 1e3:13.1f} "
               f"{row['ratio']:7.3f} {row['ratio_min']:6.3f}-{row['ratio_max']:.3f}")
     report["loadavg_end"] = os.getloadavg()[0]
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "pyperf_compare.json").write_text(json.dumps(report, indent=2) + "\n")
-    print(f"written: {args.out / 'pyperf_compare.json'}")
+    write_result(args.out, "pyperf_compare.json", report)
     return 0
 
 

@@ -30,6 +30,8 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks._results import write_result
+
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "2core-vm-default"
 RESULTS = Path(__file__).resolve().parent / "results"
 BACKENDS = (
@@ -177,7 +179,6 @@ def main(argv: list[str] | None = None) -> int:
             f"{count} rows: wall {min(walls):.2f}-{max(walls):.2f} s "
             f"(median {statistics.median(walls):.2f}), CPU {statistics.median(cpus):.2f} s (median)"
         )
-    args.out.mkdir(parents=True, exist_ok=True)
     record = {
         "benchmark": "report_build",
         "command": "python -m benchmarks.report_build "
@@ -188,9 +189,7 @@ def main(argv: list[str] | None = None) -> int:
         "summary": summary,
         "runs": runs,
     }
-    path = args.out / "report_build.json"
-    path.write_text(json.dumps(record, indent=2) + "\n")
-    print(f"written: {path}")
+    write_result(args.out, "report_build.json", record)
     return 0
 
 

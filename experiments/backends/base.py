@@ -74,9 +74,7 @@ class Backend(ABC):
         initargs: tuple[Any, ...] = (),
     ) -> None:
         if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-            raise BackendError(
-                f"workers={workers!r}: must be an integer >= 1 (or auto: a ladder from the core topology)"
-            )
+            raise BackendError(f"workers={workers!r}: must be an integer >= 1")
         if start_method not in (None, "auto") and self.supports_start_method:
             allowed = available_start_methods()
             if start_method not in allowed:
