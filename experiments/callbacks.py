@@ -139,6 +139,7 @@ class SweepCallback(Callback):
         LAST_SWEEP.update(failed_runs=self.failed_runs, failed_jobs=list(self.failed_jobs))
         self._record_noise(sweep_dir)
         if not OmegaConf.select(config, "report", default=True):
+            self._say_dead_jobs()
             return
         try:
             from coresweep.analysis.report import build_report
@@ -156,7 +157,17 @@ class SweepCallback(Callback):
         if self.failed_runs:
             jobs = ", ".join(self.failed_jobs)
             summary += f", [red]{self.failed_runs} failed runs (jobs {jobs})[/red]"
-        self.console.print(f"coresweep: {summary}\nreport: {result.index_html}")
+        self.console.print(f"coresweep: {summary}")
+        self._say_dead_jobs()
+        self.console.print(f"report: {result.index_html}")
+
+    def _say_dead_jobs(self) -> None:
+        """One error line per job whose process died (submitit launchers; see launchers.py)."""
+        from .launchers import DEAD_JOBS
+
+        for job, overrides, why in DEAD_JOBS:
+            which = f"job {int(job) + 1}/{self.total or '?'} ({overrides})"
+            self.console.print(f"[red]coresweep: error: {which} died: {why}[/red]")
 
     def _record_noise(self, sweep_dir: Path) -> None:
         """Add the ``noise`` section to environment.json and warn about a busy machine."""

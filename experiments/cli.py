@@ -17,6 +17,7 @@ import hydra
 from omegaconf import DictConfig
 
 from .composed import ComposedConfigs
+from .launchers import surviving_dead_jobs
 from .sweep import CONFIG_NAME, ConfigError
 
 EXIT_OK, EXIT_FAILED_RUNS, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -151,8 +152,9 @@ def main(argv: list[str] | None = None) -> int:
     sys.argv = [prog, *hydra_argv]
     # SIGTERM (a scheduler's stop, `kill`) gets the same clean ending as Ctrl-C.
     signal.signal(signal.SIGTERM, _interrupt)
+    launcher = (LAST_SWEEP_PLAN.get("launcher") or {}).get("target")
     try:
-        with validated, composed.serving():
+        with validated, composed.serving(), surviving_dead_jobs(launcher):
             _hydra_app()
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)

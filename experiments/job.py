@@ -227,6 +227,55 @@ def _run_in_interpreter(
     return _outcome(job, [{"ok": r.ok, "wall_s": r.wall_s, "error": r.error} for r in measurement.runs])
 
 
+def record_dead_job(cfg: DictConfig, job_dir: Path, sweep_dir: Path, job: str, error: str) -> None:
+    """One failed row for a job whose process died before it returned (killed, out of memory,
+    a scheduler's time limit): the report lists it among the failures, the exit status is 1,
+    and ``resume=`` runs it again. Rows the job wrote before it died are kept as they are."""
+    from .topology_state import current_topology
+
+    environment = _read_environment(sweep_dir)
+    topology, cpus = job_topology(cfg, current_topology())
+    workload = make_workload(cfg)
+    cls = backend_class(cfg)
+    row: dict[str, Any] = {
+        "schema": records.SCHEMA,
+        "sweep_id": environment.get("sweep_id") or sweep_dir.name,
+        "job": job,
+        "machine": cfg.get("machine") or environment.get("machine") or default_machine_name(),
+        "backend": cfg.backend.name,
+        "start_method": None,
+        "workers": 1 if cls.single_worker else int(cfg.workers),
+        "workers_requested": int(cfg.workers),
+        "pinning": cfg.pinning,
+        "workload": cfg.workload.name,
+        "size": workload.size,
+        "grain": workload.grain if workload.uses_grain else None,
+        "collect": cfg.collect,
+        "cpus": format_cpu_list(cpus) if cpus is not None else None,
+        **topology.counts(),
+        "repeat": 0,
+        "loops": None,
+        "wall_s": None,
+        "startup_s": None,
+        "teardown_s": None,
+        "cpu_user_s": None,
+        "cpu_sys_s": None,
+        "peak_rss_bytes": None,
+        # Under python=... the child's version is unknown once it is gone; here it is this one.
+        "python": python_info()["version"] if cfg.get("python") is None else None,
+        "gil_enabled": gil_enabled() if cfg.get("python") is None else None,
+        "verified": False,
+        "ok": False,
+        "error": error,
+        "job_died": True,
+        "timestamp": dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds"),
+    }
+    if cfg.workload.name == "custom":
+        row["fn"] = cfg.workload.fn
+    with records.RecordWriter(job_dir / records.RESULTS_FILE) as writer:
+        writer.write(row)
+
+
 def min_repeats(setting: Any) -> int:
     """Rows a job always has: ``repeats``, or for ``auto`` the 6 runs a 95 % median CI needs."""
     return ADAPTIVE_MIN_REPEATS if setting == "auto" else int(setting)
@@ -260,7 +309,7 @@ def _complete_rows(path: Path, repeats: int) -> list[dict[str, Any]] | None:
         except ValueError:
             rows = []  # a torn line (SIGKILL mid-write): the job did not finish
             break
-    if len(rows) >= repeats and not any(r.get("interrupted") for r in rows):
+    if len(rows) >= repeats and not any(r.get("interrupted") or r.get("job_died") for r in rows):
         return rows
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     path.rename(path.with_name(f"results.unfinished-{stamp}.jsonl"))

@@ -8,12 +8,15 @@ the one line shown before the sweep starts.
 
 With a launcher that runs jobs in other processes (submitit), the jobs' progress lines go to
 the launcher's logs, not this terminal: ``outcomes_from_disk`` rebuilds the per-job summary
-from the rows the jobs wrote.
+from the rows the jobs wrote, and ``surviving_dead_jobs`` turns a job whose process died
+(which submitit reports by raising) into a failed row and one error line, so the sweep goes on.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -107,3 +110,111 @@ def _overrides(job_dir: Path) -> str:
         return f"job {job_dir.name}"
     shown = [str(o) for o in listed if not str(o).startswith(("hydra.", "hydra/"))]  # type: ignore[union-attr]
     return " ".join(shown).replace("\\:", ":") or "defaults"
+
+
+#: Jobs whose process died under a submitit launcher in this sweep: (job, overrides, why).
+DEAD_JOBS: list[tuple[str, str, str]] = []
+
+_SUBMITIT_LAUNCHER = "hydra_plugins.hydra_submitit_launcher.submitit_launcher"
+
+
+@contextlib.contextmanager
+def surviving_dead_jobs(target: str | None) -> Iterator[None]:
+    """Under a submitit launcher, a job whose process dies (SIGKILL, the OOM killer, a time
+    limit) becomes a failed row and one error line, and the sweep goes on.
+
+    submitit raises for such a job when its result is collected, which would end the sweep
+    with a traceback and no report. For this call only, the launcher's result collection
+    answers instead with what ``record_dead_job`` wrote, so the jobs after it still run and
+    the report is built from every row that landed. Other launchers are left as they are.
+    """
+    DEAD_JOBS.clear()
+    if not str(target or "").startswith(_SUBMITIT_LAUNCHER):
+        yield
+        return
+    import submitit
+    from hydra_plugins.hydra_submitit_launcher.submitit_launcher import BaseSubmititLauncher
+
+    original_launch = BaseSubmititLauncher.launch
+    original_results = submitit.Job.results
+
+    def results(job: Any) -> Any:
+        try:
+            return original_results(job)
+        except (submitit.core.utils.UncompletedJobError, submitit.core.utils.FailedJobError) as exc:
+            return [_Died(job, exc)]
+
+    def launch(launcher: Any, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Any:
+        returns = list(original_launch(launcher, job_overrides, initial_job_idx))
+        for i, ret in enumerate(returns):
+            if isinstance(ret, _Died):
+                returns[i] = _record_death(launcher, ret, list(job_overrides[i]), initial_job_idx + i)
+        return returns
+
+    submitit.Job.results = results  # type: ignore[method-assign]
+    BaseSubmititLauncher.launch = launch  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        submitit.Job.results = original_results  # type: ignore[method-assign]
+        BaseSubmititLauncher.launch = original_launch  # type: ignore[method-assign]
+
+
+class _Died:
+    """Stands for the result of a submitit job that ended without one."""
+
+    def __init__(self, job: Any, exc: BaseException) -> None:
+        self.job, self.exc = job, exc
+
+
+def death_reason(job: Any, exc: BaseException) -> str:
+    """Why a submitit job ended without a result, in one line, from what submitit knows."""
+    import submitit
+
+    state = str(getattr(job, "state", "") or "UNKNOWN")
+    try:
+        stderr = job.stderr() or ""
+    except Exception:  # a log that was never written
+        stderr = ""
+    last = next((ln.strip() for ln in reversed(stderr.splitlines()) if ln.strip()), "")
+    if isinstance(exc, submitit.core.utils.FailedJobError):
+        why = f"it failed outside the job ({last or _first_line(exc)})"
+    elif last:
+        why = f"its process ended without a result (launcher state {state}); last error output: {last}"
+    else:
+        why = (
+            f"its process ended without a result and without error output (launcher state {state}; "
+            "exit status not recorded): killed from outside, e.g. SIGKILL, the OOM killer or a time limit"
+        )
+    try:
+        log = f"; log: {job.paths.stdout}"
+    except Exception:
+        log = ""
+    return why + log
+
+
+def _first_line(exc: BaseException) -> str:
+    return next((ln for ln in str(exc).splitlines() if ln.strip()), type(exc).__name__)
+
+
+def _record_death(launcher: Any, died: _Died, overrides: list[str], num: int) -> Any:
+    """Write the dead job's failed row and stand in for its result (the sweep goes on)."""
+    from hydra.core.utils import JobReturn, JobStatus
+
+    from .job import record_dead_job
+
+    job = str(num)
+    sweep_dir = Path(str(launcher.config.hydra.sweep.dir))
+    shown = " ".join(o for o in overrides if not o.startswith(("hydra.", "hydra/"))).replace("\\:", ":")
+    why = death_reason(died.job, died.exc)
+    DEAD_JOBS.append((job, shown or "defaults", why))
+    error = f"job process died: {why}"
+    try:
+        cfg = launcher.hydra_context.config_loader.load_sweep_config(launcher.config, overrides)
+        record_dead_job(cfg, sweep_dir / job, sweep_dir, job, error)
+    except Exception as exc:  # the error line still names the job; the row is a courtesy
+        DEAD_JOBS[-1] = (job, shown or "defaults", f"{why} (no failed row written: {exc})")
+    from .job import JobOutcome
+
+    outcome = JobOutcome(job=job, n_ok=0, n_failed=1, median_wall_s=None, first_error=error)
+    return JobReturn(overrides=overrides, status=JobStatus.COMPLETED, _return_value=outcome)

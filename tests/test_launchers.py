@@ -4,6 +4,7 @@ land where coresweep-report finds them, and the sweep still ends with its report
 from __future__ import annotations
 
 import json
+import os
 import pickle
 import re
 import subprocess
@@ -151,3 +152,33 @@ def test_submitit_local_two_jobs_one_at_a_time_end_to_end(tmp_path: Path) -> Non
         stamps = re.findall(r"submitit INFO \(([^)]+)\)", log.read_text())
         spans.append((stamps[0], stamps[-1]))
     assert len(spans) == 2 and spans[0][1] <= spans[1][0], spans
+
+
+@pytest.mark.slow
+@needs_submitit
+def test_submitit_job_killed_outright_is_a_failed_row_and_one_error_line(tmp_path: Path) -> None:
+    # Job 1 (thread_pool) SIGKILLs its own process from a worker thread; jobs 0 and 2 finish.
+    sweep = tmp_path / "sweep"
+    cmd = [
+        sys.executable, "-m", "coresweep.experiments.entry", "hydra/launcher=submitit_local",
+        "hydra.sweeper.max_batch_size=1", "-m", "backend=sequential,thread_pool,process_pool",
+        "workers=2", "workload=custom", "workload.fn=tests.tasks:kill_own_process_off_main_thread",
+        "workload.size=4", "repeats=2", "min_time_s=0", f"hydra.sweep.dir={sweep}",
+    ]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}  # so every process can import tests.tasks
+    out = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=300, env=env)
+    assert out.returncode == 1, out.stderr
+    assert "Traceback" not in out.stderr and "UncompletedJobError" not in out.stderr
+    # The rows of the jobs before and after it are kept; the dead job has one failed row.
+    for job in ("0", "2"):
+        rows = [json.loads(ln) for ln in (sweep / job / "results.jsonl").read_text().splitlines()]
+        assert len(rows) == 2 and all(r["ok"] for r in rows)
+    (dead,) = [json.loads(ln) for ln in (sweep / "1" / "results.jsonl").read_text().splitlines()]
+    assert dead["ok"] is False and dead["job_died"] is True and dead["backend"] == "thread_pool"
+    assert "without a result" in dead["error"] and "SIGKILL" in dead["error"]
+    # One error line names the job, its overrides and why; the report is built all the same.
+    errors = [ln for ln in out.stderr.splitlines() if ln.startswith("coresweep: error:")]
+    assert len(errors) == 1, out.stderr
+    assert "job 2/3 (backend=thread_pool workers=2" in errors[0] and "died:" in errors[0]
+    assert (sweep / "report" / "index.html").is_file()
+    assert "job process died" in (sweep / "report" / "index.html").read_text()
