@@ -1,9 +1,10 @@
 """Was the machine quiet enough to trust small differences? Warnings from the numbers on disk.
 
-Two sources: the repeats themselves (a configuration whose wall times scatter by more than
-``NOISY_CV`` of their mean) and the ``noise`` section the runner adds to ``environment.json``
-(load at the start, CPU used by other processes, the frequency governor, thermal throttling).
-Every key is optional: an older sweep without ``noise`` simply gives no machine warnings.
+Three sources: the repeats themselves (a configuration whose wall times scatter by more than
+``NOISY_CV`` of their mean), the ``noise`` section the runner adds to ``environment.json``
+(load at the start, CPU used by other processes, the frequency governor, thermal throttling)
+and its ``launcher`` record (a launcher that timed several jobs at once on one machine).
+Every key is optional: an older sweep without them simply gives no machine warnings.
 """
 
 from __future__ import annotations
@@ -74,6 +75,9 @@ def environment_warnings(name: str, env: Mapping[str, Any]) -> list[str]:
     logical = _number(topo.get("logical_cores")) or _number(env.get("logical_cores"))
     where = f"sweep {name}"
     out = []
+    launcher = _launcher_warning(env.get("launcher"))
+    if launcher:
+        out.append(f"{where}: {launcher}")
     loads = noise.get("loadavg_start")
     if not isinstance(loads, (list, tuple)) or not loads:
         loads = env.get("loadavg")
@@ -98,6 +102,25 @@ def environment_warnings(name: str, env: Mapping[str, Any]) -> list[str]:
     if start is not None and end is not None and end > start:
         out.append(f"{where}: the CPU was thermally throttled {end - start:g} times during the sweep")
     return out
+
+
+def _launcher_warning(launcher: Any) -> str | None:
+    """The launcher warning the sweep recorded: jobs timed at the same time on one machine.
+
+    Taken as recorded (``launcher.warning``); a record without that text but with more than
+    one job at once on this machine gets a line made from its figures."""
+    if not isinstance(launcher, Mapping):
+        return None
+    text = launcher.get("warning")
+    if isinstance(text, str) and text.strip():
+        return text.strip()
+    at_once = _number(launcher.get("jobs_at_once"))
+    if launcher.get("where") == "this machine" and at_once is not None and at_once > 1:
+        return (
+            f"hydra/launcher={launcher.get('launcher')} ran up to {at_once:g} jobs at the same time "
+            "on this machine: they shared its cores, so every timing is corrupted"
+        )
+    return None
 
 
 def noise_warnings(summary: pd.DataFrame, environments: Mapping[str, Mapping[str, Any]]) -> list[str]:

@@ -260,3 +260,34 @@ def test_two_folders_with_different_schemas_warn_and_go_on(tmp_path, capsys) -> 
     assert "different record schemas" in err and "schema 2" in err
     assert (tmp_path / "out" / "index.html").exists()
     assert (tmp_path / "out" / "results.csv").read_text().count("\n") == 3  # header + both rows
+
+
+def test_launcher_warning_reaches_the_report_and_the_terminal(tmp_path: Path, capsys) -> None:
+    # A launcher that timed jobs at the same time corrupts every figure: the page must say so,
+    # from environment.json alone, as the terminal did when the sweep ran.
+    sweep = _sweep(tmp_path)
+    env = json.loads((sweep / "environment.json").read_text())
+    env["launcher"] = {
+        "launcher": "submitit_local", "where": "this machine", "jobs_at_once": 3,
+        "warning": "hydra/launcher=submitit_local runs up to 3 jobs at the same time on this machine: "
+                   "they share its cores, so every timing is corrupted",
+    }
+    (sweep / "environment.json").write_text(json.dumps(env))
+    result = build_report([sweep])
+    page = result.index_html.read_text()
+    noise_box = page.split('<div class="noise" id="noise">', 1)[1].split("</div>", 1)[0]
+    assert "submitit_local runs up to 3 jobs at the same time" in noise_box
+    assert any("every timing is corrupted" in w for w in result.noise_warnings)
+    assert "every timing is corrupted" in (sweep / "report" / "summary.md").read_text()
+    assert main([str(sweep)]) == 0
+    assert "submitit_local runs up to 3 jobs at the same time" in capsys.readouterr().err
+    # A record without the text (jobs_at_once > 1 on this machine) still gives a line.
+    del env["launcher"]["warning"]
+    (sweep / "environment.json").write_text(json.dumps(env))
+    assert any("ran up to 3 jobs at the same time" in w for w in build_report([sweep]).noise_warnings)
+    # One job at a time: nothing to warn about.
+    env["launcher"] = {"launcher": "basic", "where": "this machine", "jobs_at_once": 1, "warning": None}
+    (sweep / "environment.json").write_text(json.dumps(env))
+    assert not any("at the same time" in w for w in build_report([sweep]).noise_warnings)
+    assert main([str(sweep)]) == 0
+    assert "at the same time" not in capsys.readouterr().err
