@@ -67,6 +67,10 @@ EXTRA_COLOURS: tuple[str, ...] = (
 )
 LINESTYLES = ("-", "--", ":", "-.")
 MARKERS = ("o", "s", "^", "D", "v", "P", "X")
+#: Sideways step between neighbouring series of the memory figure, in octaves of workers.
+MEMORY_DODGE = 0.035
+#: Series whose values differ by at most this share are named as coinciding (memory figure).
+COINCIDE = 0.02
 #: Dimensions that may split one backend into several lines within a panel.
 VARIANT_DIMS = ("start_method", "pinning", "collect", "grain", "python", "gil_enabled")
 
@@ -136,14 +140,24 @@ def _panel_label(workload: Any, size: Any, several_sizes: bool) -> str:
     return f"{workload} · size={size}" if several_sizes else str(workload)
 
 
-def _series_line(ax: plt.Axes, xs: Any, ys: Any, v_index: int, colour: str, label: str | None = None) -> Any:
-    """One backend's line: its colour, and the line style and marker of its variant."""
+def _series_line(
+    ax: plt.Axes,
+    xs: Any,
+    ys: Any,
+    v_index: int,
+    colour: str,
+    label: str | None = None,
+    marker_index: int | None = None,
+) -> Any:
+    """One backend's line: its colour, and the line style and marker of its variant (or the
+    marker given, where markers tell apart series that may coincide)."""
     extra = {"label": label} if label is not None else {}
+    marker = v_index if marker_index is None else marker_index
     (line,) = ax.plot(
         xs,
         ys,
         linestyle=LINESTYLES[v_index % len(LINESTYLES)],
-        marker=MARKERS[v_index % len(MARKERS)],
+        marker=MARKERS[marker % len(MARKERS)],
         color=colour,
         linewidth=1.6,
         markersize=4.5,
@@ -438,17 +452,25 @@ def line_figure(
     log2_x: bool | None = None,
     log_y_with_x: bool = False,
     empty_message: str = "no parallel runs: nothing to plot against workers",
+    dodge: float = 0.0,
+    sequential_reference: str = "",
 ) -> Figure:
     """Metric against workers: rows = machines (if several), columns = workload (and size).
 
     Intervals are bands (a single worker count gets an error bar instead), drawn from the
-    summary's bootstrap columns.
+    summary's bootstrap columns. ``dodge`` nudges each series sideways (a fraction of an octave
+    on a log2 axis) so that series with equal values stay visible side by side;
+    ``sequential_reference`` (its legend label) draws the sequential run's value of each panel
+    as a horizontal line, for metrics that have no "1x" of their own.
     """
     data = _line_data(summary, y)
     if data.empty:
         return _message_figure(title, empty_message)
     plan = _worker_panels(data, _grain_workloads(summary))
     note = "Not shown: " + "; ".join(plan.left_out) + "." if plan.left_out else ""
+    if dodge:
+        nudge = "Points are nudged sideways per backend so that equal values stay visible."
+        note = f"{note} {nudge}".strip()
     data = plan.data
     if data.empty:
         return _message_figure(title, note or empty_message)
@@ -461,7 +483,12 @@ def line_figure(
         _series_label(str(b), variants.get(str(b), []), dict(zip(series_dims, rest)))
         for b, *rest in data[["backend", *series_dims]].drop_duplicates().itertuples(index=False, name=None)
     }
-    guides = [ideal_label, baseline_label, "oversubscribed (workers > logical CPUs)"]
+    guides = [ideal_label, baseline_label, "oversubscribed (workers > logical CPUs)", sequential_reference]
+    # A series keeps its sideways offset in every panel: its place among all the figure's series.
+    order = sorted(labels, key=lambda label: _legend_order(label, palette))
+    offset_of = {label: (i - (len(order) - 1) / 2) * dodge for i, label in enumerate(order)}
+    references = _sequential_values(summary, y) if sequential_reference else None
+    coinciding: dict[str, list[str]] = {}  # "a = b" -> the panels where their lines coincide
     layout = _Layout(n_rows, n_cols, max(len(t) for t in [*labels, *guides]), bottom=0.9 if note else 0.6)
     fig, axes = plt.subplots(n_rows, n_cols, figsize=layout.size, squeeze=False)
     layout.apply(fig)
@@ -509,6 +536,7 @@ def line_figure(
             x_max = float(w_all[in_panel].max())
             right = max(x_max, logical or 0.0)
             bands: list[tuple[np.ndarray, str]] = []
+            panel_points: list[tuple[str, np.ndarray, np.ndarray]] = []
             for (backend, *rest), pos in panel_series:
                 backend = str(backend)
                 dims = variants.get(backend, [])
@@ -536,9 +564,23 @@ def line_figure(
                             capsize=3,
                             zorder=3,
                         )
-                line = _series_line(ax, xs, ys, v_index, colour, label=label)
+                marker_index = None
+                if dodge:
+                    panel_points.append((label, xs, ys))
+                    xs = xs * 2.0 ** offset_of[label] if log2_x else xs + offset_of[label]
+                    marker_index = order.index(label)
+                line = _series_line(ax, xs, ys, v_index, colour, label=label, marker_index=marker_index)
                 handles.setdefault(label, line)
+            for group in _coinciding(panel_points):
+                coinciding.setdefault(" = ".join(group), []).append(panel_title)
             _add_bands(ax, bands)
+            reference_top = np.nan
+            if references is not None:
+                seq_colour = palette.get(SEQUENTIAL, BACKEND_COLOURS[SEQUENTIAL])
+                for value in _panel_references(references, machine, data.iloc[in_panel]):
+                    ax.axhline(value, color=seq_colour, linestyle=":", linewidth=1.4, zorder=3)
+                    handles.setdefault(sequential_reference, Line2D([], [], color=seq_colour, linestyle=":"))
+                    reference_top = np.nanmax([reference_top, value])
             ticks = np.unique(np.concatenate([w_all[in_panel], [logical] if logical else []]))
             _worker_axis(ax, ticks, log2_x)
             lim = (min(ticks) / 1.4, right * 1.4) if log2_x else (0.0, right + max(0.6, right * 0.08))
@@ -562,6 +604,8 @@ def line_figure(
                 top = max(top, min(float(ideal(np.array([x_max]))[0]), top * 1.5))
             if baseline_y is not None:
                 top = max(top, baseline_y)
+            if np.isfinite(reference_top):
+                top = max(top, reference_top)
             if log2_x and log_y_with_x:
                 # Log-log: the ideal line stays straight and 0.5x and 2x look equally far from 1x.
                 values = np.concatenate([v[in_panel] for v in values_of.values()])
@@ -584,6 +628,12 @@ def line_figure(
                 axes[r][c].set_visible(False)
     width, height = layout.size
     fig.suptitle(title, x=layout.left / width * 0.4, y=1 - 0.18 / height, ha="left", va="top", fontsize=12)
+    if coinciding:
+        same = "; ".join(
+            group + ("" if len(where) == len(panels) else f" ({', '.join(where)})")
+            for group, where in coinciding.items()
+        )
+        note += f" Equal within {COINCIDE:.0%} at every point: {same}."
     if note:
         fig.text(layout.left / width * 0.4, 0.1 / height, note, fontsize=8, color="#444444", va="bottom")
     if handles:
@@ -598,6 +648,46 @@ def line_figure(
             alignment="left",
         )
     return fig
+
+
+def _coinciding(points: list[tuple[str, np.ndarray, np.ndarray]]) -> list[list[str]]:
+    """Groups of series (by label) whose values agree within ``COINCIDE`` at the same workers:
+    drawn on top of each other, the figure must name them."""
+    groups: list[list[tuple[str, dict[float, float]]]] = []
+    for label, xs, ys in points:
+        series = {float(x): float(v) for x, v in zip(xs, ys) if np.isfinite(v)}
+        for group in groups:
+            other = group[0][1]
+            if series.keys() == other.keys() and all(
+                abs(series[x] - other[x]) <= COINCIDE * max(abs(other[x]), 1e-12) for x in series
+            ):
+                group.append((label, series))
+                break
+        else:
+            groups.append([(label, series)])
+    return [[label for label, _ in g] for g in groups if len(g) > 1]
+
+
+def _sequential_values(summary: pd.DataFrame, y: str) -> pd.DataFrame:
+    """The sequential configurations with a finite ``y`` (a reference line in each panel)."""
+    if y not in summary.columns:
+        return summary.iloc[0:0]
+    values = summary[y].astype("float64")
+    seq = summary[summary["backend"].eq(SEQUENTIAL) & (summary["n_ok"] > 0) & np.isfinite(values)]
+    return seq.assign(
+        machine=seq["machine"].astype(str), workload=seq["workload"].astype(str), _reference_y=values
+    )
+
+
+def _panel_references(seq: pd.DataFrame, machine: str, panel_rows: pd.DataFrame) -> list[float]:
+    """The sequential values that belong to a panel: same machine, workload, size and grain."""
+    keys = [k for k in ("workload", "size", "grain") if k in seq.columns and k in panel_rows.columns]
+    wanted = set(panel_rows[keys].astype(str).itertuples(index=False, name=None))
+    mine = seq[seq["machine"].eq(machine)]
+    if mine.empty or not keys:
+        return []
+    match = [tuple(row) in wanted for row in mine[keys].astype(str).itertuples(index=False, name=None)]
+    return sorted(set(mine.loc[match, "_reference_y"].astype("float64")))
 
 
 def _legend_order(label: str, palette: Mapping[str, str]) -> tuple[int, str]:
@@ -673,6 +763,9 @@ def memory_figure(summary: pd.DataFrame, topology: Mapping, palette: Mapping[str
         ylabel="peak RSS (MiB)",
         log2_x=True,
         empty_message="no memory measurements for parallel runs",
+        # Backends of one family often use the same memory to the MiB (the lines coincide).
+        dodge=MEMORY_DODGE,
+        sequential_reference="sequential (reference: no workers)",
     )
 
 

@@ -188,3 +188,32 @@ def test_a_figure_that_fails_in_a_worker_is_drawn_by_the_caller(tmp_path: Path, 
     files = draw_all(summary, topology, out, processes=2)
     assert [f.name for f in files][:2] == ["speedup", "efficiency"]
     assert all(f.png.is_file() and f.svg.is_file() for f in files)
+
+
+def test_memory_figure_shows_coinciding_backends_apart_and_the_sequential_reference(tmp_path: Path) -> None:
+    # Every synthetic row has the same peak RSS: three backends draw the very same line.
+    configs = ladder(["pool", "process_pool", "thread_pool"], [1, 2])
+    sweep = write_sweep(tmp_path / "s", configs, amdahl_wall(1.0, 0.1))
+    summary, topology = _summary_of(sweep)
+    fig = memory_figure(summary, topology, backend_palette(summary["backend"]))
+    (ax,) = _panels(fig)
+    lines = {line.get_label(): line for line in ax.get_lines() if line.get_zorder() == 4}
+    assert set(lines) == {"pool", "process_pool", "thread_pool"}
+    # Each backend sits at its own x near each worker count (same value, so nudged apart)...
+    at_two = sorted(float(line.get_xdata()[1]) for line in lines.values())
+    assert len(set(at_two)) == 3 and all(1.8 < x < 2.2 for x in at_two)
+    assert len({line.get_marker() for line in lines.values()}) == 3  # and has its own marker
+    # ...and the figure says which coincide.
+    texts = " ".join(t.get_text() for t in fig.texts)
+    assert "pool = process_pool = thread_pool" in texts and "nudged sideways" in texts
+    # The sequential run is the reference: a dotted horizontal line at its value, in the legend.
+    mib = 50_000_000 / 2**20
+    refs = [ln for ln in ax.get_lines() if ln.get_linestyle() == ":" and set(ln.get_ydata()) == {mib}]
+    assert len(refs) == 1
+    legend = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert any(t.startswith("sequential") for t in legend)
+    # The speedup figure is not nudged: its points sit on the worker counts.
+    speedup = speedup_figure(summary, topology, backend_palette(summary["backend"]))
+    (ax,) = _panels(speedup)
+    assert sorted({x for x, _ in _series_points(ax)}) == [1.0, 2.0]
+    plt.close("all")
