@@ -347,10 +347,10 @@ def _log2_ticks(low: float, high: float, most: int = 8) -> list[float]:
     return sorted(ticks)[::step]
 
 
-def _core_markers(ax: plt.Axes, topo: Mapping[str, Any] | None, x_max: float) -> None:
-    """Dashed lines at physical/logical (and usable) core counts; shade workers > logical."""
+def _core_marks(topo: Mapping[str, Any] | None) -> dict[float, list[str]]:
+    """Core counts to mark on a worker axis: value -> its names (physical, logical, usable)."""
     if not topo:
-        return
+        return {}
     physical = topo.get("physical_cores")
     logical = topo.get("logical_cores")
     usable = topo.get("usable_cpus")
@@ -360,25 +360,45 @@ def _core_markers(ax: plt.Axes, topo: Mapping[str, Any] | None, x_max: float) ->
             if label == "usable" and logical and value >= logical:
                 continue
             marks.setdefault(float(value), []).append(label)
-    for value, labels in sorted(marks.items()):
+    return marks
+
+
+#: Height of one row of core-count labels above a panel, in inches (7 pt text and its box).
+CORE_LABEL_ROW_IN = 0.16
+
+
+def _core_label_rows(topologies: Iterable[Mapping[str, Any] | None]) -> int:
+    """Rows of core-count labels above the panels: neighbouring labels alternate between two
+    rows (they may sit close together on the axis), so one mark needs one row, more need two."""
+    return max((min(len(_core_marks(t)), 2) for t in topologies), default=0)
+
+
+def _core_markers(ax: plt.Axes, topo: Mapping[str, Any] | None, x_max: float) -> int:
+    """Dashed lines at physical/logical (and usable) core counts; shade workers > logical.
+
+    The labels ("2 physical = logical") sit above the panel's top edge, outside the data, so
+    no line or band can run under them. Returns the rows of labels drawn (0, 1 or 2).
+    """
+    marks = _core_marks(topo)
+    for index, (value, labels) in enumerate(sorted(marks.items())):
         ax.axvline(value, color="#555555", linestyle=(0, (4, 3)), linewidth=0.9, zorder=1)
         text = f"{value:g} " + " = ".join(labels)
         ax.annotate(
             text,
             xy=(value, 1.0),
             xycoords=("data", "axes fraction"),
-            xytext=(3, -4),
+            xytext=(0, 2 + 72 * CORE_LABEL_ROW_IN * (index % 2)),
             textcoords="offset points",
-            rotation=90,
-            ha="left",
-            va="top",
+            ha="center",
+            va="bottom",
             fontsize=7,
             color="#444444",
-            bbox={"facecolor": "white", "alpha": 0.75, "edgecolor": "none", "pad": 0.8},
-            zorder=5,
+            annotation_clip=False,
         )
+    logical = (topo or {}).get("logical_cores")
     if isinstance(logical, (int, float)) and logical > 0 and x_max > logical:
         ax.axvspan(float(logical), x_max * 4, color="#d62728", alpha=0.07, linewidth=0, zorder=0)
+    return min(len(marks), 2)
 
 
 def _grid(n_panels: int, n_machines: int) -> tuple[int, int]:
@@ -489,7 +509,15 @@ def line_figure(
     offset_of = {label: (i - (len(order) - 1) / 2) * dodge for i, label in enumerate(order)}
     references = _sequential_values(summary, y) if sequential_reference else None
     coinciding: dict[str, list[str]] = {}  # "a = b" -> the panels where their lines coincide
-    layout = _Layout(n_rows, n_cols, max(len(t) for t in [*labels, *guides]), bottom=0.9 if note else 0.6)
+    label_rows = _core_label_rows(topology.get(m) for m in machines)
+    layout = _Layout(
+        n_rows,
+        n_cols,
+        max(len(t) for t in [*labels, *guides]),
+        bottom=0.9 if note else 0.6,
+        top=0.75 + CORE_LABEL_ROW_IN * label_rows,
+        hspace=0.85 + CORE_LABEL_ROW_IN * label_rows,
+    )
     fig, axes = plt.subplots(n_rows, n_cols, figsize=layout.size, squeeze=False)
     layout.apply(fig)
     workers_all = data["workers"].astype("float64").to_numpy()
@@ -593,7 +621,9 @@ def line_figure(
                 seq_colour = palette.get(SEQUENTIAL, BACKEND_COLOURS[SEQUENTIAL])
                 ax.axhline(baseline_y, color=seq_colour, linewidth=1.2, alpha=0.8, zorder=1)
                 handles.setdefault(baseline_label, Line2D([], [], color=seq_colour))
-            _core_markers(ax, topo, lim[1])
+            rows_drawn = _core_markers(ax, topo, lim[1])
+            if rows_drawn:  # the panel title goes above the core-count labels
+                ax.title.set_y(1.01 + rows_drawn * CORE_LABEL_ROW_IN / PANEL_H)
             if logical and x_max > logical:
                 handles.setdefault(guides[2], Patch(color="#d62728", alpha=0.15))
             top = np.nanmax(values_of[y_high if y_high else y][in_panel])

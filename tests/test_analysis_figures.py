@@ -217,3 +217,23 @@ def test_memory_figure_shows_coinciding_backends_apart_and_the_sequential_refere
     (ax,) = _panels(speedup)
     assert sorted({x for x, _ in _series_points(ax)}) == [1.0, 2.0]
     plt.close("all")
+
+
+def test_core_count_labels_sit_above_the_panel_below_its_title(tmp_path: Path) -> None:
+    # Physical 2 and logical 4 (the synthetic topology): two labels, never over the data.
+    sweep = write_sweep(tmp_path / "s", ladder(["process_pool"], [1, 2, 4, 8]), amdahl_wall(1.0, 0.1))
+    summary, topology = _summary_of(sweep)
+    for draw in (speedup_figure, efficiency_figure):
+        fig = draw(summary, topology, backend_palette(summary["backend"]))
+        fig.canvas.draw()
+        renderer = fig.canvas.get_renderer()
+        (ax,) = _panels(fig)
+        panel = ax.get_window_extent(renderer)
+        labels = [t for t in ax.texts if "physical" in t.get_text() or "logical" in t.get_text()]
+        assert sorted(t.get_text() for t in labels) == ["2 physical", "4 logical"]
+        boxes = [t.get_window_extent(renderer) for t in labels]
+        assert all(box.y0 >= panel.y1 for box in boxes)  # above the plotting area
+        assert not boxes[0].overlaps(boxes[1])
+        title = ax.title.get_window_extent(renderer)
+        assert all(title.y0 >= box.y1 - 0.5 for box in boxes)
+        plt.close("all")
