@@ -159,7 +159,9 @@ class SweepCallback(Callback):
             summary += f", [red]{self.failed_runs} failed runs (jobs {jobs})[/red]"
         self.console.print(f"coresweep: {summary}")
         self._say_dead_jobs()
-        self.console.print(f"report: {result.index_html}")
+        # The command's result, on stdout (progress, warnings and errors are on stderr), so
+        # `coresweep ... | tail -1` or `$(coresweep ...)` gets the report's path alone.
+        print(f"report: {result.index_html}", flush=True)
 
     def _say_dead_jobs(self) -> None:
         """One error line per job whose process died (submitit launchers; see launchers.py)."""

@@ -209,7 +209,8 @@ def _interrupted(sweep_dir: str | None) -> int:
                 from coresweep.analysis.report import build_report
 
                 result = build_report([Path(sweep_dir)], Path(sweep_dir) / "report")
-                print(f"coresweep: partial report: {result.index_html}", file=sys.stderr)
+                print("coresweep: partial report of the runs so far written", file=sys.stderr)
+                print(f"report: {result.index_html}", flush=True)  # the result: stdout, as at a sweep's end
             except Exception as exc:
                 print(f"coresweep: partial report failed ({exc}); rows are in {sweep_dir}", file=sys.stderr)
             print(

@@ -68,6 +68,9 @@ def test_two_backends_two_workers_sweep(tmp_path: Path) -> None:
     for name in ("index.html", "results.csv", "summary.csv", "speedup.png", "speedup.svg",
                  "efficiency.png", "efficiency.svg"):
         assert (sweep / "report" / name).is_file(), name
+    # The report's path is the command's result: the only line on stdout; progress on stderr.
+    assert out.stdout == f"report: {sweep / 'report' / 'index.html'}\n"
+    assert "report:" not in out.stderr and "[1/" in out.stderr
     assert "[4/4]" in out.stderr
 
 

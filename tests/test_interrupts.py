@@ -60,11 +60,13 @@ def test_interrupt_keeps_rows_stops_workers_and_writes_partial_report(tmp_path: 
     time.sleep(0.5)  # into the second job: its workers exist now
     tree = psutil.Process(proc.pid).children(recursive=True)
     proc.send_signal(sig)
-    _, err = proc.communicate(timeout=120)
+    out, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
     assert "interrupted" in err and "resume=" in err
     assert len(rows(sweep / "0" / "results.jsonl")) == 3
     assert (sweep / "report" / "index.html").is_file()
+    # The partial report's path is the result: stdout, alone, as at the end of a whole sweep.
+    assert out == f"report: {sweep / 'report' / 'index.html'}\n"
     assert "Traceback" not in err
     assert_all_gone(tree)
 
