@@ -59,7 +59,16 @@ def preflight(argv: list[str], composed: ComposedConfigs | None = None) -> tuple
 
     from .callbacks import LAST_SWEEP_PLAN
     from .composed import hydra_overrides
-    from .sweep import check_job, check_resume, check_sweep_dir, compose, compose_with, plan
+    from .sweep import (
+        check_job,
+        check_resume,
+        check_resume_jobs,
+        check_sweep_dir,
+        compose,
+        compose_with,
+        duplicate_key,
+        plan,
+    )
     from .topology_state import current_topology
 
     args = get_args_parser().parse_args(argv)
@@ -81,18 +90,37 @@ def preflight(argv: list[str], composed: ComposedConfigs | None = None) -> tuple
         # What the launcher's master config records as hydra.overrides.hydra, and prepends.
         hydra_lines = hydra_overrides(overrides + sweep.extra_overrides)
         keep = functools.partial(composed.compose, loader, CONFIG_NAME) if composed is not None else None
+        kept, skipped, seen = [], [], set()
         for job_overrides in sweep.jobs:
             if keep is not None and not extra_search:
                 cfg = compose_with(keep, hydra_lines + job_overrides)
             else:  # --config-dir: Hydra's own search path differs from this one; compose plainly
                 cfg = compose(job_overrides + extra_search)
-            checked.append(cfg)
             try:
                 check_job(cfg, topo)
             except ConfigError as exc:
                 swept = " ".join(o for o in job_overrides if "=" in o)
                 raise ConfigError(f"{exc}  [job: {swept}]") from None
+            duplicate = duplicate_key(cfg)
+            if duplicate is not None and duplicate in seen:
+                skipped.append(job_overrides)  # sequential again, with only `workers` changed
+                continue
+            seen.add(duplicate)
+            kept.append(job_overrides)
+            checked.append(cfg)
+        sweep.jobs = kept
+        if resume:
+            check_resume_jobs(resume, sweep.jobs, skipped)
     GlobalHydra.instance().clear()
+    LAST_SWEEP_PLAN["skipped_jobs"] = [list(job) for job in skipped]
+    if skipped:
+        names = sorted({str(c.backend.name) for c in checked if duplicate_key(c) is not None})
+        print(
+            f"coresweep: note: {len(skipped)} job{'s' if len(skipped) > 1 else ''} skipped: "
+            f"backend={','.join(names)} ignores workers, "
+            "so it runs once per configuration (its runs are the baseline of every worker count)",
+            file=sys.stderr,
+        )
     if checked and not any(c.backend.name == "sequential" for c in checked):
         print(
             "coresweep: note: this sweep has no backend=sequential, so the report can show times "
@@ -153,8 +181,9 @@ def main(argv: list[str] | None = None) -> int:
     # SIGTERM (a scheduler's stop, `kill`) gets the same clean ending as Ctrl-C.
     signal.signal(signal.SIGTERM, _interrupt)
     launcher = (LAST_SWEEP_PLAN.get("launcher") or {}).get("target")
+    skipping = _skipping_jobs(LAST_SWEEP_PLAN.get("skipped_jobs") or [])
     try:
-        with validated, composed.serving(), surviving_dead_jobs(launcher):
+        with validated, skipping, composed.serving(), surviving_dead_jobs(launcher):
             _hydra_app()
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
@@ -188,6 +217,38 @@ def _skip_second_validation() -> Any:
         yield
     finally:
         Sweeper.validate_batch_is_legal = original  # type: ignore[method-assign]
+
+
+@contextlib.contextmanager
+def _skipping_jobs(skipped: list[list[str]]) -> Any:
+    """Hydra's sweeper expands the command line again: leave out the jobs preflight skipped
+    (duplicates of a sequential job; see ``sweep.duplicate_key``), for this call only. The
+    jobs kept keep their order, so Hydra numbers them as preflight planned them."""
+    if not skipped:
+        yield
+        return
+    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+
+    original = BasicSweeper.split_arguments
+    drop = [tuple(job) for job in skipped]
+
+    def split_arguments(overrides: Any, max_batch_size: Any) -> Any:
+        left = list(drop)
+        jobs = []
+        for job in (j for batch in original(overrides, None) for j in batch):
+            task = tuple(o for o in job if not o.startswith(("hydra.", "hydra/")))
+            if task in left:
+                left.remove(task)
+                continue
+            jobs.append(job)
+        size = max_batch_size or len(jobs) or 1
+        return [jobs[i : i + size] for i in range(0, len(jobs), size)]
+
+    BasicSweeper.split_arguments = staticmethod(split_arguments)  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        BasicSweeper.split_arguments = original  # type: ignore[method-assign]
 
 
 def _interrupt(signum: int, frame: Any) -> None:

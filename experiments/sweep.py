@@ -327,10 +327,9 @@ def _comparable(overrides: Sequence[str]) -> list[str]:
 
 
 def check_resume(resume: str, sweep: SweepPlan) -> list[str]:
-    """``resume=DIR``: DIR must hold a sweep run with the same jobs; returns overrides to add.
+    """``resume=DIR``: DIR must hold a coresweep sweep; returns the overrides to add.
 
-    Jobs are matched by number, so the sweep must expand to the same job list as before;
-    Hydra's own record of each job's overrides (``<job>/.hydra/overrides.yaml``) is the check.
+    The jobs themselves are compared once the sweep's job list is final (``check_resume_jobs``).
     """
     folder = Path(resume)
     if not (folder / "environment.json").is_file():
@@ -340,18 +339,63 @@ def check_resume(resume: str, sweep: SweepPlan) -> list[str]:
         here = Path(str(given)).absolute()
         if not str(given).startswith("outputs/") or here.exists():
             raise ConfigError(f"resume={resume}: conflicts with hydra.sweep.dir={given}; give only resume")
-    for num, job in enumerate(sweep.jobs):
+    return [f"hydra.sweep.dir={folder.absolute()}"]
+
+
+def check_resume_jobs(
+    resume: str, jobs: Sequence[Sequence[str]], skipped: Sequence[Sequence[str]] = ()
+) -> None:
+    """The sweep in DIR must have run the same jobs as this command makes.
+
+    Jobs are matched by number, so the sweep must expand to the same job list as before;
+    Hydra's own record of each job's overrides (``<job>/.hydra/overrides.yaml``) is the check.
+    ``skipped``: the jobs this command leaves out (``duplicate_key``); a folder that ran one of
+    them was made by a coresweep that ran sequential once per worker count.
+    """
+    folder = Path(resume)
+    dropped = [_comparable(job) for job in skipped]
+    for num, job in enumerate(jobs):
         record = folder / str(num) / ".hydra" / "overrides.yaml"
         if not record.is_file():
             continue
         before = _comparable(OmegaConf.to_container(OmegaConf.load(record)))  # type: ignore[arg-type]
         now = _comparable(job)
+        if before != now and before in dropped:
+            raise ConfigError(
+                f"resume={resume}: job {num} of that sweep is [{' '.join(before)}], which this version "
+                "skips (sequential ignores workers and now runs once per configuration), so its jobs "
+                f"are numbered differently and it cannot be resumed; coresweep-report {resume} builds "
+                "the report of its rows, and the same command without resume= runs it anew"
+            )
         if before != now:
             raise ConfigError(
                 f"resume={resume}: job {num} was [{' '.join(before)}], this command makes it "
                 f"[{' '.join(now)}]; resume with the sweep's original command"
             )
-    return [f"hydra.sweep.dir={folder.absolute()}"]
+
+
+def duplicate_key(cfg: DictConfig) -> str | None:
+    """For a backend that ignores ``workers`` (sequential), what its job measures: the
+    resolved config without ``workers`` (and Hydra's node). Two jobs with the same key time
+    the same thing, so one is enough. None for backends that use ``workers``.
+
+    Resolved, so a key that follows the workers (``workload.size=${mul:32,${workers}}`` in
+    weak scaling) differs and both jobs run.
+    """
+    import json
+
+    try:
+        if not backend_class(cfg).single_worker:
+            return None
+    except Exception:
+        return None
+    shown = {}
+    for key in sorted(str(k) for k in cfg):
+        if key in ("hydra", "workers"):
+            continue
+        value = cfg[key]
+        shown[key] = OmegaConf.to_container(value, resolve=True) if OmegaConf.is_config(value) else value
+    return json.dumps(shown, sort_keys=True, default=str)
 
 
 def _positive_int(cfg: DictConfig, key: str, minimum: int = 1, alternative: str = "") -> int:

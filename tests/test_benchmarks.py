@@ -35,7 +35,7 @@ def test_overhead_splits_a_sweep(tmp_path: Path) -> None:
                "repeats=1", "report=false")
     assert out.returncode == 0, out.stderr
     median = json.loads((tmp_path / "overhead.json").read_text())["median"]
-    assert median["jobs"] == 4  # 2 backends x the default workers 1,2
+    assert median["jobs"] == 3  # thread_pool x the default workers 1,2, and sequential once
     assert 0 < median["timed_s"] < median["wall_s"]
     assert median["hydra_composes"] < 2 * 4  # each job composed once, in preflight
 

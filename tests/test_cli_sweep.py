@@ -47,10 +47,13 @@ def test_two_backends_two_workers_sweep(tmp_path: Path) -> None:
         cwd=tmp_path,
     )
     assert out.returncode == 0, out.stderr
+    # sequential ignores workers: it runs once (3 jobs, not 4), and says so
+    assert "1 job skipped: backend=sequential ignores workers" in out.stderr
+    assert "coresweep: 3 jobs" in out.stderr
     jobs = sorted(p.parent.name for p in sweep.glob("*/results.jsonl"))
-    assert jobs == ["0", "1", "2", "3"]
+    assert jobs == ["0", "1", "2"]
     rows = rows_of(sweep)
-    assert len(rows) == 4 * 2
+    assert len(rows) == 3 * 2
     for row in rows:
         assert set(FIELDS) <= set(row), set(FIELDS) - set(row)
         assert row["ok"] and row["verified"] and row["error"] is None
@@ -68,10 +71,18 @@ def test_two_backends_two_workers_sweep(tmp_path: Path) -> None:
     for name in ("index.html", "results.csv", "summary.csv", "speedup.png", "speedup.svg",
                  "efficiency.png", "efficiency.svg"):
         assert (sweep / "report" / name).is_file(), name
+    # The one sequential job is the baseline of both worker counts.
+    summary = (sweep / "report" / "summary.csv").read_text().splitlines()
+    header = summary[0].split(",")
+    speedups = {
+        (r[header.index("backend")], r[header.index("workers")]): r[header.index("speedup")]
+        for r in (line.split(",") for line in summary[1:])
+    }
+    assert float(speedups[("process_pool", "1")]) > 0 and float(speedups[("process_pool", "2")]) > 0
     # The report's path is the command's result: the only line on stdout; progress on stderr.
     assert out.stdout == f"report: {sweep / 'report' / 'index.html'}\n"
     assert "report:" not in out.stderr and "[1/" in out.stderr
-    assert "[4/4]" in out.stderr
+    assert "[3/3]" in out.stderr
 
 
 def test_custom_function_and_failures_are_recorded(tmp_path: Path) -> None:

@@ -27,12 +27,13 @@ def test_launcher_gets_the_preflight_configs_and_they_equal_hydras(
 ) -> None:
     kept, plain = tmp_path / "kept", tmp_path / "plain"
     assert cli.main([*SWEEP, f"hydra.sweep.dir={kept}"]) == 0
-    assert LAST_SWEEP["jobs_composed_once"] == 4  # no job composed a second time
+    # 3 jobs (sequential once, thread_pool at 1 and 2 workers): none composed a second time
+    assert LAST_SWEEP["jobs_composed_once"] == 3
     monkeypatch.setattr(ComposedConfigs, "serving", lambda self: contextlib.nullcontext())
     assert cli.main([*SWEEP, f"hydra.sweep.dir={plain}"]) == 0
     assert LAST_SWEEP["jobs_composed_once"] == 0
     kept_files, plain_files = _hydra_files(kept), _hydra_files(plain)
-    assert len(kept_files) == 12  # config, hydra, overrides for each of 4 jobs
+    assert len(kept_files) == 9  # config, hydra, overrides for each of 3 jobs
     assert kept_files == plain_files
 
 

@@ -263,7 +263,7 @@ def test_sweep_under_another_interpreter(tmp_path: Path) -> None:
         pytest.skip("no other Python 3.9+ on this machine (pyenv or PATH)")
     other = others[0]
     rows = _sweep(tmp_path, f"python={other.path}", "workers=1,2")
-    assert len(rows) == 3 * 2 * 2
+    assert len(rows) == (1 + 2 * 2) * 2  # sequential once (it ignores workers), 2 backends x 2 workers
     assert {(r["python_executable"], r["python"]) for r in rows} == {(other.path, other.version)}
     assert {r["backend"] for r in rows} == {"sequential", "thread_pool", "process_pool"}
     # Without psutil there (a bare pyenv build), CPU time and memory come from /proc.

@@ -1,0 +1,65 @@
+"""Planning a sweep: a backend that ignores ``workers`` (sequential) runs once, not once per
+worker count, unless something it measures follows the workers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from coresweep.experiments.callbacks import LAST_SWEEP_PLAN
+from coresweep.experiments.cli import preflight
+
+
+@pytest.fixture(autouse=True)
+def _in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    LAST_SWEEP_PLAN.clear()
+
+
+def test_sequential_runs_once_per_configuration_not_per_worker_count(capsys) -> None:
+    sweep = ["-m", "backend=sequential,thread_pool", "workers=1,2,4", "workload=cpu_python,io_sleep"]
+    _, jobs = preflight(sweep)
+    # 2 workloads x (1 sequential + 3 thread_pool) instead of 2 x (3 + 3)
+    assert jobs == 8
+    skipped = LAST_SWEEP_PLAN["skipped_jobs"]
+    assert len(skipped) == 4 and all("backend=sequential" in job for job in skipped)
+    assert {o for job in skipped for o in job if o.startswith("workers=")} == {"workers=2", "workers=4"}
+    err = capsys.readouterr().err
+    assert "4 jobs skipped: backend=sequential ignores workers" in err and err.count("\n") == 1
+
+
+def test_default_sweep_job_count() -> None:
+    _, jobs = preflight([])
+    assert jobs == 26  # 6 parallel backends x 2 worker counts x 2 workloads + sequential x 2 workloads
+
+
+def test_sequential_whose_work_follows_the_workers_is_kept(capsys) -> None:
+    # Weak scaling: size = 32 x workers, so each sequential job measures different work.
+    _, jobs = preflight(["-m", "+experiment=weak_scaling", "backend=sequential", "workers=1,2"])
+    assert jobs == 2 and LAST_SWEEP_PLAN["skipped_jobs"] == []
+    assert "skipped" not in capsys.readouterr().err
+
+
+def test_nothing_skipped_when_sequential_differs_in_another_key() -> None:
+    _, jobs = preflight(["-m", "backend=sequential", "workload=cpu_python", "workers=1,2", "repeats=2,3"])
+    assert jobs == 2  # one per repeats value; workers alone never makes a second one
+
+
+def test_a_sweep_that_ran_sequential_per_worker_count_is_not_resumed_silently(tmp_path: Path, capsys) -> None:
+    # Folders from before: job 1 was sequential at workers=2, which this version skips.
+    from coresweep.experiments.cli import main
+
+    old = tmp_path / "old"
+    jobs = [["backend=sequential", "workers=1"], ["backend=sequential", "workers=2"],
+            ["backend=thread_pool", "workers=1"], ["backend=thread_pool", "workers=2"]]
+    for num, job in enumerate(jobs):
+        (old / str(num) / ".hydra").mkdir(parents=True)
+        (old / str(num) / ".hydra" / "overrides.yaml").write_text(
+            "".join(f"- {o}\n" for o in [*job, "workload=cpu_python"])
+        )
+    (old / "environment.json").write_text("{}")
+    argv = ["-m", "backend=sequential,thread_pool", "workers=1,2", "workload=cpu_python", f"resume={old}"]
+    assert main(argv) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert "which this version skips" in line and f"coresweep-report {old}" in line
