@@ -68,6 +68,7 @@ def preflight(argv: list[str], composed: ComposedConfigs | None = None) -> tuple
         compose_with,
         duplicate_key,
         plan,
+        sweep_wide,
     )
     from .topology_state import current_topology
 
@@ -99,6 +100,8 @@ def preflight(argv: list[str], composed: ComposedConfigs | None = None) -> tuple
             try:
                 check_job(cfg, topo)
             except ConfigError as exc:
+                if sweep_wide(str(exc), sweep.jobs):  # the same for every job: one clean line
+                    raise
                 swept = " ".join(o for o in job_overrides if "=" in o)
                 raise ConfigError(f"{exc}  [job: {swept}]") from None
             duplicate = duplicate_key(cfg)

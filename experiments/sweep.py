@@ -139,6 +139,38 @@ def plan(cli_overrides: Sequence[str], topo: Topology | None = None) -> SweepPla
     return SweepPlan(base=base, jobs=jobs, extra_overrides=extra)
 
 
+def swept_keys(jobs: Sequence[Sequence[str]]) -> set[str]:
+    """The config keys whose value differs between the jobs of a sweep."""
+    values: dict[str, set[str]] = {}
+    for job in jobs:
+        for line in job:
+            key, _, value = line.partition("=")
+            values.setdefault(key.lstrip("+~"), set()).add(value)
+    return {k for k, v in values.items() if len(v) > 1 or any(k not in _keys(job) for job in jobs)}
+
+
+def _keys(job: Sequence[str]) -> set[str]:
+    return {line.partition("=")[0].lstrip("+~") for line in job}
+
+
+def sweep_wide(message: str, jobs: Sequence[Sequence[str]]) -> bool:
+    """Whether a job's error is about an option with one value in the whole sweep.
+
+    Errors name their option first (``python=3.7: ...``, ``cpus=0-9: ...``). When nothing
+    about that option is swept, every job fails alike, so naming one job would only mislead.
+    """
+    import re
+
+    match = re.match(r"([A-Za-z_][\w.]*)[=:]", message)
+    if match is None:
+        return False
+    key = match.group(1)
+    for swept in swept_keys(jobs):
+        if swept == key or key.startswith(swept + ".") or swept.startswith(key + "."):
+            return False
+    return True
+
+
 def job_topology(cfg: DictConfig, topo: Topology) -> tuple[Topology, list[int] | None]:
     """The topology a job runs on: the whole affinity, or the CPUs that ``cpus=`` names."""
     value = cfg.get("cpus")

@@ -64,3 +64,30 @@ def test_bad_input_is_one_line_and_exit_2(argv, message, capsys, tmp_path, monke
     assert "Traceback" not in err
     assert "search path" not in err.lower(), "Hydra's internals leaked into the message"
     assert not (tmp_path / "outputs").exists(), "no work may start on bad input"
+
+
+#: Errors about an option with one value in the whole sweep: every job fails alike.
+SWEEP_WIDE = [
+    ["python=/nonexistent/python3"],
+    ["cpus=99"],
+    ["workers=0"],
+    ["pinning=physical", "-m", "workers=1,64"],
+    ["workload=custom", "workload.fn=no_such_module_xyz:f"],
+    ["+worker=4"],
+]
+
+
+@pytest.mark.parametrize("argv", SWEEP_WIDE, ids=[" ".join(a) for a in SWEEP_WIDE])
+def test_sweep_wide_error_names_no_job(argv, capsys, tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(argv) == 2
+    (line,) = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
+    assert line.startswith("coresweep: error: ") and "[job:" not in line
+
+
+def test_error_of_one_swept_value_names_the_job(capsys, tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["-m", "backend=sequential", "workload=cpu_python", "workload.size=4,0"]) == 2
+    (line,) = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
+    assert "workload.size=0: must be an integer >= 1" in line
+    assert line.endswith("[job: backend=sequential workers=1 workload=cpu_python workload.size=0]")
