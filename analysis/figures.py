@@ -10,6 +10,7 @@ the summary table (whose intervals are the bootstrap ones), not from seaborn's o
 from __future__ import annotations
 
 import math
+import textwrap
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -1116,8 +1117,30 @@ def _text_colour(hex_colour: str) -> str:
     return "black" if 0.299 * r + 0.587 * g + 0.114 * b > 0.55 else "white"
 
 
+#: The interpreter of a configuration (``python=`` sweeps): version and whether the GIL was on.
+INTERPRETER_KEYS = ("python", "gil_enabled")
+
+
+def interpreter_labels(data: pd.DataFrame) -> pd.Series:
+    """Per row, its interpreter as a figure names it ("python=3.13, gil_enabled=False"), or ""
+    where the data has one interpreter only (nothing to tell apart)."""
+    keys = [k for k in INTERPRETER_KEYS if k in data.columns]
+    if data.empty or not keys:
+        return pd.Series("", index=data.index, dtype="object")
+    varying = [k for k in keys if data[k].astype(str).nunique() > 1]
+    if not varying:
+        return pd.Series("", index=data.index, dtype="object")
+    parts = [f"{k}=" + data[k].astype(str) for k in varying]
+    label = parts[0]
+    for part in parts[1:]:
+        label = label + ", " + part
+    return label.astype("object")
+
+
 def best_table(summary: pd.DataFrame) -> pd.DataFrame:
-    """Fastest parallel configuration per (machine, workload[, size, grain], workers), with a row label."""
+    """Fastest parallel configuration per (machine, workload[, size, grain], interpreter, workers),
+    with a row label. Interpreters are never mixed: the fastest under 3.13t is not the fastest
+    under 3.12, and each speedup is against the sequential run of its own interpreter."""
     par = summary[
         summary["backend"].ne(SEQUENTIAL)
         & (summary["n_ok"] > 0)
@@ -1125,16 +1148,18 @@ def best_table(summary: pd.DataFrame) -> pd.DataFrame:
     ]
     if par.empty:
         return par.assign(row_label=pd.Series(dtype="object"))
-    par = par.sort_values(
-        ["machine", "workload", "size", "grain", "workers", "median_wall_s", "backend"], kind="mergesort"
-    )
-    best = par.groupby(["machine", "workload", "size", "grain", "workers"], sort=True).head(1)
+    par = par.assign(_interpreter=interpreter_labels(par))
+    cell = ["machine", "workload", "size", "grain", "_interpreter", "workers"]
+    par = par.sort_values([*cell, "median_wall_s", "backend"], kind="mergesort")
+    best = par.groupby(cell, sort=True, dropna=False).head(1)
     multi_size = best.groupby(["machine", "workload"])["size"].transform("nunique") > 1
     multi_grain = best.groupby(["machine", "workload"])["grain"].transform("nunique") > 1
     labels = best["workload"].astype(str)
     labels = labels + np.where(multi_size, " · size=" + best["size"].astype(str), "")
     labels = labels + np.where(multi_grain, " · grain=" + best["grain"].astype(str), "")
-    return best.assign(row_label=labels).reset_index(drop=True)
+    interp = best["_interpreter"].astype(str)
+    labels = labels + np.where(interp.ne(""), " · " + interp, "")
+    return best.drop(columns="_interpreter").assign(row_label=labels).reset_index(drop=True)
 
 
 def best_figure(summary: pd.DataFrame, topology: Mapping, palette: Mapping[str, str]) -> Figure:
@@ -1147,7 +1172,10 @@ def best_figure(summary: pd.DataFrame, topology: Mapping, palette: Mapping[str, 
     blocks = []
     for machine in machines:
         part = best[best["machine"].astype(str).eq(machine)]
-        row_labels = list(dict.fromkeys(part.sort_values(["workload", "size", "grain"])["row_label"]))
+        order = part.sort_values(
+            ["workload", "size", "grain", *INTERPRETER_KEYS, "row_label"], kind="mergesort"
+        )
+        row_labels = list(dict.fromkeys(order["row_label"]))
         cols = sorted(int(w) for w in part["workers"].unique())
         blocks.append((machine, part, row_labels, cols))
     max_cols = max(len(b[3]) for b in blocks)
@@ -1155,8 +1183,16 @@ def best_figure(summary: pd.DataFrame, topology: Mapping, palette: Mapping[str, 
     cell_w, cell_h = 1.35, 0.52
     width = label_w + max_cols * cell_w + 0.5
     top = 1.15  # two title lines, then the "workers" axis label above the cells
-    height = top + sum(len(b[2]) * cell_h for b in blocks) + 0.95 * (len(blocks) - 1) + 0.45
-    fig = plt.figure(figsize=(max(width, 6.0), height))
+    width = max(width, 6.0)
+    # Wrapped to the figure's width (about 14 characters per inch at 8 pt), never cut off.
+    caption = textwrap.wrap(
+        "Colour = the backend's colour in every figure; pale cell = even the fastest backend is slower "
+        f"than sequential (speedup < {BEST_PALE_BELOW:g}).",
+        width=int(width * 14),
+    )
+    bottom = 0.3 + 0.15 * len(caption)
+    height = top + sum(len(b[2]) * cell_h for b in blocks) + 0.95 * (len(blocks) - 1) + bottom
+    fig = plt.figure(figsize=(width, height))
     y_top = height - top
     for machine, part, row_labels, cols in blocks:
         block_h = len(row_labels) * cell_h
@@ -1216,14 +1252,7 @@ def best_figure(summary: pd.DataFrame, topology: Mapping, palette: Mapping[str, 
                     linespacing=1.15,
                 )
     fig.suptitle(title, x=0.01, y=1 - 0.15 / height, ha="left", va="top", fontsize=11)
-    fig.text(
-        0.01,
-        0.12 / height,
-        f"Colour = the backend's colour in every figure; pale cell = even the fastest backend is slower than "
-        f"sequential (speedup < {BEST_PALE_BELOW:g}).",
-        fontsize=8,
-        color="#444444",
-    )
+    fig.text(0.01, 0.12 / height, "\n".join(caption), fontsize=8, color="#444444", va="bottom")
     return fig
 
 
@@ -1252,6 +1281,7 @@ def size_data(summary: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     ok = summary[(summary["n_ok"] > 0) & np.isfinite(summary["median_wall_s"].astype("float64"))]
     ok = ok[ok["size"].astype("float64") > 0]
     keys = ["machine", "workload", "grain", "backend", "start_method", "pinning", "collect", "workers"]
+    keys += [k for k in INTERPRETER_KEYS if k in ok.columns]
     n_sizes = ok.groupby(keys, sort=False, dropna=False)["size"].transform("nunique")
     strong = ok[n_sizes >= 2]
     return strong[strong["backend"].ne(SEQUENTIAL)], weak_scaling(summary)
@@ -1264,13 +1294,19 @@ def size_figure(summary: pd.DataFrame, topology: Mapping, palette: Mapping[str, 
     if strong.empty and weak.empty:
         return _message_figure(title, "no configuration ran at two or more sizes")
     ok = summary[(summary["n_ok"] > 0) & np.isfinite(summary["median_wall_s"].astype("float64"))]
+    # One panel per interpreter too (python= sweeps): times under 3.12 and 3.13t are not one line.
+    interp_of = interpreter_labels(ok)
+    ok = ok.assign(_interpreter=interp_of)
+    strong = strong.assign(_interpreter=interp_of.reindex(strong.index).fillna(""))
+    weak = weak.assign(_interpreter=interpreter_labels(weak) if interp_of.ne("").any() else "")
     seq = ok[ok["backend"].eq(SEQUENTIAL) & (ok["size"].astype("float64") > 0)]
+    keys = ["machine", "workload", "grain", "_interpreter"]
     panels = sorted(
-        {(str(m), str(w), g) for m, w, g in zip(strong["machine"], strong["workload"], strong["grain"])}
-        | {(str(m), str(w), g) for m, w, g in zip(weak["machine"], weak["workload"], weak["grain"])}
+        {(str(m), str(w), g, str(i)) for m, w, g, i in strong[keys].itertuples(index=False, name=None)}
+        | {(str(m), str(w), g, str(i)) for m, w, g, i in weak[keys].itertuples(index=False, name=None)}
     )
-    several_grains = len({(m, w) for m, w, _ in panels}) < len(panels)
-    several_machines = len({m for m, _, _ in panels}) > 1
+    several_grains = len({(m, w, i) for m, w, _, i in panels}) < len(panels)
+    several_machines = len({m for m, _, _, _ in panels}) > 1
     guides = ["sequential", "ideal weak scaling (flat)", "∝ size (linear)"]
     worker_styles: dict[int, int] = {}
     backends = sorted(set(strong["backend"].astype(str)) | set(weak["backend"].astype(str)))
@@ -1279,11 +1315,12 @@ def size_figure(summary: pd.DataFrame, topology: Mapping, palette: Mapping[str, 
     )
     handles: dict[str, Any] = {}
     used: set = set()
-    for p_index, (machine, workload, grain) in enumerate(panels):
+    for p_index, (machine, workload, grain, interp) in enumerate(panels):
         r, c = divmod(p_index, layout.cols)
         ax = axes[r][c]
         used.add((r, c))
         label = workload + (f" · grain={grain}" if several_grains else "")
+        label += f" · {interp}" if interp else ""
         ax.set_title(label + (f" — {machine}" if several_machines else ""), y=1.01)
         ax.set_xscale("log", base=2)
         ax.set_yscale("log")
@@ -1296,6 +1333,7 @@ def size_figure(summary: pd.DataFrame, topology: Mapping, palette: Mapping[str, 
             seq["machine"].astype(str).eq(machine)
             & seq["workload"].astype(str).eq(workload)
             & seq["grain"].eq(grain)
+            & seq["_interpreter"].eq(interp)
         ]
         if s_part["size"].nunique() >= 1:
             by_size = s_part.groupby("size")["median_wall_s"].min().sort_index()
@@ -1313,6 +1351,7 @@ def size_figure(summary: pd.DataFrame, topology: Mapping, palette: Mapping[str, 
             strong["machine"].astype(str).eq(machine)
             & strong["workload"].astype(str).eq(workload)
             & strong["grain"].eq(grain)
+            & strong["_interpreter"].eq(interp)
         ]
         keep = _pick_workers(sorted(int(w) for w in st["workers"].unique()), physical)
         for (backend, workers), series in st[st["workers"].isin(keep)].groupby(
@@ -1337,6 +1376,7 @@ def size_figure(summary: pd.DataFrame, topology: Mapping, palette: Mapping[str, 
             weak["machine"].astype(str).eq(machine)
             & weak["workload"].astype(str).eq(workload)
             & weak["grain"].eq(grain)
+            & weak["_interpreter"].eq(interp)
         ]
         for (backend, *_rest), series in wk.groupby(
             ["backend", "start_method", "pinning", "collect"], sort=True

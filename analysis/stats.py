@@ -805,7 +805,10 @@ def weak_scaling(summary: pd.DataFrame) -> pd.DataFrame:
         & (summary["size"].astype("float64") > 0)
     ]
     seq = summary[summary["backend"].eq(SEQUENTIAL) & (summary["n_ok"] > 0)]
-    seq_wall = seq.groupby(["machine", "workload", "grain", "size"], sort=False)["median_wall_s"].min()
+    # The sequential time of the same interpreter (python= sweeps time several side by side).
+    seq_wall = seq.groupby(
+        ["machine", "python", "gil_enabled", "workload", "grain", "size"], sort=False, dropna=False
+    )["median_wall_s"].min()
     records = []
     # Only ladders where every worker count ran one size can be weak scaling: found in one pass.
     sizes_at_workers = par.groupby([*WEAK_KEYS, "workers"], sort=False, dropna=False)["size"].transform(
@@ -827,10 +830,11 @@ def weak_scaling(summary: pd.DataFrame) -> pd.DataFrame:
             continue
         per_worker = float(ratio.iloc[0])
         machine, workload, grain = key[0], key[1], key[2]
-        small = seq_wall.get((machine, workload, grain, int(round(per_worker))), np.nan)
+        python, gil = key[WEAK_KEYS.index("python")], key[WEAK_KEYS.index("gil_enabled")]
+        small = seq_wall.get((machine, python, gil, workload, grain, int(round(per_worker))), np.nan)
         for _, r in part.sort_values("workers").iterrows():
             p = float(r["workers"])
-            same = seq_wall.get((machine, workload, grain, r["size"]), np.nan)
+            same = seq_wall.get((machine, python, gil, workload, grain, r["size"]), np.nan)
             if np.isfinite(same):
                 s, lo, hi = r["speedup"], r["speedup_ci_low"], r["speedup_ci_high"]
                 base = "sequential at the same size"

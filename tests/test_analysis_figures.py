@@ -237,3 +237,51 @@ def test_core_count_labels_sit_above_the_panel_below_its_title(tmp_path: Path) -
         title = ax.title.get_window_extent(renderer)
         assert all(title.y0 >= box.y1 - 0.5 for box in boxes)
         plt.close("all")
+
+
+def _two_interpreters(tmp_path: Path) -> Path:
+    """3.12 (GIL) and 3.13 without the GIL, two sizes: threads win only where the GIL is off."""
+    configs = []
+    for python, gil in (("3.12.1", True), ("3.13.0", False)):
+        for size in (64, 256):
+            common = {"python": python, "gil_enabled": gil, "size": size}
+            configs.append({"backend": "sequential", "workers": 1, **common})
+            for backend in ("thread_pool", "process_pool"):
+                configs.append({"backend": backend, "workers": 2, **common})
+
+    def wall(c: dict) -> float:
+        t = c["size"] / 64 * (1.3 if c["python"] == "3.13.0" else 1.0)
+        if c["backend"] == "thread_pool":
+            return t / 2 if not c["gil_enabled"] else t
+        return t / 1.8 if c["backend"] == "process_pool" else t
+
+    return write_sweep(tmp_path / "s", configs, wall)
+
+
+def test_size_figure_and_best_heatmap_keep_interpreters_apart(tmp_path: Path) -> None:
+    from coresweep.analysis.figures import best_figure, best_table, size_figure
+
+    summary, topology = _summary_of(_two_interpreters(tmp_path))
+    palette = backend_palette(summary["backend"])
+    # Size: one panel per interpreter, each with its own sequential line.
+    titles = sorted(ax.get_title() for ax in _panels(size_figure(summary, topology, palette)))
+    assert titles == [
+        "cpu_python · python=3.12.1, gil_enabled=True",
+        "cpu_python · python=3.13.0, gil_enabled=False",
+    ]
+    # Best: one row per interpreter (and size); the winner differs with the GIL.
+    best = best_table(summary)
+    winners = {(r["python"], int(r["size"])): r["backend"] for _, r in best.iterrows()}
+    assert winners == {
+        ("3.12.1", 64): "process_pool", ("3.12.1", 256): "process_pool",
+        ("3.13.0", 64): "thread_pool", ("3.13.0", 256): "thread_pool",
+    }
+    assert len(set(best["row_label"])) == 4 and all("python=" in label for label in best["row_label"])
+    fig = best_figure(summary, topology, palette)
+    assert sorted(t.get_text() for t in fig.axes[0].get_yticklabels()) == sorted(best["row_label"])
+    plt.close("all")
+    # One interpreter: no interpreter in any label.
+    one = summary[summary["python"].eq("3.12.1")]
+    assert not any("python=" in label for label in best_table(one)["row_label"])
+    assert not any("python=" in ax.get_title() for ax in _panels(size_figure(one, topology, palette)))
+    plt.close("all")
