@@ -268,6 +268,7 @@ def pair_row(backend: str, mine: dict[str, list[float]], ours: dict[str, list[fl
         "seq_script_s": mid[0]["sequential"],
         "seq_harness_s": mid[1]["sequential"],
         "seq_ratio": mid[1]["sequential"] / mid[0]["sequential"],
+        "seq_ratio_of_min": low[1]["sequential"] / low[0]["sequential"],
     }
     if backend != "sequential":
         row.update(
@@ -353,6 +354,9 @@ def rows_for(
                 row[field] = statistics.median(p[field] for p in per_pair)
         if backend != "sequential":
             row["par_ratio"] = summarise(per_pair, "par_ratio", seed)
+            row["of_min"] = summarise(per_pair, "ratio_of_min", seed)
+        else:
+            row["of_min"] = summarise(per_pair, "seq_ratio_of_min", seed)
         row["pairs"] = per_pair
         rows.append(row)
     return rows
@@ -369,7 +373,7 @@ def _ci(s: dict[str, Any]) -> str:
 def print_table(rows: list[dict[str, Any]]) -> None:
     print(
         f"\n{'workload':12} {'backend':13} {'script ×':>8} {'harness ×':>9}  {'ratio, 95% CI, all pairs':>26}"
-        f"  {'quiet pairs':>26} {'n':>5}  {'seq ms s/h':>13}  {'par ms s/h':>13}"
+        f"  {'quiet pairs':>26} {'n':>5}  {'fastest runs':>26}  {'seq ms s/h':>13}  {'par ms s/h':>13}"
     )
     for row in rows:
         speed = (
@@ -384,10 +388,13 @@ def print_table(rows: list[dict[str, Any]]) -> None:
         )
         print(
             f"{row['workload']:12} {row['backend']:13} {speed}  {_ci(row['all'])}  {_ci(row['quiet'])}"
-            f" {row['quiet'].get('n', 0):>2}/{row['all']['n']:<2}"
+            f" {row['quiet'].get('n', 0):>2}/{row['all']['n']:<2}  {_ci(row['of_min'])}"
             f"  {row['seq_script_s'] * 1e3:6.1f}/{row['seq_harness_s'] * 1e3:6.1f}  {par}"
         )
-    print("(sequential rows: harness time / script time; the others: harness speedup / script speedup)")
+    print(
+        "(sequential rows: harness time / script time; the others: harness speedup / script speedup;"
+        " fastest runs: the same from each process's fastest run)"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -477,7 +484,8 @@ def main(argv: list[str] | None = None) -> int:
         old = json.loads(old_path.read_text())
         kept = [p for p in old.get("parts", []) if not set(p["workloads"]) & set(args.workloads)]
         report["parts"] = kept + report["parts"]
-        report["results"] = [r for r in old.get("results", []) if r["workload"] not in args.workloads] + rows
+        kept_rows = [r for r in old.get("results", []) if r["workload"] not in args.workloads and "all" in r]
+        report["results"] = kept_rows + rows  # ("all" in r: a row of this format, not an older file's)
     write_result(args.out, name, report)
     return 0
 
