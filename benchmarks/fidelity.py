@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import importlib
 import json
 import os
 import resource
@@ -179,6 +180,8 @@ def script(workload: str, args: argparse.Namespace) -> tuple[dict[str, list[floa
         str(grain),
         "--backends",
         ",".join(args.backends),
+        "--script-imports",
+        args.script_imports,
     ]
     proc, noise = run_measured(cmd, env)
     if proc.returncode != 0:
@@ -430,6 +433,13 @@ def main(argv: list[str] | None = None) -> int:
         help="keep the other workloads' rows already in the JSON (split a run by --workloads)",
     )
     parser.add_argument("--out", type=Path, default=RESULTS, help="folder for fidelity.json")
+    parser.add_argument(
+        "--script-imports",
+        default="",
+        metavar="MODULES",
+        help="the script imports these modules first (e.g. coresweep.experiments.cli: the harness's "
+        "process state, to test whether a difference comes from it)",
+    )
     parser.add_argument("--script-only", metavar="WORKLOAD", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     args.workloads = args.workloads.split(",")
@@ -443,10 +453,15 @@ def main(argv: list[str] | None = None) -> int:
     for name, (size, grain) in CASES.items():
         CASES[name] = (args.size or size, args.grain or grain)
     if args.script_only:
+        for module in filter(None, args.script_imports.split(",")):
+            importlib.import_module(module)
         print(json.dumps(hand_written(args.script_only, args.workers, args.repeats, args.backends)))
         return 0
 
+    # Experiments that change the script go to their own file, never over fidelity.json.
     name = "fidelity-cold.json" if args.cold_script else "fidelity.json"
+    if args.script_imports:
+        name = name.replace(".json", "-imports.json")
     started = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     load0 = os.getloadavg()[0]
     pairs = measure(args)
@@ -472,6 +487,7 @@ def main(argv: list[str] | None = None) -> int:
         "python": sys.version.split()[0],
         "repeats": args.repeats,
         "cold_script": args.cold_script,
+        "script_imports": args.script_imports,
         "goal": GOAL,
         "quiet_share": args.quiet_share,
         "seed": args.seed,
