@@ -262,10 +262,11 @@ class PeakMemory:
     For this process alone (thread backends) the kernel's own high-water mark is exact and
     costs nothing during the run. Child processes are sampled by a thread every
     ``interval`` seconds; a sampler thread would perturb thread backends (it takes the GIL),
-    so it only runs when ``sample_children`` is true. Each sample costs this process about
-    60 µs of CPU (the thread's wake-up and one ``pread`` per process, relisting the tree every
-    tenth sample), 0.3 % of a core; it was 170-190 µs (0.9 %) with a fresh ``open`` per file and
-    psutil objects per listing (benchmarks/fidelity.py, README "Fidelity").
+    so it only runs when ``sample_children`` is true. Its CPU is taken from the cores the
+    workers run on: about 90 µs a sample (mostly the thread's wake-up; one ``pread`` per
+    process; the tree relisted every tenth sample), 0.5 % of a core at 20 ms, against about
+    150 µs with a fresh ``open`` per file and psutil objects per listing (2-core VM, other work
+    running; README "Fidelity").
     """
 
     #: Re-list the process tree every this many samples (listing scans all of /proc).
