@@ -400,6 +400,34 @@ def print_table(rows: list[dict[str, Any]]) -> None:
     )
 
 
+def markdown(report: dict[str, Any]) -> str:
+    """The README's table, from a fidelity.json (so the README shows exactly what was measured)."""
+
+    def ci(s: dict[str, Any]) -> str:
+        if not s.get("n") or s.get("ci_low") is None:
+            return "–"
+        return f"{s['median']:.3f} ({s['ci_low']:.3f}–{s['ci_high']:.3f})"
+
+    lines = [
+        "| workload | backend | script speedup | coresweep speedup | ratio (95 % CI) | verdict "
+        "| quiet pairs | ratio of fastest runs (CI) | sequential ms script / coresweep "
+        "| parallel ms script / coresweep |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for r in report["results"]:
+        speed, par = "– | –", "–"
+        if "speedup_script" in r:
+            speed = f"{r['speedup_script']:.3f} | {r['speedup_harness']:.3f}"
+            par = f"{r['par_script_s'] * 1e3:.1f} / {r['par_harness_s'] * 1e3:.1f}"
+        quiet = f"{r['quiet']['n']}/{r['all']['n']}"
+        lines.append(
+            f"| {r['workload']} | {r['backend']} | {speed} | {ci(r['all'])} | {r['all']['verdict']} "
+            f"| {quiet} | {ci(r['of_min'])} "
+            f"| {r['seq_script_s'] * 1e3:.1f} / {r['seq_harness_s'] * 1e3:.1f} | {par} |"
+        )
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -441,7 +469,11 @@ def main(argv: list[str] | None = None) -> int:
         "process state, to test whether a difference comes from it)",
     )
     parser.add_argument("--script-only", metavar="WORKLOAD", help=argparse.SUPPRESS)
+    parser.add_argument("--table", type=Path, metavar="JSON", help="print a fidelity.json as README's table")
     args = parser.parse_args(argv)
+    if args.table:
+        print(markdown(json.loads(args.table.read_text())))
+        return 0
     args.workloads = args.workloads.split(",")
     args.backends = [b for b in args.backends.split(",") if b and b != "sequential"]
     for name in args.workloads:

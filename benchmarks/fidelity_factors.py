@@ -22,6 +22,8 @@ variant's median / plain's median, with a seeded bootstrap 95 % CI.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
+import json
 import os
 import random
 import statistics
@@ -132,6 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--backends", default=",".join(BACKEND_NAMES))
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--out", type=Path, default=RESULTS, help="folder for fidelity_factors.json")
+    parser.add_argument("--merge", action="store_true", help="keep other rows in the JSON")
     args = parser.parse_args(argv)
     fix_allocator()  # as a job does
     report: dict[str, Any] = {
@@ -148,6 +151,8 @@ def main(argv: list[str] | None = None) -> int:
     for workload in args.workloads.split(","):
         for backend in args.backends.split(","):
             row = measure(workload, backend, args.workers, args.runs, args.seed)
+            row["measured_at"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+            row["loadavg_1m"] = os.getloadavg()[0]
             report["results"].append(row)
             cells = "  ".join(f"{p:6.3f} ({lo:.3f}-{hi:.3f})" for p, lo, hi in (row[v] for v in VARIANTS[1:]))
             print(
@@ -155,6 +160,11 @@ def main(argv: list[str] | None = None) -> int:
                 flush=True,
             )
     report["loadavg_end"] = os.getloadavg()[0]
+    path = args.out / "fidelity_factors.json"
+    if args.merge and path.exists():
+        done = {(r["workload"], r["backend"]) for r in report["results"]}
+        old = json.loads(path.read_text()).get("results", [])
+        report["results"] = [r for r in old if (r["workload"], r["backend"]) not in done] + report["results"]
     write_result(args.out, "fidelity_factors.json", report)
     return 0
 
