@@ -2,7 +2,7 @@
 
 In one process, the same sequential cpu_python call, timed plainly and: inside a Watchdog
 (the protocol's, a thread per run), beside a parked thread started per run, after a thread
-started and joined, beside one thread parked for the whole process. Variants take turns in a
+started and joined. No other thread exists in the process meanwhile. Variants take turns in a
 shuffled order; ratio = variant median / plain median with a bootstrap 95 % CI.
 
     python -m benchmarks.probes.watchdog_ab [RUNS]
@@ -29,8 +29,6 @@ def main() -> None:
     fix_allocator()
     workload = WORKLOADS["cpu_python"](size=64, grain=20000)
     task, items = workload.task, workload.inputs()
-    persistent = threading.Event()
-    threading.Thread(target=persistent.wait, args=(6000,), daemon=True).start()
 
     def timed() -> float:
         t0 = time.perf_counter()
