@@ -2,10 +2,13 @@
 
 In one process, the same sequential cpu_python call, timed plainly and: inside a Watchdog
 (the protocol's, a thread per run), beside a parked thread started per run, after a thread
-started and joined. No other thread exists in the process meanwhile. Variants take turns in a
+started and joined, after a 0.5 ms sleep, and after notifying one thread kept for the whole
+process (the first call starts it). Variants take turns in a
 shuffled order; ratio = variant median / plain median with a bootstrap 95 % CI.
 
-    python -m benchmarks.probes.watchdog_ab [RUNS]
+    python -m benchmarks.probes.watchdog_ab [RUNS] [VARIANTS]
+    python -m benchmarks.probes.watchdog_ab 40 plain,watchdog,parked,started_joined,slept
+    python -m benchmarks.probes.watchdog_ab 40 plain,watchdog,notified
 """
 
 from __future__ import annotations
@@ -54,12 +57,40 @@ def main() -> None:
             pass
         return timed()
 
+    def slept() -> float:
+        time.sleep(0.0005)  # the main thread blocks for a moment, no other thread involved
+        return timed()
+
+    armed = threading.Condition()
+    deadlines: list[float] = []
+
+    def persistent_watch() -> None:
+        with armed:
+            while True:
+                armed.wait(600)
+
+    keeper: list[threading.Thread] = []
+
+    def notified() -> float:
+        # One watchdog-like thread for the whole process, armed by a notify: no waiting here.
+        if not keeper:
+            keeper.append(threading.Thread(target=persistent_watch, daemon=True))
+            keeper[0].start()
+        with armed:
+            deadlines.append(time.monotonic() + 600)
+            armed.notify()
+        return timed()
+
     variants: dict[str, Callable[[], float]] = {
         "plain": timed,
         "watchdog": watchdog,
         "parked": parked,
         "started_joined": started_joined,
+        "slept": slept,
+        "notified": notified,
     }
+    if len(sys.argv) > 2:  # a subset: "notified" leaves its thread running for every later call
+        variants = {name: variants[name] for name in sys.argv[2].split(",")}
     runs = int(sys.argv[1]) if len(sys.argv) > 1 else 40
     times: dict[str, list[float]] = {name: [] for name in variants}
     order, rng = list(variants), random.Random(2)
