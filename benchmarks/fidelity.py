@@ -3,47 +3,72 @@
 Side by side, on the same tasks (the harness's own task functions, so the work is identical):
 a minimal script per backend (multiprocessing.Pool, ProcessPoolExecutor, threads, joblib),
 timed with perf_counter, median of N runs after one warm-up; then the harness on the same
-configurations (``min_time_s=0``: one call per timed run, as in the script). Each round runs
-the script and the harness as two fresh processes, alternating which goes first. Prints both
-speedups, their ratio (goal: within 3 %) and the absolute times, and the harness overhead.
+configurations (``min_time_s=0``: one call per timed run, as in the script). Each *pair* runs
+the script and the harness as two fresh processes, one right after the other; the first of a
+pair alternates (script-harness, harness-script, ...), and the rounds go round the workloads,
+so every workload's pairs are spread over the whole run and drift hits both sides alike.
+
+Per pair and backend: ratio = harness speedup / script speedup. Per row: the median ratio over
+the pairs with a seeded bootstrap 95 % CI (goal: within 3 %). The verdict says whether the CI
+lies inside 0.97-1.03 (``within``), outside it (``differs``) or across a bound (``open``).
+
+Other processes on the machine only ever add time, so each process's run is recorded with
+the machine's noise: VM steal time and the CPU time of everything else (``/proc/stat`` minus
+the process's own CPU), load average and involuntary context switches. A pair in which either
+process saw other processes use more than ``--quiet-share`` of the machine is marked noisy,
+and each row is given again over the quiet pairs alone.
 
 The script runs with the malloc thresholds coresweep fixes for itself and its workers
 (``GLIBC_TUNABLES``, see experiments/allocator.py); without them glibc's thresholds depend on
 the process's history and the same task runs up to 30 % slower in a fresh process (cause of
 the gil_release disagreement measured before; ``--cold-script`` shows it).
 
-    python -m benchmarks.fidelity [--rounds 3] [--repeats 7] [--workers 2] [--out benchmarks/results]
+    python -m benchmarks.fidelity [--rounds 10] [--repeats 7] [--workloads ...] [--merge]
+
+A full run takes about 8 minutes on a 2-core machine; ``--workloads cpu_python --merge`` (and
+so on, one workload per call) splits it and merges each part into the same fidelity.json.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
+import importlib
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from dataclasses import asdict, dataclass
 from multiprocessing import Pool
 from pathlib import Path
+from typing import Any
+
+import numpy as np
 
 from benchmarks._results import write_result
 from coresweep.experiments.allocator import TUNABLES
 from coresweep.experiments.workloads import WORKLOADS
 
 CASES = {
-    # workload: (size, grain) sized so a sequential run takes ~0.05-0.3 s here
+    # workload: (size, grain) sized so a sequential run takes ~0.1-0.3 s here
     "cpu_python": (64, 20000),
     "io_sleep": (64, 5000),
     "gil_release": (128, 256),
 }
 BACKENDS = ("pool", "process_pool", "thread_pool", "joblib_loky")
 RESULTS = Path(__file__).resolve().parent / "results"
+#: The agreement the issue asks for: harness speedup / script speedup within 1 ± GOAL.
+GOAL = 0.03
+_TICK = os.sysconf("SC_CLK_TCK")
 
 
-def median_time(fn, repeats: int) -> list[float]:
+def run_times(fn, repeats: int) -> list[float]:
     """The times of ``repeats`` runs after one warm-up (as the harness does)."""
     fn()
     times = []
@@ -54,48 +79,135 @@ def median_time(fn, repeats: int) -> list[float]:
     return times
 
 
-def hand_written(workload: str, workers: int, repeats: int) -> dict[str, list[float]]:
+def hand_written(workload: str, workers: int, repeats: int, backends: list[str]) -> dict[str, list[float]]:
     """The minimal script: what someone would write by hand to compare the backends."""
     from joblib import Parallel, delayed
 
     size, grain = CASES[workload]
     wl = WORKLOADS[workload](size=size, grain=grain)
     task, items = wl.task, wl.inputs()
-    out = {"sequential": median_time(lambda: [task(x) for x in items], repeats)}
-    with Pool(workers) as pool:
-        out["pool"] = median_time(lambda: pool.map(task, items), repeats)
-    with ProcessPoolExecutor(workers) as ex:
-        out["process_pool"] = median_time(lambda: list(ex.map(task, items)), repeats)
-    with ThreadPoolExecutor(workers) as ex:
-        out["thread_pool"] = median_time(lambda: list(ex.map(task, items)), repeats)
-    with Parallel(n_jobs=workers) as par:
-        out["joblib_loky"] = median_time(lambda: par(delayed(task)(x) for x in items), repeats)
+    out = {"sequential": run_times(lambda: [task(x) for x in items], repeats)}
+    if "pool" in backends:
+        with Pool(workers) as pool:
+            out["pool"] = run_times(lambda: pool.map(task, items), repeats)
+    if "process_pool" in backends:
+        with ProcessPoolExecutor(workers) as ex:
+            out["process_pool"] = run_times(lambda: list(ex.map(task, items)), repeats)
+    if "thread_pool" in backends:
+        with ThreadPoolExecutor(workers) as ex:
+            out["thread_pool"] = run_times(lambda: list(ex.map(task, items)), repeats)
+    if "joblib_loky" in backends:
+        with Parallel(n_jobs=workers) as par:
+            out["joblib_loky"] = run_times(lambda: par(delayed(task)(x) for x in items), repeats)
     return out
 
 
-def script(workload: str, workers: int, repeats: int, cold: bool) -> dict[str, list[float]]:
+# --- the machine's noise while one process ran -------------------------------------------
+
+
+def _cpu_ticks() -> tuple[int, int]:
+    """(busy, steal) clock ticks of all CPUs since boot, from the first line of /proc/stat."""
+    try:
+        with open("/proc/stat") as fh:
+            fields = [int(x) for x in fh.readline().split()[1:]]
+    except (OSError, ValueError):
+        return 0, 0
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (fields + [0] * 8)[:8]
+    return user + nice + system + irq + softirq, steal
+
+
+@dataclass
+class Noise:
+    """What else happened on the machine while one process (and its children) ran."""
+
+    wall_s: float
+    own_cpu_s: float  # the process tree's user+sys (getrusage of reaped children)
+    others_cpu_s: float  # every other process's user+sys (+irq) meanwhile: /proc/stat busy - own
+    others_share: float  # others_cpu_s / (wall_s x CPUs): 0 on a quiet machine
+    steal_s: float  # CPU time the hypervisor gave to other guests (VM steal)
+    involuntary_switches: int  # times the tree was preempted (by anything, itself included)
+    loadavg_1m: float
+
+
+def run_measured(
+    cmd: list[str], env: dict[str, str] | None = None
+) -> tuple[subprocess.CompletedProcess, Noise]:
+    """Run ``cmd`` to completion and say how noisy the machine was meanwhile."""
+    busy0, steal0 = _cpu_ticks()
+    ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    wall = time.perf_counter() - t0
+    ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    busy1, steal1 = _cpu_ticks()
+    own = (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)
+    others = max(0.0, (busy1 - busy0) / _TICK - own)
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    noise = Noise(
+        wall_s=wall,
+        own_cpu_s=own,
+        others_cpu_s=others,
+        others_share=others / (wall * cpus),
+        steal_s=(steal1 - steal0) / _TICK,
+        involuntary_switches=ru1.ru_nivcsw - ru0.ru_nivcsw,
+        loadavg_1m=os.getloadavg()[0],
+    )
+    return proc, noise
+
+
+# --- the two sides ------------------------------------------------------------------------
+
+
+def script(workload: str, args: argparse.Namespace) -> tuple[dict[str, list[float]], Noise]:
     """Run ``hand_written`` in a fresh interpreter (as a user's script would run)."""
     env = dict(os.environ)
-    if not cold:
+    if not args.cold_script:
         env["GLIBC_TUNABLES"] = TUNABLES
     size, grain = CASES[workload]
-    cmd = [sys.executable, "-m", "benchmarks.fidelity", "--script-only", workload, "--workers", str(workers),
-           "--repeats", str(repeats), "--size", str(size), "--grain", str(grain)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    cmd = [
+        sys.executable,
+        "-m",
+        "benchmarks.fidelity",
+        "--script-only",
+        workload,
+        "--workers",
+        str(args.workers),
+        "--repeats",
+        str(args.repeats),
+        "--size",
+        str(size),
+        "--grain",
+        str(grain),
+        "--backends",
+        ",".join(args.backends),
+        "--script-imports",
+        args.script_imports,
+    ]
+    proc, noise = run_measured(cmd, env)
     if proc.returncode != 0:
         raise SystemExit(f"hand-written script failed:\n{proc.stderr}")
-    return json.loads(proc.stdout)
+    return json.loads(proc.stdout), noise
 
 
-def harness(workload: str, workers: int, repeats: int, sweep_dir: Path) -> dict[str, list[float]]:
+def harness(workload: str, args: argparse.Namespace, sweep_dir: Path) -> tuple[dict[str, list[float]], Noise]:
     size, grain = CASES[workload]
     cmd = [
-        sys.executable, "-m", "coresweep.experiments.cli", "-m",
-        f"backend=sequential,{','.join(BACKENDS)}", f"workers={workers}", f"workload={workload}",
-        f"workload.size={size}", f"workload.grain={grain}", f"repeats={repeats}", "warmup=1",
-        "min_time_s=0", "report=false", f"hydra.sweep.dir={sweep_dir}",
+        sys.executable,
+        "-m",
+        "coresweep.experiments.cli",
+        "-m",
+        f"backend={','.join(['sequential', *args.backends])}",
+        f"workers={args.workers}",
+        f"workload={workload}",
+        f"workload.size={size}",
+        f"workload.grain={grain}",
+        f"repeats={args.repeats}",
+        "warmup=1",
+        "min_time_s=0",
+        "report=false",
+        f"hydra.sweep.dir={sweep_dir}",
     ]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
+    proc, noise = run_measured(cmd)
     if proc.returncode != 0:
         raise SystemExit(f"harness failed:\n{proc.stderr}")
     walls: dict[str, list[float]] = {}
@@ -103,75 +215,326 @@ def harness(workload: str, workers: int, repeats: int, sweep_dir: Path) -> dict[
         for line in path.read_text().splitlines():
             row = json.loads(line)
             walls.setdefault(row["backend"], []).append(row["wall_s"])
-    return walls
+    return walls, noise
 
 
-def compare(args: argparse.Namespace) -> dict:
-    report = {"machine": os.uname().nodename, "cpus": os.cpu_count(), "workers": args.workers,
-              "python": sys.version.split()[0], "repeats": args.repeats, "rounds": args.rounds,
-              "cold_script": args.cold_script, "loadavg_start": os.getloadavg()[0], "results": []}
-    rounds: dict[tuple[str, str], list[dict[str, float]]] = {}
+# --- statistics ---------------------------------------------------------------------------
+
+
+def median_ci(values: list[float], seed: int) -> tuple[float, float | None, float | None]:
+    """The median and a percentile-bootstrap 95 % CI of it (seeded; None with < 3 values)."""
+    med = statistics.median(values)
+    if len(values) < 3 or max(values) == min(values):
+        return med, (med if len(values) >= 3 else None), (med if len(values) >= 3 else None)
+    from scipy.stats import bootstrap
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # scipy warns about the discreteness of a median's resamples
+        res = bootstrap(
+            (np.asarray(values),), np.median, n_resamples=5000, method="percentile", random_state=seed
+        )
+    return med, float(res.confidence_interval.low), float(res.confidence_interval.high)
+
+
+def verdict(low: float | None, high: float | None) -> str:
+    """within: the CI lies inside 1 ± GOAL; differs: it lies outside; open: it crosses a bound."""
+    if low is None or high is None:
+        return "open"
+    if low >= 1 - GOAL and high <= 1 + GOAL:
+        return "within"
+    if high < 1 - GOAL or low > 1 + GOAL:
+        return "differs"
+    return "open"
+
+
+def summarise(pairs: list[dict[str, Any]], key: str, seed: int) -> dict[str, Any]:
+    """Median of ``key`` over the pairs, its CI and verdict."""
+    values = [p[key] for p in pairs]
+    if not values:
+        return {"n": 0}
+    med, low, high = median_ci(values, seed)
+    return {
+        "n": len(values),
+        "median": med,
+        "ci_low": low,
+        "ci_high": high,
+        "verdict": verdict(low, high),
+        "min": min(values),
+        "max": max(values),
+    }
+
+
+def pair_row(backend: str, mine: dict[str, list[float]], ours: dict[str, list[float]]) -> dict[str, float]:
+    mid = [{k: statistics.median(v) for k, v in side.items()} for side in (mine, ours)]
+    low = [{k: min(v) for k, v in side.items()} for side in (mine, ours)]
+    row = {
+        "seq_script_s": mid[0]["sequential"],
+        "seq_harness_s": mid[1]["sequential"],
+        "seq_ratio": mid[1]["sequential"] / mid[0]["sequential"],
+        "seq_ratio_of_min": low[1]["sequential"] / low[0]["sequential"],
+    }
+    if backend != "sequential":
+        row.update(
+            {
+                "speedup_script": mid[0]["sequential"] / mid[0][backend],
+                "speedup_harness": mid[1]["sequential"] / mid[1][backend],
+                "par_script_s": mid[0][backend],
+                "par_harness_s": mid[1][backend],
+                "par_ratio": mid[1][backend] / mid[0][backend],
+                # Other processes only ever add time: the fastest run is the least disturbed.
+                "ratio_of_min": (low[1]["sequential"] / low[1][backend])
+                / (low[0]["sequential"] / low[0][backend]),
+            }
+        )
+        row["ratio"] = row["speedup_harness"] / row["speedup_script"]
+    return row
+
+
+# --- the run ------------------------------------------------------------------------------
+
+
+def measure(args: argparse.Namespace) -> dict[str, list[dict[str, Any]]]:
+    """Run the pairs; returns, by workload, each pair's run times and noise."""
+    pairs: dict[str, list[dict[str, Any]]] = {w: [] for w in args.workloads}
     for r in range(args.rounds):
-        for workload in args.workloads.split(","):
+        for k, workload in enumerate(args.workloads):
+            script_first = (r + k) % 2 == 0  # ABBA...: neither side always runs first
             with tempfile.TemporaryDirectory() as tmp:
-                first_script = r % 2 == 0  # alternate the order: neither side always runs first
-                if first_script:
-                    mine = script(workload, args.workers, args.repeats, args.cold_script)
-                ours = harness(workload, args.workers, args.repeats, Path(tmp) / "sweep")
-                if not first_script:
-                    mine = script(workload, args.workers, args.repeats, args.cold_script)
-            mid = [{k: statistics.median(v) for k, v in side.items()} for side in (mine, ours)]
-            low = [{k: min(v) for k, v in side.items()} for side in (mine, ours)]
-            for backend in BACKENDS:
-                rounds.setdefault((workload, backend), []).append({
-                    "speedup_script": mid[0]["sequential"] / mid[0][backend],
-                    "speedup_harness": mid[1]["sequential"] / mid[1][backend],
-                    "seq_script_s": mid[0]["sequential"], "seq_harness_s": mid[1]["sequential"],
-                    "par_script_s": mid[0][backend], "par_harness_s": mid[1][backend],
-                    # Other processes only ever add time: the fastest run is the least disturbed.
-                    "ratio_of_min": (low[1]["sequential"] / low[1][backend])
-                    / (low[0]["sequential"] / low[0][backend]),
-                })
-    print(f"{'workload':12} {'backend':13} {'script ×':>9} {'harness ×':>9} {'ratio':>6} {'ratio range':>13}"
-          f" {'of min':>6}"
-          f"  {'seq ms script/harness':>21}  {'par ms script/harness':>21}")
-    for (workload, backend), runs in rounds.items():
-        ratios = [x["speedup_harness"] / x["speedup_script"] for x in runs]
-        med = {k: statistics.median(x[k] for x in runs) for k in runs[0]}
-        row = {"workload": workload, "backend": backend, **med, "ratio": statistics.median(ratios),
-               "ratio_min": min(ratios), "ratio_max": max(ratios), "rounds": runs}
-        row["ratio_of_min"] = statistics.median(x["ratio_of_min"] for x in runs)
-        report["results"].append(row)
-        print(f"{workload:12} {backend:13} {med['speedup_script']:9.3f} {med['speedup_harness']:9.3f} "
-              f"{row['ratio']:6.3f} {row['ratio_min']:6.3f}-{row['ratio_max']:.3f} {row['ratio_of_min']:6.3f}"
-              f"  {med['seq_script_s'] * 1e3:9.1f} {med['seq_harness_s'] * 1e3:9.1f}"
-              f"    {med['par_script_s'] * 1e3:9.1f} {med['par_harness_s'] * 1e3:9.1f}")
-    report["loadavg_end"] = os.getloadavg()[0]
-    return report
+                if script_first:
+                    mine, noise_s = script(workload, args)
+                ours, noise_h = harness(workload, args, Path(tmp) / "sweep")
+                if not script_first:
+                    mine, noise_s = script(workload, args)
+            quiet = max(noise_s.others_share, noise_h.others_share) <= args.quiet_share
+            pairs[workload].append(
+                {
+                    "round": r,
+                    "script_first": script_first,
+                    "quiet": quiet,
+                    "noise_script": asdict(noise_s),
+                    "noise_harness": asdict(noise_h),
+                    "script": mine,
+                    "harness": ours,
+                }
+            )
+            print(
+                f"round {r + 1}/{args.rounds} {workload:12} others' CPU share "
+                f"script {noise_s.others_share:5.1%} "
+                f"harness {noise_h.others_share:5.1%}  steal {noise_s.steal_s + noise_h.steal_s:.2f} s"
+                f"{'' if quiet else '  (noisy pair)'}",
+                flush=True,
+            )
+    return pairs
+
+
+def rows_for(
+    workload: str, pairs: list[dict[str, Any]], backends: list[str], seed: int
+) -> list[dict[str, Any]]:
+    rows = []
+    for backend in ["sequential", *backends]:
+        per_pair = [
+            {"round": p["round"], "quiet": p["quiet"], **pair_row(backend, p["script"], p["harness"])}
+            for p in pairs
+        ]
+        key = "seq_ratio" if backend == "sequential" else "ratio"
+        quiet = [p for p in per_pair if p["quiet"]]
+        row: dict[str, Any] = {
+            "workload": workload,
+            "backend": backend,
+            "all": summarise(per_pair, key, seed),
+            "quiet": summarise(quiet, key, seed),
+        }
+        for field in (
+            "seq_script_s",
+            "seq_harness_s",
+            "speedup_script",
+            "speedup_harness",
+            "par_script_s",
+            "par_harness_s",
+            "ratio_of_min",
+        ):
+            if field in per_pair[0]:
+                row[field] = statistics.median(p[field] for p in per_pair)
+        if backend != "sequential":
+            row["par_ratio"] = summarise(per_pair, "par_ratio", seed)
+            row["of_min"] = summarise(per_pair, "ratio_of_min", seed)
+        else:
+            row["of_min"] = summarise(per_pair, "seq_ratio_of_min", seed)
+        row["pairs"] = per_pair
+        rows.append(row)
+    return rows
+
+
+def _ci(s: dict[str, Any]) -> str:
+    if not s.get("n"):
+        return f"{'-':>26}"
+    low = f"{s['ci_low']:.3f}" if s["ci_low"] is not None else "?"
+    high = f"{s['ci_high']:.3f}" if s["ci_high"] is not None else "?"
+    return f"{s['median']:6.3f} ({low}-{high}) {s['verdict']:7}"
+
+
+def print_table(rows: list[dict[str, Any]]) -> None:
+    print(
+        f"\n{'workload':12} {'backend':13} {'script ×':>8} {'harness ×':>9}  {'ratio, 95% CI, all pairs':>26}"
+        f"  {'quiet pairs':>26} {'n':>5}  {'fastest runs':>26}  {'seq ms s/h':>13}  {'par ms s/h':>13}"
+    )
+    for row in rows:
+        speed = (
+            f"{row['speedup_script']:8.3f} {row['speedup_harness']:9.3f}"
+            if "speedup_script" in row
+            else f"{'':8} {'':9}"
+        )
+        par = (
+            f"{row['par_script_s'] * 1e3:6.1f}/{row['par_harness_s'] * 1e3:6.1f}"
+            if "par_script_s" in row
+            else ""
+        )
+        print(
+            f"{row['workload']:12} {row['backend']:13} {speed}  {_ci(row['all'])}  {_ci(row['quiet'])}"
+            f" {row['quiet'].get('n', 0):>2}/{row['all']['n']:<2}  {_ci(row['of_min'])}"
+            f"  {row['seq_script_s'] * 1e3:6.1f}/{row['seq_harness_s'] * 1e3:6.1f}  {par}"
+        )
+    print(
+        "(sequential rows: harness time / script time; the others: harness speedup / script speedup;"
+        " fastest runs: the same from each process's fastest run)"
+    )
+
+
+def markdown(report: dict[str, Any]) -> str:
+    """The README's table, from a fidelity.json (so the README shows exactly what was measured)."""
+
+    def ci(s: dict[str, Any]) -> str:
+        if not s.get("n") or s.get("ci_low") is None:
+            return "–"
+        return f"{s['median']:.3f} ({s['ci_low']:.3f}–{s['ci_high']:.3f})"
+
+    lines = [
+        "| workload | backend | script speedup | coresweep speedup | ratio (95 % CI) | verdict "
+        "| quiet pairs | ratio of fastest runs (CI) | sequential ms script / coresweep "
+        "| parallel ms script / coresweep |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for r in report["results"]:
+        speed, par = "– | –", "–"
+        if "speedup_script" in r:
+            speed = f"{r['speedup_script']:.3f} | {r['speedup_harness']:.3f}"
+            par = f"{r['par_script_s'] * 1e3:.1f} / {r['par_harness_s'] * 1e3:.1f}"
+        quiet = f"{r['quiet']['n']}/{r['all']['n']}"
+        lines.append(
+            f"| {r['workload']} | {r['backend']} | {speed} | {ci(r['all'])} | {r['all']['verdict']} "
+            f"| {quiet} | {ci(r['of_min'])} "
+            f"| {r['seq_script_s'] * 1e3:.1f} / {r['seq_harness_s'] * 1e3:.1f} | {par} |"
+        )
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--rounds", type=int, default=3, help="script+harness pairs per workload")
+    parser.add_argument("--rounds", type=int, default=10, help="script+harness pairs per workload")
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--workloads", default=",".join(CASES))
+    parser.add_argument(
+        "--backends",
+        default=",".join(BACKENDS),
+        help="parallel backends beside sequential ('sequential' alone: only that)",
+    )
     parser.add_argument("--size", type=int, help="tasks per run for every workload (a quick check)")
     parser.add_argument("--grain", type=int, help="grain for every workload (a quick check)")
-    parser.add_argument("--cold-script", action="store_true",
-                        help="run the script without coresweep's malloc thresholds (shows the old bias)")
+    parser.add_argument(
+        "--cold-script",
+        action="store_true",
+        help="run the script without coresweep's malloc thresholds (shows the old bias)",
+    )
+    parser.add_argument(
+        "--quiet-share",
+        type=float,
+        default=0.05,
+        help="a pair is noisy when other processes used more than this share of the CPUs",
+    )
+    parser.add_argument("--seed", type=int, default=20261125, help="bootstrap seed")
+    parser.add_argument(
+        "--merge",
+        action="store_true",
+        help="keep the other workloads' rows already in the JSON (split a run by --workloads)",
+    )
     parser.add_argument("--out", type=Path, default=RESULTS, help="folder for fidelity.json")
+    parser.add_argument(
+        "--script-imports",
+        default="",
+        metavar="MODULES",
+        help="the script imports these modules first (e.g. coresweep.experiments.cli: the harness's "
+        "process state, to test whether a difference comes from it)",
+    )
     parser.add_argument("--script-only", metavar="WORKLOAD", help=argparse.SUPPRESS)
+    parser.add_argument("--table", type=Path, metavar="JSON", help="print a fidelity.json as README's table")
     args = parser.parse_args(argv)
+    if args.table:
+        print(markdown(json.loads(args.table.read_text())))
+        return 0
+    args.workloads = args.workloads.split(",")
+    args.backends = [b for b in args.backends.split(",") if b and b != "sequential"]
+    for name in args.workloads:
+        if name not in CASES:
+            parser.error(f"--workloads: {name!r} is not one of {', '.join(CASES)}")
+    for name in args.backends:
+        if name not in BACKENDS:
+            parser.error(f"--backends: {name!r} is not one of sequential, {', '.join(BACKENDS)}")
     for name, (size, grain) in CASES.items():
         CASES[name] = (args.size or size, args.grain or grain)
     if args.script_only:
-        print(json.dumps(hand_written(args.script_only, args.workers, args.repeats)))
+        for module in filter(None, args.script_imports.split(",")):
+            importlib.import_module(module)
+        print(json.dumps(hand_written(args.script_only, args.workers, args.repeats, args.backends)))
         return 0
-    report = compare(args)
-    write_result(args.out, "fidelity-cold.json" if args.cold_script else "fidelity.json", report)
+
+    # Experiments that change the script go to their own file, never over fidelity.json.
+    name = "fidelity-cold.json" if args.cold_script else "fidelity.json"
+    if args.script_imports:
+        name = name.replace(".json", "-imports.json")
+    started = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    load0 = os.getloadavg()[0]
+    pairs = measure(args)
+    part = {
+        "workloads": args.workloads,
+        "started": started,
+        "finished": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "loadavg_start": load0,
+        "loadavg_end": os.getloadavg()[0],
+        "rounds": args.rounds,
+        "quiet_pairs": sum(p["quiet"] for ps in pairs.values() for p in ps),
+        "n_pairs": sum(len(ps) for ps in pairs.values()),
+        # every run's time, by workload, pair and side: the rows below are computed from these
+        "pairs": pairs,
+    }
+    rows = [row for w in args.workloads for row in rows_for(w, pairs[w], args.backends, args.seed)]
+    print_table(rows)
+
+    report: dict[str, Any] = {
+        "machine": os.uname().nodename,
+        "cpus": os.cpu_count(),
+        "workers": args.workers,
+        "python": sys.version.split()[0],
+        "repeats": args.repeats,
+        "cold_script": args.cold_script,
+        "script_imports": args.script_imports,
+        "goal": GOAL,
+        "quiet_share": args.quiet_share,
+        "seed": args.seed,
+        "cases": CASES,
+        "parts": [part],
+        "results": rows,
+    }
+    old_path = args.out / name
+    if args.merge and old_path.exists():
+        old = json.loads(old_path.read_text())
+        kept = [p for p in old.get("parts", []) if not set(p["workloads"]) & set(args.workloads)]
+        report["parts"] = kept + report["parts"]
+        kept_rows = [r for r in old.get("results", []) if r["workload"] not in args.workloads and "all" in r]
+        report["results"] = kept_rows + rows  # ("all" in r: a row of this format, not an older file's)
+    write_result(args.out, name, report)
     return 0
 
 

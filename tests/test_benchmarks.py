@@ -23,9 +23,27 @@ def test_fidelity_writes_both_sides(tmp_path: Path) -> None:
                "--size", "4", "--grain", "200", "--out", str(tmp_path))
     assert out.returncode == 0, out.stderr
     report = json.loads((tmp_path / "fidelity.json").read_text())
-    backends = {r["backend"] for r in report["results"]}
-    assert backends == {"pool", "process_pool", "thread_pool", "joblib_loky"}
-    assert all(r["speedup_script"] > 0 and r["speedup_harness"] > 0 for r in report["results"])
+    rows = {r["backend"]: r for r in report["results"]}
+    assert set(rows) == {"sequential", "pool", "process_pool", "thread_pool", "joblib_loky"}
+    parallel = [r for name, r in rows.items() if name != "sequential"]
+    assert all(r["speedup_script"] > 0 and r["speedup_harness"] > 0 for r in parallel)
+    verdicts = ("within", "open", "differs")
+    assert all(r["all"]["n"] == 1 and r["all"]["verdict"] in verdicts for r in rows.values())
+    (pair,) = report["parts"][0]["pairs"]["io_sleep"]  # the noise of both processes is recorded
+    assert pair["noise_script"]["wall_s"] > 0 and pair["noise_harness"]["wall_s"] > 0
+
+
+@pytest.mark.slow
+def test_fidelity_merges_a_split_run(tmp_path: Path) -> None:
+    for workload in ("io_sleep", "gil_release"):
+        out = _run("benchmarks.fidelity", "--rounds", "1", "--repeats", "1", "--workloads", workload,
+                   "--backends", "sequential", "--size", "4", "--grain", "64", "--merge",
+                   "--out", str(tmp_path))
+        assert out.returncode == 0, out.stderr
+    report = json.loads((tmp_path / "fidelity.json").read_text())
+    assert [(r["workload"], r["backend"]) for r in report["results"]] == [
+        ("io_sleep", "sequential"), ("gil_release", "sequential")]
+    assert [p["workloads"] for p in report["parts"]] == [["io_sleep"], ["gil_release"]]
 
 
 @pytest.mark.slow

@@ -1,0 +1,1 @@
+"""One-off probes behind statements in README's "Fidelity" section (no JSON; each prints)."""
