@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from ._parallel import Background
+from .csvtext import write_csv
 from .figures import FIGURE_NAMES, FigureFile, FigureJobs
 from .folklore import folklore_table
 from .load import GROUP_KEYS, load_results, machine_topology
@@ -39,7 +40,7 @@ from .stats import (
 
 #: Failed rows listed one by one in the HTML; beyond this, results.csv holds them all.
 MAX_FAILED_ROWS_SHOWN = 2000
-#: From this many rows on, results.csv is written by a forked child (it takes ~1 s per 100k rows).
+#: From this many rows on, results.csv is written by a forked child (about 0.3 s per 100k rows).
 BACKGROUND_MIN_ROWS = 20_000
 VARIANT_DIMS = ("start_method", "pinning", "collect", "grain", "python", "gil_enabled")
 TOPOLOGY_FIELDS = (
@@ -188,7 +189,7 @@ def _remove_stale_figures(out_dir: Path, drawn: set[str]) -> None:
 def _write_results_csv(rows: pd.DataFrame, path: Path) -> None:
     """Every row, written to a temporary name first so a reader never sees half a file."""
     tmp = path.with_name(path.name + ".tmp")
-    rows.to_csv(tmp, index=False, lineterminator="\n")
+    write_csv(rows, tmp)  # pandas' to_csv bytes, in a third of the time
     os.replace(tmp, path)
 
 
