@@ -1134,6 +1134,30 @@ def size_data(summary: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     return strong[strong["backend"].ne(SEQUENTIAL)], weak_scaling(summary)
 
 
+def _strong_lines(
+    strong: pd.DataFrame,
+) -> dict[tuple[str, str, Any], list[tuple[Any, Any, np.ndarray, np.ndarray]]]:
+    """Every strong-scaling line of the size figure in one grouping pass (one per line cost more
+    than drawing it): per (machine, workload, grain) panel, (backend, workers, sizes, fastest
+    median wall per size) in backend, then worker order, sizes ascending."""
+    if strong.empty:
+        return {}
+    data = strong.assign(machine=strong["machine"].astype(str), workload=strong["workload"].astype(str))
+    line_keys = ["machine", "workload", "grain", "backend", "workers"]
+    mins = data.groupby([*line_keys, "size"], sort=True)["median_wall_s"].min().reset_index()
+    if mins.empty:
+        return {}
+    ids = mins.groupby(line_keys, sort=True).ngroup().to_numpy()
+    sizes = mins["size"].to_numpy(dtype="float64")
+    walls = mins["median_wall_s"].to_numpy(dtype="float64")
+    keys = [mins[k].to_numpy(dtype=object) for k in line_keys]
+    out: dict[tuple[str, str, Any], list[tuple[Any, Any, np.ndarray, np.ndarray]]] = {}
+    for pos in np.split(np.arange(len(mins)), np.flatnonzero(np.diff(ids)) + 1):
+        machine, workload, grain, backend, workers = (k[pos[0]] for k in keys)
+        out.setdefault((machine, workload, grain), []).append((backend, workers, sizes[pos], walls[pos]))
+    return out
+
+
 def size_figure(summary: pd.DataFrame, topology: Mapping, palette: Mapping[str, str]) -> Figure:
     """Wall time against problem size (log-log): strong scaling lines and weak-scaling ladders."""
     title = "Wall time vs problem size (median; log-log)"
@@ -1156,6 +1180,7 @@ def size_figure(summary: pd.DataFrame, topology: Mapping, palette: Mapping[str, 
     )
     handles: dict[str, Any] = {}
     used: set = set()
+    strong_lines = _strong_lines(strong)
     for p_index, (machine, workload, grain) in enumerate(panels):
         r, c = divmod(p_index, layout.cols)
         ax = axes[r][c]
@@ -1186,21 +1211,15 @@ def size_figure(summary: pd.DataFrame, topology: Mapping, palette: Mapping[str, 
                 ref = ys[0] * xs / xs[0]
                 ax.plot(xs, ref, color="#aaaaaa", linestyle=":", linewidth=1.2, zorder=1)
                 handles.setdefault(guides[2], Line2D([], [], color="#aaaaaa", linestyle=":"))
-        st = strong[
-            strong["machine"].astype(str).eq(machine)
-            & strong["workload"].astype(str).eq(workload)
-            & strong["grain"].eq(grain)
-        ]
-        keep = _pick_workers(sorted(int(w) for w in st["workers"].unique()), physical)
-        for (backend, workers), series in st[st["workers"].isin(keep)].groupby(
-            ["backend", "workers"], sort=True
-        ):
-            by_size = series.groupby("size")["median_wall_s"].min().sort_index()
-            xs = by_size.index.astype("float64").to_numpy()
+        lines = strong_lines.get((machine, workload, grain), [])
+        keep = _pick_workers(sorted({int(w) for _, w, _, _ in lines}), physical)
+        for backend, workers, xs, ys in lines:
+            if int(workers) not in keep:
+                continue
             style = worker_styles.setdefault(int(workers), len(worker_styles))
             ax.plot(
                 xs,
-                by_size.to_numpy(dtype="float64"),
+                ys,
                 color=palette.get(str(backend), "#333333"),
                 linestyle=LINESTYLES[style % len(LINESTYLES)],
                 marker=MARKERS[style % len(MARKERS)],
