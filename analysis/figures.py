@@ -463,7 +463,7 @@ def line_figure(
     }
     guides = [ideal_label, baseline_label, "oversubscribed (workers > logical CPUs)"]
     layout = _Layout(n_rows, n_cols, max(len(t) for t in [*labels, *guides]), bottom=0.9 if note else 0.6)
-    fig, axes = plt.subplots(n_rows, n_cols, figsize=layout.size, squeeze=False)
+    fig, axes = _panel_grid(layout, len(panels) if len(machines) == 1 else n_rows * n_cols)
     layout.apply(fig)
     workers_all = data["workers"].astype("float64").to_numpy()
     if log2_x is None:
@@ -580,7 +580,7 @@ def line_figure(
                 ax.yaxis.set_major_locator(MaxNLocator(6, steps=[1, 2, 2.5, 5, 10]))
     for r in range(n_rows):
         for c in range(n_cols):
-            if (r, c) not in used:
+            if (r, c) not in used and axes[r][c] is not None:
                 axes[r][c].set_visible(False)
     width, height = layout.size
     fig.suptitle(title, x=layout.left / width * 0.4, y=1 - 0.18 / height, ha="left", va="top", fontsize=12)
@@ -831,9 +831,23 @@ def _fig_layout(n_panels: int, n_rows_fixed: int | None, legend_chars: int) -> t
     else:
         rows, cols = _grid(n_panels, 1)
     layout = _Layout(rows, cols, legend_chars)
-    fig, axes = plt.subplots(rows, cols, figsize=layout.size, squeeze=False)
+    fig, axes = _panel_grid(layout, rows * cols if n_rows_fixed else n_panels)
     layout.apply(fig)
     return fig, axes, layout
+
+
+def _panel_grid(layout: _Layout, n_used: int) -> tuple[Figure, list[list[Any]]]:
+    """``plt.subplots`` for the first ``n_used`` cells (row by row) only; None in the others.
+
+    An axes costs a few ms to create even when it is hidden, and a 10-panel grid of 3 x 4 has two.
+    """
+    fig = plt.figure(figsize=layout.size)
+    grid = fig.add_gridspec(layout.rows, layout.cols)
+    axes = [
+        [fig.add_subplot(grid[r, c]) if r * layout.cols + c < n_used else None for c in range(layout.cols)]
+        for r in range(layout.rows)
+    ]
+    return fig, axes
 
 
 def _finish(
@@ -847,7 +861,7 @@ def _finish(
 ) -> None:
     for r in range(layout.rows):
         for c in range(layout.cols):
-            if (r, c) not in used:
+            if (r, c) not in used and axes[r][c] is not None:
                 axes[r][c].set_visible(False)
     width, height = layout.size
     fig.suptitle(title, x=layout.left / width * 0.4, y=1 - 0.18 / height, ha="left", va="top", fontsize=12)
