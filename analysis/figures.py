@@ -1368,11 +1368,11 @@ FIGURE_NAMES: tuple[str, ...] = tuple(name for name, _, _ in PLANS)
 DRAW_COST = {
     "speedup": 9,
     "efficiency": 9,
-    "size": 8,
-    "cpu": 7,
-    "grain": 6,
-    "memory": 6,
-    "best": 4,
+    "cpu": 8,
+    "memory": 8,
+    "size": 7,
+    "grain": 7,
+    "best": 5,
     "startup": 3,
 }
 #: Below this many panels per figure, forking costs more than it saves.

@@ -146,15 +146,24 @@ def percentile_ci(boot: np.ndarray, confidence: float = CONFIDENCE) -> tuple[flo
     """Percentile interval of a bootstrap sample (NaN where the sample is NaN)."""
     if boot.size == 0 or not np.all(np.isfinite(boot)):
         return (np.nan, np.nan)
-    alpha = (1.0 - confidence) / 2.0
-    # np.quantile's "linear" rule, via one partial sort (a full quantile call costs 5x more).
-    pos = np.array([alpha, 1.0 - alpha]) * (boot.size - 1)
-    below = np.floor(pos).astype(int)
-    above = np.minimum(below + 1, boot.size - 1)
-    part = np.partition(boot, np.unique(np.concatenate([below, above])))
-    frac = pos - below
+    below, above, frac, kth = _percentile_positions(boot.size, confidence)
+    part = np.partition(boot, kth)
     low, high = part[below] + (part[above] - part[below]) * frac
     return (float(low), float(high))
+
+
+@lru_cache(maxsize=64)
+def _percentile_positions(
+    size: int, confidence: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """np.quantile's "linear" rule for the interval's two ends, via one partial sort (a full
+    quantile call costs 5x more): the order statistics below and above each end, the weight
+    between them, and what to partition on. Computed once per sample size."""
+    alpha = (1.0 - confidence) / 2.0
+    pos = np.array([alpha, 1.0 - alpha]) * (size - 1)
+    below = np.floor(pos).astype(int)
+    above = np.minimum(below + 1, size - 1)
+    return below, above, pos - below, np.unique(np.concatenate([below, above]))
 
 
 @lru_cache(maxsize=256)
