@@ -1481,6 +1481,19 @@ class FigureJobs:
                 continue
             self._done[i] = 1
 
+    def planned(self) -> list[FigureFile]:
+        """The figures the report will hold, in report order (their files may not be written yet)."""
+        return [
+            FigureFile(name, self.out_dir / f"{name}.png", self.out_dir / f"{name}.svg", caption)
+            for name, caption in self.plans
+        ]
+
+    def draw_share(self) -> None:
+        """The caller's share: draw figures from the shared queue until none is left to take
+        (without waiting for the workers' last ones; ``result`` waits)."""
+        if self._workers:
+            self._work()
+
     def result(self) -> list[FigureFile]:
         """The saved figures in report order.
 

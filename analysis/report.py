@@ -38,6 +38,9 @@ from .stats import (
     weak_scaling,
 )
 
+#: Stands in for the figures while the page is rendered before the last figure is saved
+#: (user text in the page is escaped, so it cannot contain this).
+FIGURES_MARK = "<!--coresweep:figures-->"
 #: Failed rows listed one by one in the HTML; beyond this, results.csv holds them all.
 MAX_FAILED_ROWS_SHOWN = 2000
 #: From this many rows on, results.csv is written by a forked child (about 0.3 s per 100k rows).
@@ -127,6 +130,23 @@ def _build(paths: list[Path], out_dir: Path | str | None) -> ReportResult:
     summary_md.write_text(markdown_summary(summary, verdicts, rows, extras), encoding="utf-8")
     files += [results_csv, summary_csv, scaling_csv, *(out_dir / n for n in tables), summary_md]
 
+    figure_jobs.draw_share()
+    # While the workers finish their last figures: the whole page but the figures' pixels.
+    page = render_html(
+        paths,
+        rows,
+        summary,
+        scaling,
+        environments,
+        topology,
+        figure_jobs.planned(),
+        verdicts,
+        warnings,
+        None if out_dir == default_out else out_dir,
+        extras,
+        figure_jobs.skipped,
+        figures_section=FIGURES_MARK,
+    )
     figures = figure_jobs.result()
     csv_job.wait()
     for fig in figures:
@@ -135,21 +155,7 @@ def _build(paths: list[Path], out_dir: Path | str | None) -> ReportResult:
 
     index = out_dir / "index.html"
     index.write_text(
-        render_html(
-            paths,
-            rows,
-            summary,
-            scaling,
-            environments,
-            topology,
-            figures,
-            verdicts,
-            warnings,
-            None if out_dir == default_out else out_dir,
-            extras,
-            figure_jobs.skipped,
-        ),
-        encoding="utf-8",
+        page.replace(FIGURES_MARK, _figures_html(figures, figure_jobs.skipped), 1), encoding="utf-8"
     )
     files.append(index)
     n_ok = int(rows["ok"].sum()) if len(rows) else 0
@@ -799,7 +805,7 @@ def _scaling_html(scaling: pd.DataFrame) -> str:
                 r["note"],
                 _value_ci(r["usl_sigma"], r["usl_sigma_ci_low"], r["usl_sigma_ci_high"]),
                 _value_ci(r["usl_kappa"], r["usl_kappa_ci_low"], r["usl_kappa_ci_high"]),
-                "–" if not np.isfinite(peak) else f"{peak:.3g} workers" if peak < 1e6 else "never (κ = 0)",
+                "–" if np.isnan(peak) else f"{peak:.3g} workers" if peak < 1e6 else "never (κ = 0)",
                 fmt_num(r["usl_rmse"], 2),
                 r["usl_note"],
             ]
@@ -888,7 +894,9 @@ def render_html(
     out_dir: Path | None = None,
     extras: Extras | None = None,
     skipped_figures: Sequence[tuple[str, str]] = (),
+    figures_section: str | None = None,
 ) -> str:
+    """The page; ``figures_section`` (e.g. a mark to replace later) stands in for the figures."""
     extras = extras or Extras()
     n_ok = int(rows["ok"].sum()) if len(rows) else 0
     n_failed = len(rows) - n_ok
@@ -926,7 +934,7 @@ def render_html(
         '<h2 id="claims">The classic claims, measured</h2>',
         _folklore_html(extras.folklore),
         '<h2 id="figures">Figures</h2>',
-        _figures_html(figures, skipped_figures),
+        _figures_html(figures, skipped_figures) if figures_section is None else figures_section,
         '<h2 id="scaling">Scaling models</h2>',
         _scaling_html(scaling),
         _grain_weak_html(extras),
