@@ -1,4 +1,4 @@
-"""Reading in two processes (big folders) gives the very table and warnings reading in one does."""
+"""Reading rows: two processes (big folders) read exactly what one reads; rows end at "\n" only."""
 
 from __future__ import annotations
 
@@ -54,3 +54,12 @@ def test_text_columns_sent_by_the_child_are_the_same_table(tmp_path: Path) -> No
     plain, sent = load._parse_part(files), load._parse_part_to_send(files)
     pd.testing.assert_frame_equal(sent[0], plain[0])
     assert sent[1:] == plain[1:]
+
+
+def test_a_unicode_line_separator_inside_a_text_is_kept(tmp_path: Path) -> None:
+    # Rows are split on "\n" only: U+2028 inside a string is JSON text, not the end of a row.
+    path = tmp_path / "results.jsonl"
+    rows = [{"error": "first\u2028second", "ok": False}, {"error": None, "ok": True}]
+    path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\n", encoding="utf-8")
+    warnings: list[str] = []
+    assert load._read_jsonl(path, warnings) == rows and warnings == []
