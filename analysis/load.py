@@ -138,10 +138,14 @@ def find_results(paths: Sequence[Path | str]) -> list[Path]:
             found.add(path.resolve())
             continue
         here: list[Path] = []
-        for root, dirs, files in os.walk(path):
+        # Walked from the resolved folder (the walk does not enter linked folders), so a file's
+        # path needs resolving only when the file itself is a link (resolving every path, a
+        # dozen system calls each, took as long as the walk).
+        for root, dirs, files in os.walk(path.resolve()):
             dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS)
             if RESULTS_FILE in files:
-                here.append(Path(root, RESULTS_FILE).resolve())
+                found_file = Path(root, RESULTS_FILE)
+                here.append(found_file.resolve() if found_file.is_symlink() else found_file)
         if not here:
             raise NoResultsError(f"no results found under {path}: expected <sweep>/<job>/{RESULTS_FILE}")
         found.update(here)
