@@ -25,7 +25,7 @@ import pandas as pd
 from ._parallel import Background
 from .csvtext import write_csv
 from .figures import FIGURE_NAMES, FigureFile, FigureJobs
-from .folklore import folklore_table
+from .folklore import folklore_table, row_claims
 from .load import GROUP_KEYS, load_results, machine_topology
 from .noise import noise_warnings
 from .stats import (
@@ -100,8 +100,11 @@ def _build(paths: list[Path], out_dir: Path | str | None) -> ReportResult:
 
     files: list[Path] = []
     results_csv = out_dir / "results.csv"
-    # Big tables: a forked child writes results.csv while this process summarises (see _parallel).
-    csv_job = Background(_write_results_csv, rows, results_csv, allowed=len(rows) >= BACKGROUND_MIN_ROWS)
+    # Big tables: forked children write results.csv and judge the claims that need only the rows
+    # while this process summarises (see _parallel).
+    big = len(rows) >= BACKGROUND_MIN_ROWS
+    csv_job = Background(_write_results_csv, rows, results_csv, allowed=big)
+    claims_job = Background(row_claims, rows, allowed=big)
     summary = summarize(rows)
     topology = machine_topology(rows, environments)
     # Figures next: they may be drawn by worker processes while this one fits and writes the tables.
@@ -113,7 +116,7 @@ def _build(paths: list[Path], out_dir: Path | str | None) -> ReportResult:
     scaling.to_csv(scaling_csv, index=False, float_format="%.6g", lineterminator="\n")
     extras = Extras(
         noise=noise_warnings(summary, environments),
-        folklore=folklore_table(summary, rows, topology),
+        folklore=folklore_table(summary, rows, topology, claims_job.result),
         crossover=crossover_grains(summary),
         weak=weak_scaling(summary),
     )
@@ -149,6 +152,7 @@ def _build(paths: list[Path], out_dir: Path | str | None) -> ReportResult:
     )
     figures = figure_jobs.result()
     csv_job.wait()
+    claims_job.close()
     for fig in figures:
         files += [fig.png, fig.svg]
     _remove_stale_figures(out_dir, {fig.name for fig in figures})
