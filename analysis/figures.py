@@ -519,7 +519,7 @@ def line_figure(
         top=0.75 + CORE_LABEL_ROW_IN * label_rows,
         hspace=0.85 + CORE_LABEL_ROW_IN * label_rows,
     )
-    fig, axes = plt.subplots(n_rows, n_cols, figsize=layout.size, squeeze=False)
+    fig, axes = _panel_grid(layout, len(panels) if len(machines) == 1 else n_rows * n_cols)
     layout.apply(fig)
     workers_all = data["workers"].astype("float64").to_numpy()
     if log2_x is None:
@@ -655,7 +655,7 @@ def line_figure(
                 ax.yaxis.set_major_locator(MaxNLocator(6, steps=[1, 2, 2.5, 5, 10]))
     for r in range(n_rows):
         for c in range(n_cols):
-            if (r, c) not in used:
+            if (r, c) not in used and axes[r][c] is not None:
                 axes[r][c].set_visible(False)
     width, height = layout.size
     fig.suptitle(title, x=layout.left / width * 0.4, y=1 - 0.18 / height, ha="left", va="top", fontsize=12)
@@ -955,9 +955,23 @@ def _fig_layout(n_panels: int, n_rows_fixed: int | None, legend_chars: int) -> t
     else:
         rows, cols = _grid(n_panels, 1)
     layout = _Layout(rows, cols, legend_chars)
-    fig, axes = plt.subplots(rows, cols, figsize=layout.size, squeeze=False)
+    fig, axes = _panel_grid(layout, rows * cols if n_rows_fixed else n_panels)
     layout.apply(fig)
     return fig, axes, layout
+
+
+def _panel_grid(layout: _Layout, n_used: int) -> tuple[Figure, list[list[Any]]]:
+    """``plt.subplots`` for the first ``n_used`` cells (row by row) only; None in the others.
+
+    An axes costs a few ms to create even when it is hidden, and a 10-panel grid of 3 x 4 has two.
+    """
+    fig = plt.figure(figsize=layout.size)
+    grid = fig.add_gridspec(layout.rows, layout.cols)
+    axes = [
+        [fig.add_subplot(grid[r, c]) if r * layout.cols + c < n_used else None for c in range(layout.cols)]
+        for r in range(layout.rows)
+    ]
+    return fig, axes
 
 
 def _finish(
@@ -971,7 +985,7 @@ def _finish(
 ) -> None:
     for r in range(layout.rows):
         for c in range(layout.cols):
-            if (r, c) not in used:
+            if (r, c) not in used and axes[r][c] is not None:
                 axes[r][c].set_visible(False)
     width, height = layout.size
     fig.suptitle(title, x=layout.left / width * 0.4, y=1 - 0.18 / height, ha="left", va="top", fontsize=12)
@@ -1287,6 +1301,31 @@ def size_data(summary: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     return strong[strong["backend"].ne(SEQUENTIAL)], weak_scaling(summary)
 
 
+def _strong_lines(
+    strong: pd.DataFrame,
+) -> dict[tuple[str, str, Any, str], list[tuple[Any, Any, np.ndarray, np.ndarray]]]:
+    """Every strong-scaling line of the size figure in one grouping pass (one per line cost more
+    than drawing it): per (machine, workload, grain, interpreter) panel, (backend, workers, sizes, fastest
+    median wall per size) in backend, then worker order, sizes ascending."""
+    if strong.empty:
+        return {}
+    data = strong.assign(machine=strong["machine"].astype(str), workload=strong["workload"].astype(str))
+    line_keys = ["machine", "workload", "grain", "_interpreter", "backend", "workers"]
+    mins = data.groupby([*line_keys, "size"], sort=True)["median_wall_s"].min().reset_index()
+    if mins.empty:
+        return {}
+    ids = mins.groupby(line_keys, sort=True).ngroup().to_numpy()
+    sizes = mins["size"].to_numpy(dtype="float64")
+    walls = mins["median_wall_s"].to_numpy(dtype="float64")
+    keys = [mins[k].to_numpy(dtype=object) for k in line_keys]
+    out: dict[tuple[str, str, Any, str], list[tuple[Any, Any, np.ndarray, np.ndarray]]] = {}
+    for pos in np.split(np.arange(len(mins)), np.flatnonzero(np.diff(ids)) + 1):
+        machine, workload, grain, interp, backend, workers = (k[pos[0]] for k in keys)
+        line = (backend, workers, sizes[pos], walls[pos])
+        out.setdefault((machine, workload, grain, interp), []).append(line)
+    return out
+
+
 def size_figure(summary: pd.DataFrame, topology: Mapping, palette: Mapping[str, str]) -> Figure:
     """Wall time against problem size (log-log): strong scaling lines and weak-scaling ladders."""
     title = "Wall time vs problem size (median; log-log)"
@@ -1315,6 +1354,7 @@ def size_figure(summary: pd.DataFrame, topology: Mapping, palette: Mapping[str, 
     )
     handles: dict[str, Any] = {}
     used: set = set()
+    strong_lines = _strong_lines(strong)
     for p_index, (machine, workload, grain, interp) in enumerate(panels):
         r, c = divmod(p_index, layout.cols)
         ax = axes[r][c]
@@ -1347,22 +1387,15 @@ def size_figure(summary: pd.DataFrame, topology: Mapping, palette: Mapping[str, 
                 ref = ys[0] * xs / xs[0]
                 ax.plot(xs, ref, color="#aaaaaa", linestyle=":", linewidth=1.2, zorder=1)
                 handles.setdefault(guides[2], Line2D([], [], color="#aaaaaa", linestyle=":"))
-        st = strong[
-            strong["machine"].astype(str).eq(machine)
-            & strong["workload"].astype(str).eq(workload)
-            & strong["grain"].eq(grain)
-            & strong["_interpreter"].eq(interp)
-        ]
-        keep = _pick_workers(sorted(int(w) for w in st["workers"].unique()), physical)
-        for (backend, workers), series in st[st["workers"].isin(keep)].groupby(
-            ["backend", "workers"], sort=True
-        ):
-            by_size = series.groupby("size")["median_wall_s"].min().sort_index()
-            xs = by_size.index.astype("float64").to_numpy()
+        lines = strong_lines.get((machine, workload, grain, interp), [])
+        keep = _pick_workers(sorted({int(w) for _, w, _, _ in lines}), physical)
+        for backend, workers, xs, ys in lines:
+            if int(workers) not in keep:
+                continue
             style = worker_styles.setdefault(int(workers), len(worker_styles))
             ax.plot(
                 xs,
-                by_size.to_numpy(dtype="float64"),
+                ys,
                 color=palette.get(str(backend), "#333333"),
                 linestyle=LINESTYLES[style % len(LINESTYLES)],
                 marker=MARKERS[style % len(MARKERS)],
@@ -1498,11 +1531,11 @@ FIGURE_NAMES: tuple[str, ...] = tuple(name for name, _, _ in PLANS)
 DRAW_COST = {
     "speedup": 9,
     "efficiency": 9,
-    "size": 8,
-    "cpu": 7,
-    "grain": 6,
-    "memory": 6,
-    "best": 4,
+    "cpu": 8,
+    "memory": 8,
+    "size": 7,
+    "grain": 7,
+    "best": 5,
     "startup": 3,
 }
 #: Below this many panels per figure, forking costs more than it saves.
@@ -1610,6 +1643,19 @@ class FigureJobs:
                     raise
                 continue
             self._done[i] = 1
+
+    def planned(self) -> list[FigureFile]:
+        """The figures the report will hold, in report order (their files may not be written yet)."""
+        return [
+            FigureFile(name, self.out_dir / f"{name}.png", self.out_dir / f"{name}.svg", caption)
+            for name, caption in self.plans
+        ]
+
+    def draw_share(self) -> None:
+        """The caller's share: draw figures from the shared queue until none is left to take
+        (without waiting for the workers' last ones; ``result`` waits)."""
+        if self._workers:
+            self._work()
 
     def result(self) -> list[FigureFile]:
         """The saved figures in report order.

@@ -15,7 +15,7 @@ Only what was measured is judged: no claim borrows numbers from another machine 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -485,10 +485,23 @@ def claim_smt(summary: pd.DataFrame, topology: Mapping[str, Mapping[str, Any]]) 
     return _row(7, claim, _verdict(statuses), _limit(evidence) + notes, threshold)
 
 
+def row_claims(rows: pd.DataFrame) -> list[dict]:
+    """Claims 4, 5 and 6: judged from the rows alone (so a forked child can judge them while
+    the report process summarises)."""
+    return [claim_process_cost(rows), claim_manager_list(rows), claim_pool_vs_process(rows)]
+
+
 def folklore_table(
-    summary: pd.DataFrame, rows: pd.DataFrame, topology: Mapping[str, Mapping[str, Any]]
+    summary: pd.DataFrame,
+    rows: pd.DataFrame,
+    topology: Mapping[str, Mapping[str, Any]],
+    judged_rows: Callable[[], list[dict]] | None = None,
 ) -> pd.DataFrame:
-    """The seven classic claims, each judged only from the data present (``FOLKLORE_COLUMNS``)."""
+    """The seven classic claims, each judged only from the data present (``FOLKLORE_COLUMNS``).
+
+    ``judged_rows`` gives ``row_claims(rows)`` where it was computed elsewhere (asked only when
+    some configuration has data).
+    """
     if summary.empty:
         records = [
             _row(i, claim, "not measured", "no successful runs", "")
@@ -506,13 +519,16 @@ def folklore_table(
             )
         ]
     else:
+        process_cost, manager_list, pool_vs_process = (
+            judged_rows() if judged_rows is not None else row_claims(rows)
+        )
         records = [
             claim_threads_cpu(summary),
             claim_threads_io(summary),
             claim_processes_cpu(summary, topology),
-            claim_process_cost(rows),
-            claim_manager_list(rows),
-            claim_pool_vs_process(rows),
+            process_cost,
+            manager_list,
+            pool_vs_process,
             claim_smt(summary, topology),
         ]
     return pd.DataFrame.from_records(records, columns=list(FOLKLORE_COLUMNS))

@@ -146,15 +146,30 @@ def percentile_ci(boot: np.ndarray, confidence: float = CONFIDENCE) -> tuple[flo
     """Percentile interval of a bootstrap sample (NaN where the sample is NaN)."""
     if boot.size == 0 or not np.all(np.isfinite(boot)):
         return (np.nan, np.nan)
-    alpha = (1.0 - confidence) / 2.0
-    # np.quantile's "linear" rule, via one partial sort (a full quantile call costs 5x more).
-    pos = np.array([alpha, 1.0 - alpha]) * (boot.size - 1)
-    below = np.floor(pos).astype(int)
-    above = np.minimum(below + 1, boot.size - 1)
-    part = np.partition(boot, np.unique(np.concatenate([below, above])))
-    frac = pos - below
+    below, above, frac, kth = _percentile_positions(boot.size, confidence)
+    part = np.partition(boot, kth)
     low, high = part[below] + (part[above] - part[below]) * frac
     return (float(low), float(high))
+
+
+@lru_cache(maxsize=64)
+def _percentile_positions(
+    size: int, confidence: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """np.quantile's "linear" rule for the interval's two ends, via one partial sort (a full
+    quantile call costs 5x more): the order statistics below and above each end, the weight
+    between them, and what to partition on. Computed once per sample size."""
+    alpha = (1.0 - confidence) / 2.0
+    pos = np.array([alpha, 1.0 - alpha]) * (size - 1)
+    below = np.floor(pos).astype(int)
+    above = np.minimum(below + 1, size - 1)
+    return below, above, pos - below, np.unique(np.concatenate([below, above]))
+
+
+@lru_cache(maxsize=256)
+def _t_quantile(confidence: float, dof: int) -> float:
+    """Two-sided Student t quantile (0.1 ms a scipy call; a report asks the same few hundreds of times)."""
+    return float(stats.t.ppf(0.5 + confidence / 2.0, df=dof))
 
 
 def karp_flatt(speedup: np.ndarray | float, workers: np.ndarray | float) -> np.ndarray:
@@ -210,7 +225,7 @@ def fit_amdahl(
     out["rmse"] = float(np.sqrt(np.mean(resid**2)))
     n = int(keep.sum())
     if np.isfinite(var) and n > 1:
-        half = stats.t.ppf(0.5 + confidence / 2.0, df=max(n - 1, 1)) * np.sqrt(max(var, 0.0))
+        half = _t_quantile(confidence, max(n - 1, 1)) * np.sqrt(max(var, 0.0))
         out["ci_low"] = max(0.0, f - half)
         out["ci_high"] = min(1.0, f + half)
         out["ci_method"] = "covariance"
@@ -278,6 +293,71 @@ def _usl_jac(p: np.ndarray, sigma: float, kappa: float, gamma: float) -> np.ndar
     return np.column_stack([base, base * p, p / d])
 
 
+#: Lower bounds of (sigma, kappa, gamma) in the USL fit.
+USL_LOWER = (0.0, 0.0, 1e-9)
+
+
+def _usl_lsq(p: np.ndarray, s: np.ndarray, x0: Sequence[float]) -> tuple[np.ndarray, np.ndarray] | None:
+    """Bounded least squares for the USL, and its covariance as ``curve_fit`` reports it.
+
+    Three parameters and a handful of points need no general optimiser (``curve_fit`` costs
+    about 2 ms a ladder, a report fits hundreds): Levenberg-Marquardt steps with the exact
+    Jacobian, a parameter held at its bound while the gradient pushes it out. The covariance is
+    the residual variance (n - 3 degrees of freedom) times the pseudo-inverse of J'J at the
+    optimum, as ``curve_fit`` computes it. None when the steps do not converge (the caller
+    then asks ``curve_fit``).
+    """
+    lower = np.array(USL_LOWER)
+    x = np.maximum(np.asarray(x0, dtype="float64"), lower)
+    resid = s - usl_speedup(p, *x)
+    cost = float(resid @ resid)
+    damping = 1e-3
+    for _ in range(500):
+        if cost == 0.0:
+            break
+        jac = _usl_jac(p, *x)
+        grad = jac.T @ resid  # the direction that lowers the squared error
+        free = ~((x <= lower) & (grad <= 0.0))
+        if not free.any():
+            break
+        normal = (jac.T @ jac)[np.ix_(free, free)]
+        scale = np.diag(normal) + 1e-300
+        while damping < 1e12:
+            try:
+                step = np.linalg.solve(normal + damping * np.diag(scale), grad[free])
+            except np.linalg.LinAlgError:
+                damping *= 10.0
+                continue
+            trial = x.copy()
+            trial[free] += step
+            trial = np.maximum(trial, lower)
+            trial_resid = s - usl_speedup(p, *trial)
+            trial_cost = float(trial_resid @ trial_resid)
+            if trial_cost < cost:
+                break
+            damping *= 10.0
+        else:
+            break  # no step lowers the error: a minimum (within rounding)
+        gain = cost - trial_cost
+        x, resid, cost = trial, trial_resid, trial_cost
+        damping = max(damping / 4.0, 1e-15)
+        if gain <= 1e-12 * cost:  # (curve_fit stops at 1e-8)
+            break
+    else:
+        return None
+    if not np.all(np.isfinite(x)):
+        return None
+    jac = _usl_jac(p, *x)
+    _, singular, vt = np.linalg.svd(jac, full_matrices=False)
+    keep = singular > np.finfo(float).eps * max(jac.shape) * singular[0]
+    vt = vt[: int(keep.sum())]
+    pcov = (vt.T / singular[keep] ** 2) @ vt
+    pcov = pcov * (cost / (p.size - 3)) if p.size > 3 else np.full_like(pcov, np.inf)
+    if np.isnan(pcov).any():
+        pcov = np.full_like(pcov, np.inf)
+    return x, pcov
+
+
 def usl_speedup(workers: np.ndarray | float, sigma: float, kappa: float, gamma: float = 1.0) -> np.ndarray:
     """Gunther's Universal Scalability Law: S(p) = gamma p / (1 + sigma (p - 1) + kappa p (p - 1)).
 
@@ -314,26 +394,31 @@ def fit_usl(
         out["note"] = f"too few worker counts for USL ({counts} < {USL_MIN_POINTS})"
         return out
     gamma0 = float(s[p == p.min()].mean() / p.min())
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", optimize.OptimizeWarning)
-            popt, pcov = optimize.curve_fit(
-                lambda x, sg, kp, gm: usl_speedup(x, sg, kp, gm),
-                p,
-                s,
-                p0=[0.05, 0.001, max(gamma0, 1e-3)],
-                bounds=([0.0, 0.0, 1e-9], [np.inf, np.inf, np.inf]),
-                jac=_usl_jac,
-                max_nfev=5000,
-            )
-    except (RuntimeError, ValueError) as exc:
-        out["note"] = f"USL fit failed: {str(exc).splitlines()[0][:80]}"
-        return out
+    x0 = [0.05, 0.001, max(gamma0, 1e-3)]
+    fitted = _usl_lsq(p, s, x0)
+    if fitted is not None:
+        popt, pcov = fitted
+    else:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", optimize.OptimizeWarning)
+                popt, pcov = optimize.curve_fit(
+                    lambda x, sg, kp, gm: usl_speedup(x, sg, kp, gm),
+                    p,
+                    s,
+                    p0=x0,
+                    bounds=(list(USL_LOWER), [np.inf, np.inf, np.inf]),
+                    jac=_usl_jac,
+                    max_nfev=5000,
+                )
+        except (RuntimeError, ValueError) as exc:
+            out["note"] = f"USL fit failed: {str(exc).splitlines()[0][:80]}"
+            return out
     sigma, kappa, gamma = (float(v) for v in popt)
     resid = s - usl_speedup(p, sigma, kappa, gamma)
     out.update(sigma=sigma, kappa=kappa, gamma=gamma, rmse=float(np.sqrt(np.mean(resid**2))))
     dof = max(p.size - 3, 1)
-    t = stats.t.ppf(0.5 + confidence / 2.0, df=dof)
+    t = _t_quantile(confidence, dof)
     diag = np.diag(pcov) if np.ndim(pcov) == 2 else np.full(3, np.nan)
     for name, value, var in (("sigma", sigma, diag[0]), ("kappa", kappa, diag[1])):
         if np.isfinite(var):
@@ -350,6 +435,10 @@ def fit_usl(
         notes.append(f"does not fit (RMSE > {FIT_RMSE_REL_MAX:.0%} of the largest speedup)")
     out["note"] = "; ".join(notes)
     return out
+
+
+#: The measured columns ``summarize`` reads (besides the configuration keys).
+_SUMMED_COLUMNS = ("wall_s", "cpu_user_s", "cpu_sys_s", "peak_rss_bytes", "startup_s", "teardown_s")
 
 
 def summarize(rows: pd.DataFrame, n_boot: int = N_BOOT) -> pd.DataFrame:
@@ -376,11 +465,12 @@ def summarize(rows: pd.DataFrame, n_boot: int = N_BOOT) -> pd.DataFrame:
     )
 
     # Sorted by value within each group so float sums (mean, std) do not depend on row order.
-    ok = rows[ok_mask]
+    # Only the columns used below (copying all of a 100k-row table twice cost more than the medians).
+    used = list(dict.fromkeys([*keys, *BASELINE_KEYS, "collect", *_SUMMED_COLUMNS]))
     ok_gid = gid[ok_mask]
-    order = np.lexsort((ok["wall_s"].to_numpy(dtype="float64"), ok_gid))
+    order = np.lexsort((rows["wall_s"].to_numpy(dtype="float64")[ok_mask], ok_gid))
     ok_gid = ok_gid[order]
-    ok = ok.iloc[order]
+    ok = rows[used].iloc[np.flatnonzero(ok_mask)[order]]
     ok = ok.assign(cpu_s=ok[["cpu_user_s", "cpu_sys_s"]].sum(axis=1, min_count=1))
     agg = ok.groupby(ok_gid, sort=True).agg(
         median_wall_s=("wall_s", "median"),
@@ -543,18 +633,21 @@ def scaling_fits(summary: pd.DataFrame) -> pd.DataFrame:
     """
     records = []
     par = summary[summary["backend"].ne(SEQUENTIAL) & np.isfinite(summary["speedup"].astype("float64"))]
-    for key, part in par.groupby(list(CURVE_KEYS), sort=True, dropna=False):
-        counts = part["workers"].nunique()
+    # Plain arrays once; per ladder only index arithmetic (pandas slices per ladder cost more than the fits).
+    all_workers = par["workers"].to_numpy(dtype="float64")
+    columns = ("speedup", "speedup_ci_low", "speedup_ci_high")
+    all_speedup, all_low, all_high = (par[c].to_numpy(dtype="float64", na_value=np.nan) for c in columns)
+    ids = par.groupby(list(CURVE_KEYS), sort=True, dropna=False).ngroup().to_numpy()
+    order = np.argsort(ids, kind="stable")
+    ladders = np.split(order, np.flatnonzero(np.diff(ids[order])) + 1) if len(order) else []
+    keys = par.iloc[[pos[0] for pos in ladders]][list(CURVE_KEYS)].itertuples(index=False, name=None)
+    for key, pos in zip(keys, ladders):
+        workers = all_workers[pos]
+        counts = np.unique(workers).size
         if counts < 2:
             continue
-        workers = part["workers"].astype("float64").to_numpy()
-        speedup = part["speedup"].astype("float64").to_numpy()
-        fit = fit_amdahl(
-            workers,
-            speedup,
-            speedup_low=part["speedup_ci_low"].astype("float64").to_numpy(),
-            speedup_high=part["speedup_ci_high"].astype("float64").to_numpy(),
-        )
+        speedup = all_speedup[pos]
+        fit = fit_amdahl(workers, speedup, speedup_low=all_low[pos], speedup_high=all_high[pos])
         f = fit["serial_fraction"]
         top = float(np.nanmax(speedup))
         notes = []
@@ -582,7 +675,7 @@ def scaling_fits(summary: pd.DataFrame) -> pd.DataFrame:
             {
                 **dict(zip(CURVE_KEYS, key)),
                 "n_worker_counts": int(counts),
-                "max_workers": int(part["workers"].max()),
+                "max_workers": int(workers.max()),
                 "serial_fraction": f,
                 "serial_fraction_ci_low": fit["ci_low"],
                 "serial_fraction_ci_high": fit["ci_high"],

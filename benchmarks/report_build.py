@@ -155,8 +155,10 @@ def main(argv: list[str] | None = None) -> int:
                     ],
                     capture_output=True,
                     text=True,
-                    check=True,
                 )
+                if out.returncode != 0:  # show why: the build's own traceback
+                    sys.stderr.write(out.stderr[-4000:])
+                    out.check_returncode()
                 run = json.loads(out.stdout.strip().splitlines()[-1])
                 runs.append(run)
                 print(

@@ -72,6 +72,18 @@ def test_usl_bounds_keep_parameters_non_negative() -> None:
     assert out["peak_workers"] == np.inf or out["peak_workers"] > 1e3
 
 
+def test_usl_on_its_bound_says_speedup_never_falls(tmp_path: Path) -> None:
+    from coresweep.analysis.report import _scaling_html
+
+    # Amdahl-shaped data: no coherency cost, so the fit puts kappa on its bound.
+    summary = _summary(
+        tmp_path, ladder(["process_pool"], [1, 2, 4, 8, 16]), lambda c: 0.2 + 0.8 / c["workers"], noise=0.0
+    )
+    fit = scaling_fits(summary).iloc[0]
+    assert fit["usl_kappa"] == 0.0 and fit["usl_peak_workers"] == np.inf
+    assert "never (κ = 0)" in _scaling_html(scaling_fits(summary))
+
+
 # ----------------------------------------------------------------------------- Amdahl
 
 
