@@ -11,6 +11,7 @@ and never given a time that could be mistaken for a fast one.
 from __future__ import annotations
 
 import math
+import os
 import threading
 import time
 import traceback
@@ -100,6 +101,12 @@ class Watchdog:
     cannot be killed: if the run is still stuck ``grace_s`` later, ``on_stuck`` is called from
     the watchdog thread, which must record what is known and end the process. The memory
     check reads the tree's RSS every ``poll_s`` (about 15 µs a look on Linux).
+
+    Entering does not start a thread: it hands this watchdog to the process's one parked
+    watcher thread (``_Watcher``) and returns at once. Starting a thread makes the caller wait
+    until it runs, and a run timed right after such a wait ran 1.5-3 % faster than the same
+    run in a hand-written script (benchmarks/fidelity.py, README "Fidelity"); the script never
+    waits between runs, and now neither does the protocol.
     """
 
     def __init__(
@@ -115,6 +122,7 @@ class Watchdog:
         self.max_memory_bytes, self.grace_s, self.poll_s = max_memory_bytes, grace_s, poll_s
         self.reason: str | None = None
         self._done = threading.Event()
+        self._armed_at = 0.0
 
     @property
     def fired(self) -> bool:
@@ -122,12 +130,14 @@ class Watchdog:
 
     def __enter__(self) -> Watchdog:
         if self.seconds or self.max_memory_bytes:
-            self._thread = threading.Thread(target=self._watch, name="coresweep-watchdog", daemon=True)
-            self._thread.start()
+            self._armed_at = time.monotonic()  # the limit counts from here, however late the watcher wakes
+            if not _Watcher.get().watch(self):  # the watcher is still busy with a fired one
+                self._thread = threading.Thread(target=self._watch, name="coresweep-watchdog", daemon=True)
+                self._thread.start()
         return self
 
     def _watch(self) -> None:
-        deadline = time.monotonic() + self.seconds if self.seconds else None
+        deadline = self._armed_at + self.seconds if self.seconds else None
         while True:
             wait = self.poll_s if self.max_memory_bytes else None
             if deadline is not None:
@@ -151,7 +161,57 @@ class Watchdog:
             self.on_stuck()
 
     def __exit__(self, *exc: object) -> None:
+        if self._armed_at:
+            _Watcher.get().release(self)  # first: the next run may be handed over at once
         self._done.set()
+
+
+class _Watcher:
+    """The process's one watchdog thread, parked on a condition between runs.
+
+    ``watch`` hands it a watchdog and returns without waiting for it; ``release`` (on the
+    watchdog's exit) frees it at once, so the next run can be handed over before the thread
+    has even woken. A watchdog it is still watching past a firing (the grace period) keeps it
+    busy: the next one then gets a thread of its own, as before.
+    """
+
+    _lock = threading.Lock()
+    _instance: _Watcher | None = None
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._current: Watchdog | None = None
+        self._pid = os.getpid()
+        threading.Thread(target=self._loop, name="coresweep-watchdog", daemon=True).start()
+
+    @classmethod
+    def get(cls) -> _Watcher:
+        with cls._lock:
+            # A forked child has this object but not its thread: it gets its own.
+            if cls._instance is None or cls._instance._pid != os.getpid():
+                cls._instance = cls()
+            return cls._instance
+
+    def watch(self, watchdog: Watchdog) -> bool:
+        with self._cond:
+            if self._current is not None:
+                return False
+            self._current = watchdog
+            self._cond.notify()
+            return True
+
+    def release(self, watchdog: Watchdog) -> None:
+        with self._cond:
+            if self._current is watchdog:
+                self._current = None
+
+    def _loop(self) -> None:
+        while True:
+            with self._cond:
+                while self._current is None or self._current._done.is_set():
+                    self._cond.wait()
+                watchdog = self._current
+            watchdog._watch()  # returns as soon as its run ends
 
 
 #: repeats=auto starts with this many runs: the fewest with a 95 % order-statistic median CI.

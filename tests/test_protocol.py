@@ -191,3 +191,54 @@ def test_median_ci_halfwidth() -> None:
     assert median_ci_halfwidth([1.0] * 10) == 0
     values = sorted([0.9, 1.0, 1.0, 1.0, 1.0, 1.1, 1.0, 1.0])
     assert median_ci_halfwidth(values) == pytest.approx(0.0, abs=0.11)
+
+
+def _watchdog_threads() -> list:
+    import threading
+
+    return [t for t in threading.enumerate() if t.name == "coresweep-watchdog"]
+
+
+def test_watchdogs_share_one_parked_thread_and_entering_starts_none() -> None:
+    """A thread start makes the caller wait, and a run timed right after such a wait ran
+    faster than in a hand-written script: entering a watchdog hands it to the parked thread."""
+    from coresweep.experiments.protocol import Watchdog
+
+    with Watchdog(60.0, lambda: None, None):
+        pass
+    before = _watchdog_threads()
+    for _ in range(50):
+        with Watchdog(60.0, lambda: None, None) as dog:
+            pass
+        assert not dog.fired
+    assert _watchdog_threads() == before and len(before) == 1
+
+
+def test_the_shared_watchdog_still_fires_and_the_next_one_still_watches() -> None:
+    import threading
+
+    from coresweep.experiments.protocol import Watchdog
+
+    aborted = threading.Event()
+    with Watchdog(0.05, aborted.set, None) as dog:
+        assert aborted.wait(5.0)
+    assert dog.fired and dog.reason == "timeout"
+    again = threading.Event()
+    with Watchdog(0.05, again.set, None) as dog2:
+        assert again.wait(5.0)
+    assert dog2.reason == "timeout"
+
+
+def test_a_watchdog_still_in_its_grace_period_does_not_block_the_next_one() -> None:
+    """The parked thread waits out a fired watchdog's grace period; a watchdog entered
+    meanwhile (nested) gets a thread of its own and fires on time."""
+    import threading
+
+    from coresweep.experiments.protocol import Watchdog
+
+    first_fired, second_fired = threading.Event(), threading.Event()
+    with Watchdog(0.01, first_fired.set, None, grace_s=30.0):
+        assert first_fired.wait(5.0)
+        with Watchdog(0.05, second_fired.set, None) as inner:
+            assert second_fired.wait(5.0)
+        assert inner.fired
