@@ -103,10 +103,11 @@ class Watchdog:
     check reads the tree's RSS every ``poll_s`` (about 15 µs a look on Linux).
 
     Entering does not start a thread: it hands this watchdog to the process's one parked
-    watcher thread (``_Watcher``) and returns at once. Starting a thread makes the caller wait
-    until it runs, and a run timed right after such a wait ran 1.5-3 % faster than the same
-    run in a hand-written script (benchmarks/fidelity.py, README "Fidelity"); the script never
-    waits between runs, and now neither does the protocol.
+    watcher thread (``_Watcher``) and returns at once, so the clock starts without the caller
+    having waited for a thread to run (a script timing the same loop never waits between
+    runs). A loop timed right after such a wait ran 1-2 % faster in a probe; making the wait go
+    away did not close the 1.5-3 % by which sequential cpu_python runs here are faster than a
+    hand-written script's (README, "Fidelity" 1.), so that cause remains open.
     """
 
     def __init__(
