@@ -108,16 +108,8 @@ def run_job(
         "sweep_id": sweep_id,
         "job": job,
         "machine": machine,
-        "backend": cfg.backend.name,
+        **config_fields(cfg, workload, workers, cpus),
         "start_method": backend.start_method if backend is not None else None,
-        "workers": workers,
-        "workers_requested": int(cfg.workers),
-        "pinning": cfg.pinning,
-        "workload": cfg.workload.name,
-        "size": workload.size,
-        "grain": workload.grain if workload.uses_grain else None,
-        "collect": cfg.collect,
-        "cpus": format_cpu_list(cpus) if cpus is not None else None,
         "pinning_plan": plan,
         "blas_threads": blas_threads,
         "python": python_info()["version"],
@@ -227,6 +219,22 @@ def _run_in_interpreter(
     return _outcome(job, [{"ok": r.ok, "wall_s": r.wall_s, "error": r.error} for r in measurement.runs])
 
 
+def config_fields(cfg: DictConfig, workload: Any, workers: int, cpus: Any) -> dict[str, Any]:
+    """The row fields that say which configuration ran: the same for a measured job and for
+    the failed row of a job that died, so the report groups both alike."""
+    return {
+        "backend": cfg.backend.name,
+        "workers": workers,
+        "workers_requested": int(cfg.workers),
+        "pinning": cfg.pinning,
+        "workload": cfg.workload.name,
+        "size": workload.size,
+        "grain": workload.grain if workload.uses_grain else None,
+        "collect": cfg.collect,
+        "cpus": format_cpu_list(cpus) if cpus is not None else None,
+    }
+
+
 def record_dead_job(cfg: DictConfig, job_dir: Path, sweep_dir: Path, job: str, error: str) -> None:
     """One failed row for a job whose process died before it returned (killed, out of memory,
     a scheduler's time limit): the report lists it among the failures, the exit status is 1,
@@ -242,16 +250,8 @@ def record_dead_job(cfg: DictConfig, job_dir: Path, sweep_dir: Path, job: str, e
         "sweep_id": environment.get("sweep_id") or sweep_dir.name,
         "job": job,
         "machine": cfg.get("machine") or environment.get("machine") or default_machine_name(),
-        "backend": cfg.backend.name,
+        **config_fields(cfg, workload, 1 if cls.single_worker else int(cfg.workers), cpus),
         "start_method": None,
-        "workers": 1 if cls.single_worker else int(cfg.workers),
-        "workers_requested": int(cfg.workers),
-        "pinning": cfg.pinning,
-        "workload": cfg.workload.name,
-        "size": workload.size,
-        "grain": workload.grain if workload.uses_grain else None,
-        "collect": cfg.collect,
-        "cpus": format_cpu_list(cpus) if cpus is not None else None,
         **topology.counts(),
         "repeat": 0,
         "loops": None,
