@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
+import sys
 from pathlib import Path
 from typing import Any
+
+
+def machine_header() -> dict[str, Any]:
+    """What every results JSON starts with: which machine and Python measured it."""
+    return {"machine": os.uname().nodename, "cpus": os.cpu_count(), "python": sys.version.split()[0]}
 
 
 def write_result(out_dir: Path, name: str, record: Any) -> Path:

@@ -51,7 +51,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks._results import write_result
+from benchmarks._results import machine_header, write_result
 from coresweep.experiments.allocator import TUNABLES
 from coresweep.experiments.workloads import WORKLOADS
 
@@ -513,10 +513,8 @@ def main(argv: list[str] | None = None) -> int:
     print_table(rows)
 
     report: dict[str, Any] = {
-        "machine": os.uname().nodename,
-        "cpus": os.cpu_count(),
+        **machine_header(),
         "workers": args.workers,
-        "python": sys.version.split()[0],
         "repeats": args.repeats,
         "cold_script": args.cold_script,
         "script_imports": args.script_imports,

@@ -35,7 +35,7 @@ from typing import Any, Callable
 import numpy as np
 from scipy.stats import bootstrap
 
-from benchmarks._results import write_result
+from benchmarks._results import machine_header, write_result
 from coresweep.experiments.allocator import fix_allocator
 from coresweep.experiments.backends import BACKENDS
 from coresweep.experiments.collect import Collector
@@ -138,10 +138,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     fix_allocator()  # as a job does
     report: dict[str, Any] = {
-        "machine": os.uname().nodename,
-        "cpus": os.cpu_count(),
+        **machine_header(),
         "workers": args.workers,
-        "python": sys.version.split()[0],
         "runs": args.runs,
         "seed": args.seed,
         "loadavg_start": os.getloadavg()[0],

@@ -22,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks._results import write_result
+from benchmarks._results import machine_header, write_result
 from coresweep.experiments import interpreter
 
 BACKENDS = ("sequential", "thread_pool", "process_pool")
@@ -103,8 +103,7 @@ def main() -> None:
     print(f"\nsame interpreter, child / in-process median wall: {min(ratios):.3f} – {max(ratios):.3f}"
           f" (median {statistics.median(ratios):.3f}); extra cost of the child per job: {per_job:+.2f} s")
     write_result(args.out, "interpreters.json", {
-        "machine": os.uname().nodename,
-        "cpus": os.cpu_count(),
+        **machine_header(),
         "repeats": args.repeats,
         "results": results,
         "child_over_inprocess_wall": ratios,

@@ -27,7 +27,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any, Callable
 
-from benchmarks._results import write_result
+from benchmarks._results import machine_header, write_result
 
 RESULTS = Path(__file__).resolve().parent / "results"
 _T0 = time.perf_counter()  # first thing in the measured process: imports are counted from here
@@ -178,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
         summary[key] = med
         spread = f"{fmt.format(min(values))}-{fmt.format(max(values))}"
         print(f"{label:58} {fmt.format(med):>8} {spread:>17}")
-    report = {"machine": os.uname().nodename, "cpus": os.cpu_count(), "python": sys.version.split()[0],
+    report = {**machine_header(),
               "overrides": args.overrides, "loadavg_end": os.getloadavg()[0], "median": summary,
               "rounds": rounds}
     write_result(args.out, "overhead.json", report)

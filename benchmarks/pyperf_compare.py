@@ -23,7 +23,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from benchmarks._results import write_result
+from benchmarks._results import machine_header, write_result
 
 RESULTS = Path(__file__).resolve().parent / "results"
 CASES = {
@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     except ImportError:
         print("pyperf is not installed: pip install 'coresweep[bench]'", file=sys.stderr)
         return 2
-    report = {"machine": os.uname().nodename, "cpus": os.cpu_count(), "python": sys.version.split()[0],
+    report = {**machine_header(),
               "loadavg_start": os.getloadavg()[0], "results": []}
     print(f"{'workload':12} {'pyperf ms':>10} {'coresweep ms':>13} {'ratio':>7} {'ratio range':>13}")
     for workload in args.workloads.split(","):

@@ -123,16 +123,22 @@ def test_a_job_run_on_another_host_is_labelled_with_that_host(tmp_path: Path) ->
     assert machines == {"login-node": default_machine_name(), default_machine_name(): "the-sweep"}
 
 
+def submitit_local_sweep(sweep: Path, *overrides: str) -> list[str]:
+    """The command of a sweep under submitit_local, one job at a time, into ``sweep``."""
+    return [
+        sys.executable, "-m", "coresweep.experiments.entry", "hydra/launcher=submitit_local",
+        "hydra.sweeper.max_batch_size=1", "-m", *overrides, f"hydra.sweep.dir={sweep}",
+    ]
+
+
 @pytest.mark.slow
 @needs_submitit
 def test_submitit_local_two_jobs_one_at_a_time_end_to_end(tmp_path: Path) -> None:
     sweep = tmp_path / "sweep"
-    cmd = [
-        sys.executable, "-m", "coresweep.experiments.entry", "hydra/launcher=submitit_local",
-        "hydra.sweeper.max_batch_size=1", "-m", "backend=sequential,process_pool", "workers=2",
-        "workload=cpu_python", "workload.size=8", "workload.grain=200", "repeats=2",
-        f"hydra.sweep.dir={sweep}",
-    ]
+    cmd = submitit_local_sweep(
+        sweep, "backend=sequential,process_pool", "workers=2", "workload=cpu_python",
+        "workload.size=8", "workload.grain=200", "repeats=2",
+    )
     out = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     assert "at the same time" not in out.stderr
@@ -159,12 +165,11 @@ def test_submitit_local_two_jobs_one_at_a_time_end_to_end(tmp_path: Path) -> Non
 def test_submitit_job_killed_outright_is_a_failed_row_and_one_error_line(tmp_path: Path) -> None:
     # Job 1 (thread_pool) SIGKILLs its own process from a worker thread; jobs 0 and 2 finish.
     sweep = tmp_path / "sweep"
-    cmd = [
-        sys.executable, "-m", "coresweep.experiments.entry", "hydra/launcher=submitit_local",
-        "hydra.sweeper.max_batch_size=1", "-m", "backend=sequential,thread_pool,process_pool",
-        "workers=2", "workload=custom", "workload.fn=tests.tasks:kill_own_process_off_main_thread",
-        "workload.size=4", "repeats=2", "min_time_s=0", f"hydra.sweep.dir={sweep}",
-    ]
+    cmd = submitit_local_sweep(
+        sweep, "backend=sequential,thread_pool,process_pool", "workers=2", "workload=custom",
+        "workload.fn=tests.tasks:kill_own_process_off_main_thread", "workload.size=4", "repeats=2",
+        "min_time_s=0",
+    )
     env = {**os.environ, "PYTHONPATH": str(ROOT)}  # so every process can import tests.tasks
     out = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=300, env=env)
     assert out.returncode == 1, out.stderr
