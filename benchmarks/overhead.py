@@ -37,7 +37,7 @@ def _instrument(spent: dict[str, float], counts: dict[str, int]) -> None:
     """Wrap the phases of a sweep with timers (in the measured process only)."""
     from hydra._internal.config_loader_impl import ConfigLoaderImpl
 
-    from coresweep.experiments import callbacks, cli, job, protocol
+    from coresweep.experiments import callbacks, cli, job, protocol, report_builder
 
     def timed(owner: Any, name: str, phase: str) -> None:
         original: Callable[..., Any] = getattr(owner, name)
@@ -61,6 +61,7 @@ def _instrument(spent: dict[str, float], counts: dict[str, int]) -> None:
     timed(protocol.Protocol, "measure", "measure")
     timed(callbacks.SweepCallback, "on_multirun_start", "sweep_start")
     timed(callbacks.SweepCallback, "on_multirun_end", "report")
+    timed(report_builder.ReportBuilder, "wait_ready", "report_ready")
 
 
 def inner(overrides: list[str], out: Path) -> int:
@@ -126,6 +127,7 @@ def one_round(overrides: list[str]) -> dict[str, float]:
         "sweep_start_s": s["sweep_start"],
         "job_loop_s": loop,
         "report_s": s["report"],
+        "report_ready_s": s["report_ready"],
         "hydra_composes": phases["counts"].get("hydra_compose", 0),
         "hydra_per_job_ms": (loop - s["coresweep_job"]) / jobs * 1e3,
         "job_setup_per_job_ms": (s["coresweep_job"] - s["measure"] - s["reference"] - s["write_rows"])
@@ -146,6 +148,7 @@ ROWS = (
     ("imports_s", "    of which imports (s)", "{:.2f}"),
     ("preflight_s", "  preflight: plan, compose, check (s)", "{:.2f}"),
     ("sweep_start_s", "  sweep start: environment record (s)", "{:.2f}"),
+    ("report_ready_s", "  waiting for the report process's imports (s)", "{:.2f}"),
     ("report_s", "  report (s)", "{:.2f}"),
     ("hydra_composes", "  Hydra compositions (preflight + launcher)", "{:.0f}"),
     ("hydra_per_job_ms", "  Hydra per job: compose, .hydra files, callbacks (ms)", "{:.1f}"),

@@ -15,6 +15,7 @@ from rich.console import Console
 from . import records
 from .allocator import fix_allocator
 from .environment import NoiseMonitor, collect_environment, default_machine_name, noise_warnings
+from .report_builder import BUILDER, ReportError
 from .topology import parse_cpus_option, restrict
 from .topology_state import current_topology
 
@@ -77,9 +78,7 @@ class SweepCallback(Callback):
         self.noise = NoiseMonitor()
         # Load and CPU share are machine-wide figures: compare them with the whole machine.
         self.logical_cpus = int(current_topology().counts().get("logical_cores") or 1)
-        self.console.print(
-            f"coresweep: {self.total if self.total is not None else '?'} jobs → {sweep_dir}"
-        )
+        self.console.print(f"coresweep: {self.total if self.total is not None else '?'} jobs → {sweep_dir}")
 
     def _prefix(self, config: DictConfig) -> str:
         num = OmegaConf.select(config, "hydra.job.num", default=0)
@@ -142,13 +141,11 @@ class SweepCallback(Callback):
             self._say_dead_jobs()
             return
         try:
-            from coresweep.analysis.report import build_report
-
-            result = build_report([sweep_dir], sweep_dir / "report")
-        except Exception as exc:  # results are on disk already; a report bug must not hide them
-            LAST_SWEEP["report_error"] = f"{type(exc).__name__}: {exc}"
+            index_html = BUILDER.build(sweep_dir)
+        except ReportError as exc:  # results are on disk already; a report bug must not hide them
+            LAST_SWEEP["report_error"] = str(exc)
             self.console.print(
-                f"[red]coresweep: the report could not be built ({type(exc).__name__}: {exc}); "
+                f"[red]coresweep: the report could not be built ({exc}); "
                 f"results are in {sweep_dir}; retry with coresweep-report {sweep_dir}[/red]"
             )
             return
@@ -161,7 +158,7 @@ class SweepCallback(Callback):
         self._say_dead_jobs()
         # The command's result, on stdout (progress, warnings and errors are on stderr), so
         # `coresweep ... | tail -1` or `$(coresweep ...)` gets the report's path alone.
-        print(f"report: {result.index_html}", flush=True)
+        print(f"report: {index_html}", flush=True)
 
     def _say_dead_jobs(self) -> None:
         """One error line per job whose process died (submitit launchers; see launchers.py)."""
@@ -190,4 +187,3 @@ class SweepCallback(Callback):
 
 #: Filled by the CLI before Hydra starts: the planned job count and the original argv.
 LAST_SWEEP_PLAN: dict[str, Any] = {}
-

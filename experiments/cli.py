@@ -18,6 +18,7 @@ from omegaconf import DictConfig
 
 from .composed import ComposedConfigs
 from .launchers import surviving_dead_jobs
+from .report_builder import BUILDER
 from .sweep import CONFIG_NAME, ConfigError
 
 EXIT_OK, EXIT_FAILED_RUNS, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -136,6 +137,7 @@ def preflight(argv: list[str], composed: ComposedConfigs | None = None) -> tuple
     from .interpreter import describe_selected
 
     LAST_SWEEP_PLAN["interpreters"] = describe_selected(c.get("python") for c in checked)
+    LAST_SWEEP_PLAN["report"] = bool(sweep.base.get("report", True))
     return argv + sweep.extra_overrides, len(sweep.jobs)
 
 
@@ -172,12 +174,19 @@ def main(argv: list[str] | None = None) -> int:
     LAST_SWEEP.clear()
     composed = ComposedConfigs()
     if not _passthrough(args):
+        if "report=false" not in argv:
+            BUILDER.start()  # imports the report's libraries on the core planning leaves idle
         try:
             hydra_argv, njobs = preflight(argv, composed)
         except ConfigError as exc:
+            BUILDER.close()
             print(f"{prog}: error: {exc}", file=sys.stderr)
             return EXIT_BAD_INPUT
         LAST_SWEEP_PLAN.update(jobs=njobs, argv=[prog, *argv])
+        if LAST_SWEEP_PLAN.get("report", True):
+            BUILDER.wait_ready()  # before the first job: nothing of it runs beside a timed run
+        else:
+            BUILDER.close()
     saved = sys.argv, signal.getsignal(signal.SIGTERM)
     validated = _skip_second_validation() if not _passthrough(args) else contextlib.nullcontext()
     sys.argv = [prog, *hydra_argv]
@@ -198,6 +207,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.argv = saved[0]
         signal.signal(signal.SIGTERM, saved[1])
         LAST_SWEEP["jobs_composed_once"] = composed.hits
+        BUILDER.close()
     if LAST_SWEEP.get("failed_runs") or LAST_SWEEP.get("report_error"):
         return EXIT_FAILED_RUNS
     return EXIT_OK
@@ -270,11 +280,9 @@ def _interrupted(sweep_dir: str | None) -> int:
         print(f"\ncoresweep: interrupted; stopped {stopped} worker processes", file=sys.stderr)
         if sweep_dir and any(Path(sweep_dir).glob("*/results.jsonl")):
             try:
-                from coresweep.analysis.report import build_report
-
-                result = build_report([Path(sweep_dir)], Path(sweep_dir) / "report")
+                index_html = BUILDER.build(Path(sweep_dir))
                 print("coresweep: partial report of the runs so far written", file=sys.stderr)
-                print(f"report: {result.index_html}", flush=True)  # the result: stdout, as at a sweep's end
+                print(f"report: {index_html}", flush=True)  # the result: stdout, as at a sweep's end
             except Exception as exc:
                 print(f"coresweep: partial report failed ({exc}); rows are in {sweep_dir}", file=sys.stderr)
             print(
