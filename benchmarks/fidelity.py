@@ -52,6 +52,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks._results import machine_header, write_result
+from benchmarks.turns import turn
 from coresweep.experiments.allocator import TUNABLES
 from coresweep.experiments.workloads import WORKLOADS
 
@@ -73,6 +74,7 @@ def run_times(fn, repeats: int) -> list[float]:
     fn()
     times = []
     for _ in range(repeats):
+        turn()  # side by side with the harness: wait for this run's turn (no-op alone)
         t0 = time.perf_counter()
         fn()
         times.append(time.perf_counter() - t0)
@@ -158,13 +160,13 @@ def run_measured(
 # --- the two sides ------------------------------------------------------------------------
 
 
-def script(workload: str, args: argparse.Namespace) -> tuple[dict[str, list[float]], Noise]:
-    """Run ``hand_written`` in a fresh interpreter (as a user's script would run)."""
+def script_command(workload: str, args: argparse.Namespace) -> tuple[list[str], dict[str, str]]:
+    """The command (and environment) that runs ``hand_written`` in a fresh interpreter."""
     env = dict(os.environ)
     if not args.cold_script:
         env["GLIBC_TUNABLES"] = TUNABLES
     size, grain = CASES[workload]
-    cmd = [
+    return [
         sys.executable,
         "-m",
         "benchmarks.fidelity",
@@ -182,19 +184,22 @@ def script(workload: str, args: argparse.Namespace) -> tuple[dict[str, list[floa
         ",".join(args.backends),
         "--script-imports",
         args.script_imports,
-    ]
+    ], env
+
+
+def script(workload: str, args: argparse.Namespace) -> tuple[dict[str, list[float]], Noise]:
+    """Run ``hand_written`` in a fresh interpreter (as a user's script would run)."""
+    cmd, env = script_command(workload, args)
     proc, noise = run_measured(cmd, env)
     if proc.returncode != 0:
         raise SystemExit(f"hand-written script failed:\n{proc.stderr}")
     return json.loads(proc.stdout), noise
 
 
-def harness(workload: str, args: argparse.Namespace, sweep_dir: Path) -> tuple[dict[str, list[float]], Noise]:
+def harness_overrides(workload: str, args: argparse.Namespace, sweep_dir: Path) -> list[str]:
+    """coresweep's command line for the same configurations (``min_time_s=0``: one call a run)."""
     size, grain = CASES[workload]
-    cmd = [
-        sys.executable,
-        "-m",
-        "coresweep.experiments.cli",
+    return [
         "-m",
         f"backend={','.join(['sequential', *args.backends])}",
         f"workers={args.workers}",
@@ -207,15 +212,65 @@ def harness(workload: str, args: argparse.Namespace, sweep_dir: Path) -> tuple[d
         "report=false",
         f"hydra.sweep.dir={sweep_dir}",
     ]
+
+
+def harness(workload: str, args: argparse.Namespace, sweep_dir: Path) -> tuple[dict[str, list[float]], Noise]:
+    cmd = [sys.executable, "-m", "coresweep.experiments.cli", *harness_overrides(workload, args, sweep_dir)]
     proc, noise = run_measured(cmd)
     if proc.returncode != 0:
         raise SystemExit(f"harness failed:\n{proc.stderr}")
+    return harness_walls(sweep_dir), noise
+
+
+def harness_walls(sweep_dir: Path) -> dict[str, list[float]]:
+    """Each backend's run times, from the sweep's rows."""
     walls: dict[str, list[float]] = {}
     for path in sorted(sweep_dir.glob("*/results.jsonl")):
         for line in path.read_text().splitlines():
             row = json.loads(line)
             walls.setdefault(row["backend"], []).append(row["wall_s"])
-    return walls, noise
+    return walls
+
+
+def in_turns(
+    workload: str, args: argparse.Namespace, sweep_dir: Path, script_first: bool
+) -> tuple[dict[str, list[float]], Noise, dict[str, list[float]], Noise]:
+    """Script and harness side by side, taking turns run by run (benchmarks/turns.py)."""
+    from benchmarks.turns import run_in_turns
+
+    script_cmd, script_env = script_command(workload, args)
+    overrides = harness_overrides(workload, args, sweep_dir)
+    harness_cmd = [sys.executable, "-m", "benchmarks.turns", "--", *overrides]
+    busy0, steal0 = _cpu_ticks()
+    me0 = resource.getrusage(resource.RUSAGE_SELF)
+    t0 = time.perf_counter()
+    cmds = {"script": script_cmd, "harness": harness_cmd}
+    if not script_first:
+        cmds = {"harness": harness_cmd, "script": script_cmd}
+    out = run_in_turns(cmds, {"script": script_env})
+    wall = time.perf_counter() - t0
+    me1 = resource.getrusage(resource.RUSAGE_SELF)
+    busy1, steal1 = _cpu_ticks()
+    for side in ("script", "harness"):
+        if out[side]["returncode"] != 0:
+            raise SystemExit(f"{side} failed:\n{out[side]['stderr'][-3000:]}")
+    driver = (me1.ru_utime - me0.ru_utime) + (me1.ru_stime - me0.ru_stime)  # passing the turns
+    own = out["script"]["own_cpu_s"] + out["harness"]["own_cpu_s"] + driver
+    others = max(0.0, (busy1 - busy0) / _TICK - own)
+    cpus = len(os.sched_getaffinity(0))
+    noises = [
+        Noise(
+            wall_s=wall,
+            own_cpu_s=out[side]["own_cpu_s"],
+            others_cpu_s=others,  # both sides ran together: the pair's others, on both
+            others_share=others / (wall * cpus),
+            steal_s=(steal1 - steal0) / _TICK,
+            involuntary_switches=out[side]["involuntary_switches"],
+            loadavg_1m=os.getloadavg()[0],
+        )
+        for side in ("script", "harness")
+    ]
+    return json.loads(out["script"]["stdout"]), noises[0], harness_walls(sweep_dir), noises[1]
 
 
 # --- statistics ---------------------------------------------------------------------------
@@ -300,10 +355,14 @@ def measure(args: argparse.Namespace) -> dict[str, list[dict[str, Any]]]:
         for k, workload in enumerate(args.workloads):
             script_first = (r + k) % 2 == 0  # ABBA...: neither side always runs first
             with tempfile.TemporaryDirectory() as tmp:
-                if script_first:
+                sweep = Path(tmp) / "sweep"
+                if args.in_turns:  # side by side; the first turn alternates as the order does
+                    mine, noise_s, ours, noise_h = in_turns(workload, args, sweep, script_first)
+                elif script_first:
                     mine, noise_s = script(workload, args)
-                ours, noise_h = harness(workload, args, Path(tmp) / "sweep")
-                if not script_first:
+                    ours, noise_h = harness(workload, args, sweep)
+                else:
+                    ours, noise_h = harness(workload, args, sweep)
                     mine, noise_s = script(workload, args)
             quiet = max(noise_s.others_share, noise_h.others_share) <= args.quiet_share
             pairs[workload].append(
@@ -468,6 +527,13 @@ def main(argv: list[str] | None = None) -> int:
         help="the script imports these modules first (e.g. coresweep.experiments.cli: the harness's "
         "process state, to test whether a difference comes from it)",
     )
+    parser.add_argument(
+        "--back-to-back",
+        dest="in_turns",
+        action="store_false",
+        help="run the script and the harness one after the other (the design before turns: "
+        "each process sees the machine's drift alone)",
+    )
     parser.add_argument("--script-only", metavar="WORKLOAD", help=argparse.SUPPRESS)
     parser.add_argument("--table", type=Path, metavar="JSON", help="print a fidelity.json as README's table")
     args = parser.parse_args(argv)
@@ -494,6 +560,8 @@ def main(argv: list[str] | None = None) -> int:
     name = "fidelity-cold.json" if args.cold_script else "fidelity.json"
     if args.script_imports:
         name = name.replace(".json", "-imports.json")
+    if not args.in_turns:
+        name = name.replace(".json", "-back-to-back.json")
     started = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     load0 = os.getloadavg()[0]
     pairs = measure(args)
@@ -516,6 +584,7 @@ def main(argv: list[str] | None = None) -> int:
         **machine_header(),
         "workers": args.workers,
         "repeats": args.repeats,
+        "design": "turns" if args.in_turns else "back_to_back",
         "cold_script": args.cold_script,
         "script_imports": args.script_imports,
         "goal": GOAL,

@@ -23,6 +23,7 @@ def test_fidelity_writes_both_sides(tmp_path: Path) -> None:
                "--size", "4", "--grain", "200", "--out", str(tmp_path))
     assert out.returncode == 0, out.stderr
     report = json.loads((tmp_path / "fidelity.json").read_text())
+    assert report["design"] == "turns"  # side by side, run by run (benchmarks/turns.py)
     rows = {r["backend"]: r for r in report["results"]}
     assert set(rows) == {"sequential", "pool", "process_pool", "thread_pool", "joblib_loky"}
     parallel = [r for name, r in rows.items() if name != "sequential"]
@@ -66,3 +67,51 @@ def test_pyperf_comparison(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr
     (row,) = json.loads((tmp_path / "pyperf_compare.json").read_text())["results"]
     assert row["pyperf_median_s"] > 0 and row["harness_median_s"] > 0
+
+
+_SIDE = """
+import sys, time
+from benchmarks.turns import turn
+name, runs = sys.argv[1], int(sys.argv[2])
+time.sleep(0.2 if name == "b" else 0.0)  # b starts later: a must not run beside b's start-up
+print(time.time(), file=sys.stderr, flush=True)  # start-up over
+for i in range(runs):
+    turn()
+    t0 = time.time()
+    time.sleep(0.02)
+    print(f"{name} {t0} {time.time()}", flush=True)
+    time.sleep(0.01)  # untimed work after a run: still this side's turn
+"""
+
+
+def test_turns_alternate_and_never_overlap(tmp_path: Path) -> None:
+    """Side by side, one timed run at a time: a's, b's, a's... and nothing of b runs beside a's."""
+    from benchmarks.turns import run_in_turns
+
+    script = tmp_path / "side.py"
+    script.write_text(_SIDE)
+    env = {"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}
+    cmds = {name: [sys.executable, str(script), name, str(runs)] for name, runs in (("a", 4), ("b", 3))}
+    out = run_in_turns(cmds, {"a": env, "b": env})
+    assert out["a"]["returncode"] == 0 and out["b"]["returncode"] == 0, out
+    assert (out["a"]["turns"], out["b"]["turns"]) == (4, 3)
+    runs = sorted(
+        (float(t0), float(t1), name)
+        for side in ("a", "b")
+        for name, t0, t1 in (line.split() for line in out[side]["stdout"].splitlines())
+    )
+    assert [name for _, _, name in runs] == ["a", "b", "a", "b", "a", "b", "a"]
+    for (_, end, _), (start, _, _) in zip(runs, runs[1:]):
+        assert end <= start  # never two timed runs at once
+    # a's first run waited for the end of b's start-up (0.2 s longer than a's).
+    assert runs[0][0] >= float(out["b"]["stderr"])
+
+
+@pytest.mark.slow
+def test_fidelity_back_to_back_still_runs(tmp_path: Path) -> None:
+    out = _run("benchmarks.fidelity", "--rounds", "1", "--repeats", "1", "--workloads", "io_sleep",
+               "--backends", "sequential", "--size", "4", "--grain", "200", "--back-to-back",
+               "--out", str(tmp_path))
+    assert out.returncode == 0, out.stderr
+    report = json.loads((tmp_path / "fidelity-back-to-back.json").read_text())
+    assert report["design"] == "back_to_back" and report["results"][0]["all"]["n"] == 1
