@@ -197,19 +197,20 @@ def _rss_of(pids: list[int]) -> int:
     return total
 
 
-def _read_hwm() -> int | None:
+def _read_hwm(pid: int | str = "self") -> int | None:
+    """A process's peak RSS since its start or its last ``_reset_hwm`` (Linux's VmHWM)."""
     try:
-        with open("/proc/self/status") as fh:
+        with open(f"/proc/{pid}/status") as fh:
             match = re.search(r"^VmHWM:\s+(\d+)\s+kB", fh.read(), re.MULTILINE)
     except OSError:
         return None
     return int(match.group(1)) * 1024 if match else None
 
 
-def _reset_hwm() -> bool:
-    """Linux resets VmHWM to the current RSS when "5" is written to clear_refs."""
+def _reset_hwm(pid: int | str = "self") -> bool:
+    """Linux resets VmHWM to the current RSS when "5" is written to clear_refs (own processes)."""
     try:
-        with open("/proc/self/clear_refs", "w") as fh:
+        with open(f"/proc/{pid}/clear_refs", "w") as fh:
             fh.write("5")
         return True
     except OSError:
@@ -260,13 +261,15 @@ class PeakMemory:
     """Peak RSS of the process tree during a ``with`` block.
 
     For this process alone (thread backends) the kernel's own high-water mark is exact and
-    costs nothing during the run. Child processes are sampled by a thread every
-    ``interval`` seconds; a sampler thread would perturb thread backends (it takes the GIL),
-    so it only runs when ``sample_children`` is true. Its CPU is taken from the cores the
-    workers run on: about 90 µs a sample (mostly the thread's wake-up; one ``pread`` per
-    process; the tree relisted every tenth sample), 0.5 % of a core at 20 ms, against about
-    150 µs with a fresh ``open`` per file and psutil objects per listing (2-core VM, other work
-    running; README "Fidelity").
+    costs nothing during the run. So it is for workers that live through the run (pools,
+    ``relist_first=False``): each one's mark is reset on entry and read on exit, and the peak
+    is the sum of the marks (each process's exact peak; an upper bound for the tree when its
+    processes peak at different times). Nothing of coresweep runs during such a run: a
+    sampler thread there cost ``gil_release``'s 60 ms ``pool`` runs about 1-2 % (README,
+    "Fidelity"). Workers started during the run (``process``), or marks that cannot be reset,
+    are sampled by a thread every ``interval`` seconds instead. Its CPU is taken from the
+    cores the workers run on: about 90 µs a sample (mostly the thread's wake-up; one ``pread``
+    per process; the tree relisted every tenth sample), 0.5 % of a core at 20 ms.
     """
 
     #: Re-list the process tree every this many samples (listing scans all of /proc).
@@ -283,12 +286,20 @@ class PeakMemory:
         self.peak_bytes: int | None = None
         self._stop = threading.Event()
         self._sampled = 0
+        self._marks = False
 
     def __enter__(self) -> PeakMemory:
         self._hwm_ok = _reset_hwm()
         self._pids = [os.getpid(), *child_pids()]
         self._sampled = tree_rss()
-        if self.sample_children or not self._hwm_ok:
+        # Workers that outlive the run: their own marks, reset now (all of them, or sample).
+        self._marks = (
+            self.sample_children
+            and not self.relist_first
+            and self._hwm_ok
+            and all([_reset_hwm(pid) for pid in self._pids[1:]])
+        )
+        if (self.sample_children and not self._marks) or not self._hwm_ok:
             self._thread = threading.Thread(target=self._sample, name="coresweep-rss", daemon=True)
             self._thread.start()
         return self
@@ -319,6 +330,13 @@ class PeakMemory:
         if thread is not None:
             thread.join()
         self._sampled = max(self._sampled, tree_rss())
+        if self._marks:
+            # A worker that started during the run has its mark from its start; one that ended
+            # took its mark with it (a worker dying fails the run anyway).
+            pids = dict.fromkeys([*self._pids, *child_pids()])
+            marks = [_read_hwm(pid) for pid in pids]
+            self.peak_bytes = max(sum(m for m in marks if m is not None), self._sampled)
+            return
         own_peak = _read_hwm() if self._hwm_ok else None
         if own_peak is not None and not self.sample_children:
             self.peak_bytes = max(own_peak, self._sampled)

@@ -51,3 +51,40 @@ def test_statm_reader_skips_a_process_that_ended() -> None:
         assert reader.rss([child.pid]) == 0  # its kept descriptor now fails to read: skipped
     finally:
         reader.close()
+
+
+def _spike_on_request(megabytes: int, go, done, stop) -> None:  # type: ignore[no-untyped-def]
+    """A long-lived worker: on each ``go``, hold ``megabytes`` resident for a moment, then free it."""
+    while not stop.is_set():
+        if go.wait(0.05):
+            go.clear()
+            block = bytearray(megabytes * 2**20)
+            block[::4096] = b"x" * len(block[::4096])
+            del block
+            done.set()
+
+
+def test_workers_that_outlive_the_run_are_read_from_their_own_marks() -> None:
+    """Pools: each worker's kernel high-water mark, reset on entry: exact, and no sampler thread."""
+    import threading
+
+    ctx = mp.get_context("fork")
+    go, done, stop = ctx.Event(), ctx.Event(), ctx.Event()
+    worker = ctx.Process(target=_spike_on_request, args=(64, go, done, stop), daemon=True)
+    worker.start()
+    try:
+        go.set()  # a peak before the run: not the run's
+        assert done.wait(10)
+        done.clear()
+        with PeakMemory(sample_children=True, relist_first=False) as quiet:
+            time.sleep(0.05)
+        with PeakMemory(sample_children=True, relist_first=False) as spiking:
+            assert not any(t.name == "coresweep-rss" for t in threading.enumerate())
+            go.set()  # comes and goes within the run: no sample needed to see it
+            assert done.wait(10)
+    finally:
+        stop.set()
+        worker.join(10)
+    assert quiet.peak_bytes is not None and spiking.peak_bytes is not None
+    assert spiking.peak_bytes - quiet.peak_bytes > 48 * 2**20
+    assert quiet.peak_bytes < 48 * 2**20 + quiet._sampled  # the earlier spike was reset away
