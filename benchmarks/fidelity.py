@@ -2,21 +2,23 @@
 
 Side by side, on the same tasks (the harness's own task functions, so the work is identical):
 a minimal script per backend (multiprocessing.Pool, ProcessPoolExecutor, threads, joblib),
-timed with perf_counter, median of N runs after one warm-up; then the harness on the same
+timed with perf_counter, median of N runs after one warm-up, and the harness on the same
 configurations (``min_time_s=0``: one call per timed run, as in the script). Each *pair* runs
-the script and the harness as two fresh processes, one right after the other; the first of a
-pair alternates (script-harness, harness-script, ...), and the rounds go round the workloads,
-so every workload's pairs are spread over the whole run and drift hits both sides alike.
+the script and the harness as two fresh processes at the same time, taking turns run by run
+(benchmarks/turns.py): one timed run of one, then one of the other, never two at once, so
+both see the same machine although its speed drifts by 5-10 % over seconds on a shared VM.
+Which side goes first alternates from pair to pair. ``--back-to-back`` runs the earlier
+design instead: the two processes one after the other (drift then lands between them).
 
 Per pair and backend: ratio = harness speedup / script speedup. Per row: the median ratio over
 the pairs with a seeded bootstrap 95 % CI (goal: within 3 %). The verdict says whether the CI
 lies inside 0.97-1.03 (``within``), outside it (``differs``) or across a bound (``open``).
 
-Other processes on the machine only ever add time, so each process's run is recorded with
-the machine's noise: VM steal time and the CPU time of everything else (``/proc/stat`` minus
-the process's own CPU), load average and involuntary context switches. A pair in which either
-process saw other processes use more than ``--quiet-share`` of the machine is marked noisy,
-and each row is given again over the quiet pairs alone.
+Other processes on the machine only ever add time, so each pair is recorded with the
+machine's noise: VM steal time and the CPU time of everything else (``/proc/stat`` minus the
+pair's and the driver's own CPU), load average and involuntary context switches. A pair in
+which other processes used more than ``--quiet-share`` of the machine is marked noisy, and
+each row is given again over the quiet pairs alone.
 
 The script runs with the malloc thresholds coresweep fixes for itself and its workers
 (``GLIBC_TUNABLES``, see experiments/allocator.py); without them glibc's thresholds depend on
@@ -25,7 +27,7 @@ the gil_release disagreement measured before; ``--cold-script`` shows it).
 
     python -m benchmarks.fidelity [--rounds 10] [--repeats 7] [--workloads ...] [--merge]
 
-A full run takes about 8 minutes on a 2-core machine; ``--workloads cpu_python --merge`` (and
+A full run of 10 rounds takes about 7 minutes on a 2-core machine; ``--workloads cpu_python --merge`` (and
 so on, one workload per call) splits it and merges each part into the same fidelity.json.
 """
 

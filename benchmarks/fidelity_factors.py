@@ -8,8 +8,8 @@ through the protocol's timed run (``Protocol._timed_run``), with one factor of t
 switched off at a time:
 
 - ``protocol``     : as a job runs it (watchdog thread for ``timeout_s``, CPU-time reads of the
-                     process tree, the peak-memory sampler: a thread every 20 ms for process
-                     backends, the kernel's high-water mark otherwise)
+                     process tree, peak memory: the kernel's high-water marks, reset before
+                     and read after the run; a sampler thread every 20 ms for ``process``)
 - ``no_sampler``   : ``measure_memory=False`` (no RSS sampler, no high-water-mark reset)
 - ``no_watchdog``  : ``timeout_s=None`` (no watchdog thread)
 

@@ -105,9 +105,10 @@ class Watchdog:
     Entering does not start a thread: it hands this watchdog to the process's one parked
     watcher thread (``_Watcher``) and returns at once, so the clock starts without the caller
     having waited for a thread to run (a script timing the same loop never waits between
-    runs). A loop timed right after such a wait ran 1-2 % faster in a probe; making the wait go
-    away did not close the 1.5-3 % by which sequential cpu_python runs here are faster than a
-    hand-written script's (README, "Fidelity" 1.), so that cause remains open.
+    runs). A loop timed right after such a wait ran 1-2 % faster in a probe. (The 1.5-3 % by
+    which sequential cpu_python runs looked faster than a hand-written script's came from
+    comparing two processes run one after the other; side by side they agree: README,
+    "Fidelity".)
     """
 
     def __init__(
