@@ -25,8 +25,11 @@ from typing import Any, TextIO
 
 
 def _send(channel: TextIO, message: dict[str, Any]) -> None:
-    channel.write(json.dumps(message) + "\n")
-    channel.flush()
+    try:
+        channel.write(json.dumps(message) + "\n")
+        channel.flush()
+    except OSError:  # the sweep has gone (it ended or gave this process up): end quietly
+        os._exit(0)
 
 
 def serve() -> None:
@@ -38,7 +41,7 @@ def serve() -> None:
     sys.stdout = sys.stderr
     from .report import build_report  # the point of this process: import while the sweep plans
 
-    _send(channel, {"ready": True})
+    _send(channel, {"ready": True, "pid": os.getpid()})
     for line in sys.stdin:
         request = json.loads(line)
         try:

@@ -259,7 +259,12 @@ def in_turns(
     driver = (me1.ru_utime - me0.ru_utime) + (me1.ru_stime - me0.ru_stime)  # passing the turns
     own = out["script"]["own_cpu_s"] + out["harness"]["own_cpu_s"] + driver
     others = max(0.0, (busy1 - busy0) / _TICK - own)
-    cpus = len(os.sched_getaffinity(0))
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    # Each side took a turn per timed run: fewer turns would mean runs timed outside the turns.
+    runs = args.repeats * (1 + len(args.backends))
+    for side in ("script", "harness"):
+        if out[side]["turns"] < runs:
+            raise SystemExit(f"{side}: {out[side]['turns']} turns for {runs} timed runs: not side by side")
     noises = [
         Noise(
             wall_s=wall,

@@ -70,6 +70,16 @@ def run_in_turns(cmds: dict[str, list[str]], env: dict[str, dict[str, str]]) -> 
         os.close(to_side_r)
         os.close(from_side_w)
         sides.append(Side(name, proc, from_side_r, to_side_w))
+    try:
+        return _drive(sides)
+    finally:  # a driver error or Ctrl-C must not leave the two processes behind
+        for side in sides:
+            if side.proc.returncode is None and side.proc.poll() is None:
+                side.proc.kill()
+                side.proc.wait()
+
+
+def _drive(sides: list[Side]) -> dict[str, dict[str, Any]]:
     outputs = {s.name: {"stdout": [], "stderr": []} for s in sides}
     streams = {s.proc.stdout.fileno(): (s, "stdout") for s in sides}  # type: ignore[union-attr]
     streams.update({s.proc.stderr.fileno(): (s, "stderr") for s in sides})  # type: ignore[union-attr]

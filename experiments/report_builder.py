@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import select
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -20,6 +21,13 @@ from typing import Any
 
 #: How long the sweep waits, after planning, for the report process's imports.
 READY_TIMEOUT_S = 60.0
+
+#: ``python -c`` without the current directory on sys.path (the ``coresweep`` console script
+#: has none either), so a user's json.py or pandas/ there cannot break the report process.
+_SERVE = (
+    "import sys; sys.path[:] = [p for p in sys.path if p not in ('', '.')]; "
+    "from coresweep.analysis.warm import serve; serve()"
+)
 
 
 class ReportError(Exception):
@@ -32,6 +40,7 @@ class ReportBuilder:
     def __init__(self) -> None:
         self._proc: subprocess.Popen[str] | None = None
         self._ready = False
+        self.pid: int | None = None  # the serving process (the one started exits at its fork)
 
     def start(self) -> None:
         """Start the report process (POSIX: it detaches with a fork), if not started."""
@@ -39,7 +48,7 @@ class ReportBuilder:
             return
         try:
             self._proc = subprocess.Popen(
-                [sys.executable, "-m", "coresweep.analysis.warm"],
+                [sys.executable, "-c", _SERVE],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 text=True,
@@ -54,6 +63,7 @@ class ReportBuilder:
             return self._ready
         reply = self._receive(timeout)
         self._ready = bool(reply and reply.get("ready"))
+        self.pid = reply.get("pid") if reply else None
         if not self._ready:
             self.close()
             return False
@@ -69,12 +79,16 @@ class ReportBuilder:
         # process works in this process's directory.
         paths, out = [str(sweep_dir)], str(Path(sweep_dir) / "report")
         if self.wait_ready():
-            reply = self._request({"paths": paths, "out": out})
-            if reply is not None:
-                if "error" in reply:
-                    raise ReportError(reply["error"])
+            try:
+                reply = self._request({"paths": paths, "out": out})
+            except BaseException:  # Ctrl-C mid-build: stop it; whoever handles this builds here
+                self.close()
+                raise
+            if reply is not None and "index_html" in reply:
                 return Path(reply["index_html"])
-            self.close()  # it died mid-build: build here instead
+            # It died, or failed where this process might not (its environment differs from
+            # this one's in how it was started): build here, so it never decides the outcome.
+            self.close()
         from coresweep.analysis.report import build_report
 
         try:
@@ -83,10 +97,14 @@ class ReportBuilder:
             raise ReportError(f"{type(exc).__name__}: {exc}") from exc
 
     def close(self) -> None:
-        """End the report process (it exits at the end of its stdin)."""
-        proc, self._proc, self._ready = self._proc, None, False
+        """End the report process, whatever it is doing (importing, building, waiting)."""
+        proc, self._proc, self._ready, self.pid = self._proc, None, False, None
         if proc is None:
             return
+        try:  # it leads its own session, and the serving process stays in its group
+            os.killpg(proc.pid, signal.SIGKILL)
+        except OSError:
+            pass
         for stream in (proc.stdin, proc.stdout):
             try:
                 if stream is not None:

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from coresweep.experiments import report_builder
 from coresweep.experiments.report_builder import ReportBuilder, ReportError
 from coresweep.experiments.resources import child_pids
 from tests.test_analysis_synth import amdahl_wall, ladder, write_sweep
@@ -22,17 +21,17 @@ def _sweep(tmp_path: Path) -> Path:
     return write_sweep(tmp_path / "sweep", ladder(["process_pool"], [1, 2]), amdahl_wall(1.0, 0.1))
 
 
-def _served_pid(builder: ReportBuilder) -> int:
-    """The pid of the process answering (the one started exits at its fork)."""
+def _gone(pid: int, timeout: float = 5.0) -> bool:
+    import time
+
     import psutil
 
-    started = builder._proc
-    assert started is not None
-    for proc in psutil.process_iter(["cmdline"]):
-        cmdline = proc.info["cmdline"] or []
-        if "coresweep.analysis.warm" in cmdline and proc.pid != started.pid:
-            return proc.pid
-    raise AssertionError("no report process found")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
+            return True
+        time.sleep(0.05)
+    return False
 
 
 def test_report_process_builds_the_same_report_as_this_process(tmp_path: Path) -> None:
@@ -41,12 +40,13 @@ def test_report_process_builds_the_same_report_as_this_process(tmp_path: Path) -
     builder.start()
     try:
         assert builder.wait_ready()
-        served = _served_pid(builder)
+        served = builder.pid
         # Outside the sweep's process tree: a job's peak memory and CPU never include it.
-        assert served not in child_pids()
+        assert served is not None and served not in child_pids()
         index = builder.build(sweep)
     finally:
         builder.close()
+    assert _gone(served)
     assert index == sweep / "report" / "index.html"
     names = ("index.html", "summary.csv", "results.csv", "speedup.svg")
     there = {name: (sweep / "report" / name).read_bytes() for name in names}
@@ -84,16 +84,47 @@ def test_a_report_process_that_dies_mid_sweep_is_replaced_by_a_build_here(tmp_pa
     builder.start()
     try:
         assert builder.wait_ready()
-        os.kill(_served_pid(builder), signal.SIGKILL)
+        assert builder.pid is not None
+        os.kill(builder.pid, signal.SIGKILL)
         assert builder.build(sweep) == sweep / "report" / "index.html"
     finally:
         builder.close()
     assert (sweep / "report" / "index.html").is_file()
 
 
-def test_a_report_process_not_ready_in_time_is_given_up(tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setattr(report_builder, "READY_TIMEOUT_S", 0.0)
+def test_a_report_process_not_ready_in_time_is_given_up(tmp_path: Path) -> None:
+    """Given up, it is stopped, imports and all: nothing of it may run beside a timed run."""
     builder = ReportBuilder()
     builder.start()
+    assert builder._proc is not None
+    group = builder._proc.pid
     assert not builder.wait_ready(timeout=0.0)  # its imports take longer than no time at all
     assert builder._proc is None
+
+    def group_alive() -> bool:
+        try:
+            os.killpg(group, 0)
+        except ProcessLookupError:
+            return False
+        return True
+
+    import time
+
+    deadline = time.monotonic() + 5
+    while group_alive() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not group_alive()
+
+
+def test_an_error_there_is_retried_here(tmp_path: Path, monkeypatch) -> None:
+    """A build that fails in the report process (its start differs from this one) is redone here."""
+    sweep = _sweep(tmp_path)
+    builder = ReportBuilder()
+    builder.start()
+    try:
+        assert builder.wait_ready()
+        monkeypatch.setattr(builder, "_request", lambda message: {"error": "ImportError: shadowed"})
+        assert builder.build(sweep) == sweep / "report" / "index.html"
+    finally:
+        builder.close()
+    assert (sweep / "report" / "summary.csv").is_file()
