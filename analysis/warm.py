@@ -10,7 +10,7 @@ It detaches from the sweep's process tree first (a second fork), so that the pea
 CPU time that coresweep measures for a job's process tree never include it, and it ignores
 Ctrl-C (the sweep decides what to do on an interrupt).
 
-Protocol, one JSON object per line: this process writes ``{"ready": true}`` once imported; each
+Protocol, one JSON object per line: this process writes ``{"ready": true, "pid": ...}`` once imported; each
 request ``{"paths": [...], "out": "..."}`` on stdin is answered with ``{"index_html": ...}`` or
 ``{"error": "Type: message"}``. The end of stdin (the sweep ended, however) ends this process.
 """
@@ -49,7 +49,7 @@ def serve() -> None:
         except Exception as exc:  # the sweep says it in one line; its rows are on disk already
             _send(channel, {"error": f"{type(exc).__name__}: {exc}"})
             continue
-        _send(channel, {"index_html": str(result.index_html), "n_rows": result.n_rows})
+        _send(channel, {"index_html": str(result.index_html)})
     # The sweep has ended. Leave without tearing down matplotlib and pandas (~0.2 s): this
     # process shares the sweep's stderr, and whoever reads it waits for every writer to close.
     sys.stderr.flush()

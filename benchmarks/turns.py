@@ -8,10 +8,11 @@ So their timed runs alternate every ~0.1-0.3 s and share the drift, and nothing 
 (start-up, warm-ups, verification, pool start, exit) ever runs beside a timed run of the other:
 a process's turn lasts from its ``turn()`` until its next ``turn()`` (or its exit).
 
-Each side calls ``turn()`` right before it starts its clock, both the same way: a blocking
-one-byte read on a pipe. The harness side is coresweep's own command with one change made
-here, for this measurement only: ``Protocol._timed_run`` first calls ``turn()``
-(``python -m benchmarks.turns -- OVERRIDES...``).
+Each side calls ``turn()`` before each timed run, both the same way (a blocking one-byte read
+on a pipe): the script right before its clock, coresweep before its run's set-up (memory
+reset, watchdog hand-off), which then belongs to its turn. The harness side is coresweep's own
+command with one change made here, for this measurement only: ``Protocol._timed_run`` first
+calls ``turn()`` (``python -m benchmarks.turns -- OVERRIDES...``).
 """
 
 from __future__ import annotations
@@ -48,7 +49,6 @@ class Side:
     waiting: bool = False
     done: bool = False
     turns: int = 0
-    rusage: Any = None
 
 
 def run_in_turns(cmds: dict[str, list[str]], env: dict[str, dict[str, str]]) -> dict[str, dict[str, Any]]:

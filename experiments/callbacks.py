@@ -78,7 +78,9 @@ class SweepCallback(Callback):
         self.noise = NoiseMonitor()
         # Load and CPU share are machine-wide figures: compare them with the whole machine.
         self.logical_cpus = int(current_topology().counts().get("logical_cores") or 1)
-        self.console.print(f"coresweep: {self.total if self.total is not None else '?'} jobs → {sweep_dir}")
+        self.console.print(
+            f"coresweep: {self.total if self.total is not None else '?'} jobs → {sweep_dir}"
+        )
 
     def _prefix(self, config: DictConfig) -> str:
         num = OmegaConf.select(config, "hydra.job.num", default=0)
@@ -187,3 +189,4 @@ class SweepCallback(Callback):
 
 #: Filled by the CLI before Hydra starts: the planned job count and the original argv.
 LAST_SWEEP_PLAN: dict[str, Any] = {}
+

@@ -4,8 +4,8 @@ The report process (``coresweep.analysis.warm``) imports the report's libraries 
 that planning leaves idle, then sleeps until the sweep ends; that takes the ~1 s of imports
 out of every sweep's wall time. The sweep waits for it to be ready before the first job, so it
 never runs beside a timed run. Whatever goes wrong with that process (it cannot start, is not
-ready in time, dies), the report is built in this process as before: the process only saves
-time, it never decides whether there is a report.
+ready in time, dies, fails, Ctrl-C), it is stopped and the report is built in this process as
+before: the process only saves time, it never decides whether there is a report.
 """
 
 from __future__ import annotations

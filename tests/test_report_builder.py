@@ -21,31 +21,46 @@ def _sweep(tmp_path: Path) -> Path:
     return write_sweep(tmp_path / "sweep", ladder(["process_pool"], [1, 2]), amdahl_wall(1.0, 0.1))
 
 
-def _gone(pid: int, timeout: float = 5.0) -> bool:
+def _within(timeout: float, done) -> bool:  # type: ignore[no-untyped-def]
+    """Whether ``done()`` becomes true within ``timeout`` seconds (polled)."""
     import time
 
+    deadline = time.monotonic() + timeout
+    while not done():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def _gone(pid: int) -> bool:
     import psutil
 
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
-            return True
-        time.sleep(0.05)
-    return False
+    def ended() -> bool:
+        return not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+
+    return _within(5.0, ended)
 
 
-def test_report_process_builds_the_same_report_as_this_process(tmp_path: Path) -> None:
-    sweep = _sweep(tmp_path)
+@pytest.fixture()
+def ready_builder():  # type: ignore[no-untyped-def]
+    """A builder whose report process has imported; closed afterwards."""
     builder = ReportBuilder()
     builder.start()
     try:
         assert builder.wait_ready()
-        served = builder.pid
-        # Outside the sweep's process tree: a job's peak memory and CPU never include it.
-        assert served is not None and served not in child_pids()
-        index = builder.build(sweep)
+        yield builder
     finally:
         builder.close()
+
+
+def test_report_process_builds_the_same_report_as_this_process(tmp_path: Path, ready_builder) -> None:
+    sweep = _sweep(tmp_path)
+    served = ready_builder.pid
+    # Outside the sweep's process tree: a job's peak memory and CPU never include it.
+    assert served is not None and served not in child_pids()
+    index = ready_builder.build(sweep)
+    ready_builder.close()
     assert _gone(served)
     assert index == sweep / "report" / "index.html"
     names = ("index.html", "summary.csv", "results.csv", "speedup.svg")
@@ -57,14 +72,9 @@ def test_report_process_builds_the_same_report_as_this_process(tmp_path: Path) -
         assert (sweep / "report" / name).read_bytes() == there[name], name
 
 
-def test_a_report_error_is_one_line_from_the_report_process(tmp_path: Path) -> None:
-    builder = ReportBuilder()
-    builder.start()
-    try:
-        with pytest.raises(ReportError, match=r"^\w*Error: .*") as err:
-            builder.build(tmp_path / "no-such-sweep")
-    finally:
-        builder.close()
+def test_a_report_error_is_one_line(tmp_path: Path, ready_builder) -> None:
+    with pytest.raises(ReportError, match=r"^\w*Error: .*") as err:
+        ready_builder.build(tmp_path / "no-such-sweep")
     assert "\n" not in str(err.value)
 
 
@@ -78,17 +88,11 @@ def test_no_report_process_means_the_report_is_built_here(tmp_path: Path, monkey
     assert (sweep / "report" / "summary.csv").is_file()
 
 
-def test_a_report_process_that_dies_mid_sweep_is_replaced_by_a_build_here(tmp_path: Path) -> None:
+def test_a_report_process_that_dies_is_replaced_by_a_build_here(tmp_path: Path, ready_builder) -> None:
     sweep = _sweep(tmp_path)
-    builder = ReportBuilder()
-    builder.start()
-    try:
-        assert builder.wait_ready()
-        assert builder.pid is not None
-        os.kill(builder.pid, signal.SIGKILL)
-        assert builder.build(sweep) == sweep / "report" / "index.html"
-    finally:
-        builder.close()
+    assert ready_builder.pid is not None
+    os.kill(ready_builder.pid, signal.SIGKILL)
+    assert ready_builder.build(sweep) == sweep / "report" / "index.html"
     assert (sweep / "report" / "index.html").is_file()
 
 
@@ -101,30 +105,19 @@ def test_a_report_process_not_ready_in_time_is_given_up(tmp_path: Path) -> None:
     assert not builder.wait_ready(timeout=0.0)  # its imports take longer than no time at all
     assert builder._proc is None
 
-    def group_alive() -> bool:
+    def group_gone() -> bool:
         try:
             os.killpg(group, 0)
         except ProcessLookupError:
-            return False
-        return True
+            return True
+        return False
 
-    import time
-
-    deadline = time.monotonic() + 5
-    while group_alive() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not group_alive()
+    assert _within(5.0, group_gone)
 
 
-def test_an_error_there_is_retried_here(tmp_path: Path, monkeypatch) -> None:
+def test_an_error_there_is_retried_here(tmp_path: Path, monkeypatch, ready_builder) -> None:
     """A build that fails in the report process (its start differs from this one) is redone here."""
     sweep = _sweep(tmp_path)
-    builder = ReportBuilder()
-    builder.start()
-    try:
-        assert builder.wait_ready()
-        monkeypatch.setattr(builder, "_request", lambda message: {"error": "ImportError: shadowed"})
-        assert builder.build(sweep) == sweep / "report" / "index.html"
-    finally:
-        builder.close()
+    monkeypatch.setattr(ready_builder, "_request", lambda message: {"error": "ImportError: shadowed"})
+    assert ready_builder.build(sweep) == sweep / "report" / "index.html"
     assert (sweep / "report" / "summary.csv").is_file()
