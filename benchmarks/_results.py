@@ -10,8 +10,20 @@ from typing import Any
 
 
 def machine_header() -> dict[str, Any]:
-    """What every results JSON starts with: which machine and Python measured it."""
-    return {"machine": os.uname().nodename, "cpus": os.cpu_count(), "python": sys.version.split()[0]}
+    """What every results JSON starts with: which machine (and CPU model) and Python measured it."""
+    return {"machine": os.uname().nodename, "cpu_model": _cpu_model(), "cpus": os.cpu_count(),
+            "python": sys.version.split()[0]}
+
+
+def _cpu_model() -> str | None:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return None
 
 
 def write_result(out_dir: Path, name: str, record: Any) -> Path:

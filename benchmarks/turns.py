@@ -131,9 +131,9 @@ def _drive(sides: list[Side]) -> dict[str, dict[str, Any]]:
     return results
 
 
-def harness_main(argv: list[str]) -> int:
-    """coresweep's command, with ``turn()`` before every timed run (this process only)."""
-    from coresweep.experiments import cli, protocol
+def _take_turns_in_protocol() -> None:
+    """``Protocol._timed_run`` first calls ``turn()``, in this process and its forks."""
+    from coresweep.experiments import protocol
 
     original = protocol.Protocol._timed_run
 
@@ -142,6 +142,33 @@ def harness_main(argv: list[str]) -> int:
         return original(self, *args, **kwargs)
 
     protocol.Protocol._timed_run = timed_run_in_turn  # type: ignore[method-assign]
+
+
+def serve_in_turns() -> None:
+    """coresweep's job server, whose job children take turns (they are forked from it)."""
+    from coresweep.experiments import job_server
+
+    _take_turns_in_protocol()
+    job_server.serve()
+
+
+def harness_main(argv: list[str]) -> int:
+    """coresweep's command, with ``turn()`` before every timed run.
+
+    Jobs are measured in children forked from coresweep's job server: the server keeps the
+    turn pipes open and patches the protocol before it forks (this benchmark only).
+    """
+    from coresweep.experiments import cli, isolation
+
+    _take_turns_in_protocol()
+    fds = os.environ.get(_ENV)
+    if fds:
+        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        isolation.JobServer.pass_fds = tuple(int(x) for x in fds.split(","))
+        isolation.JobServer.serve_code = (
+            f"import sys; sys.path.insert(0, {root!r}); from benchmarks.turns import serve_in_turns; "
+            "serve_in_turns()"
+        )
     return cli.main(argv)
 
 

@@ -39,6 +39,7 @@ class SweepCallback(Callback):
         # job; a rich Console holds locks and the terminal, so each process makes its own.
         state = dict(self.__dict__)
         state.pop("console", None)
+        state.pop("progress", None)
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -67,6 +68,12 @@ class SweepCallback(Callback):
         if LAST_SWEEP_PLAN.get("interpreters"):  # python=...: the interpreters jobs ran under
             env["interpreters"] = LAST_SWEEP_PLAN["interpreters"]
         env["launcher"] = LAST_SWEEP_PLAN.get("launcher")
+        env["schedule"] = {  # coresweep's sweeper: every job once per round, a seeded order each
+            "rounds": OmegaConf.select(config, "rounds", default=1),
+            "order_seed": OmegaConf.select(config, "order_seed", default=0),
+            "configurations": LAST_SWEEP_PLAN.get("configurations"),
+            "sweeper": OmegaConf.select(config, "hydra.sweeper._target_", default=None),
+        }
         env["allocator"] = fix_allocator()
         if OmegaConf.select(config, "resume") and (sweep_dir / records.ENVIRONMENT_FILE).exists():
             # Keep the original record; each resumption adds its own beside it.
@@ -78,27 +85,73 @@ class SweepCallback(Callback):
         self.noise = NoiseMonitor()
         # Load and CPU share are machine-wide figures: compare them with the whole machine.
         self.logical_cpus = int(current_topology().counts().get("logical_cores") or 1)
-        self.console.print(
-            f"coresweep: {self.total if self.total is not None else '?'} jobs → {sweep_dir}"
-        )
+        self.console.print(f"coresweep: {self._jobs_text()} → {sweep_dir}")
+
+    def _jobs_text(self, runs: int | None = None) -> str:
+        """``26 jobs``, or with rounds ``26 jobs x 3 rounds`` (``runs``: job runs done)."""
+        rounds = int(LAST_SWEEP_PLAN.get("rounds") or 1)
+        total = self.total if runs is None else runs
+        if total is None:
+            return "? jobs"
+        if rounds > 1 and total % rounds == 0:
+            return f"{total // rounds} jobs x {rounds} rounds"
+        return f"{total} jobs" if rounds == 1 else f"{total} job runs"
 
     def _prefix(self, config: DictConfig) -> str:
         num = OmegaConf.select(config, "hydra.job.num", default=0)
         overrides = OmegaConf.select(config, "hydra.overrides.task", default=[]) or []
-        shown = " ".join(o for o in overrides if not o.startswith("hydra")).replace("\\:", ":")
-        return f"[{num + 1}/{self.total or '?'}] {shown or 'defaults'}"
+        shown = " ".join(o for o in overrides if not o.startswith(("hydra", "schedule."))).replace("\\:", ":")
+        rounds = int(OmegaConf.select(config, "rounds", default=1) or 1)
+        where = ""
+        if rounds > 1:
+            where = f" (round {int(OmegaConf.select(config, 'schedule.round', default=0) or 0) + 1}/{rounds})"
+        return f"[{num + 1}/{self.total or '?'}]{where} {shown or 'defaults'}"
 
     def on_job_start(self, config: DictConfig, **kwargs: Any) -> None:
-        # On a terminal, say what is running now; the status completes the line at job end.
-        # (No live spinner: a refresh thread would take the GIL while thread backends are timed.)
+        # On a terminal, a progress bar (round, jobs done, ETA, the job running) above the
+        # lines of the jobs done. It is redrawn only here and at job end: no refresh thread
+        # runs while a job is timed.
         if self.console.is_terminal:
-            self.console.print(self._prefix(config) + " …", end="")
+            self._progress_start(config)
         self.job_started = time.perf_counter()
+
+    def _progress_start(self, config: DictConfig) -> None:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        if getattr(self, "progress", None) is None:
+            self.progress = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("ETA"),
+                TimeRemainingColumn(),
+                TextColumn("{task.fields[running]}"),
+                console=self.console,
+                auto_refresh=False,
+                transient=True,
+            )
+            self.progress.start()
+            LAST_SWEEP["stop_progress"] = self._progress_stop  # Ctrl-C: the CLI clears the bar
+            self.task_id = self.progress.add_task("coresweep", total=self.total, running="")
+        rounds = int(OmegaConf.select(config, "rounds", default=1) or 1)
+        round_ = int(OmegaConf.select(config, "schedule.round", default=0) or 0) + 1
+        overrides = OmegaConf.select(config, "hydra.overrides.task", default=[]) or []
+        running = " ".join(o for o in overrides if o.split("=")[0] in ("backend", "workers", "workload"))
+        self.progress.update(self.task_id, description=f"round {round_}/{rounds}", running=running)
+        self.progress.refresh()
+
+    def _progress_stop(self) -> None:
+        if getattr(self, "progress", None) is not None:
+            self.progress.stop()
+            self.progress = None
 
     def on_job_end(self, config: DictConfig, job_return: Any, **kwargs: Any) -> None:
         self.jobs_done += 1
         num = OmegaConf.select(config, "hydra.job.num")
-        shown = "" if self.console.is_terminal else self._prefix(config)
+        shown = self._prefix(config)
+        if getattr(self, "progress", None) is not None:
+            self.progress.update(self.task_id, completed=self.jobs_done)
+            self.progress.refresh()
         seconds = time.perf_counter() - getattr(self, "job_started", time.perf_counter())
         try:
             outcome = job_return.return_value
@@ -134,6 +187,7 @@ class SweepCallback(Callback):
             self.console.print(f"{prefix} {self._count(outcome.job, outcome)}")
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        self._progress_stop()
         sweep_dir = Path(config.hydra.sweep.dir)
         if self.jobs_done == 0:
             self._count_jobs_run_elsewhere(sweep_dir)
@@ -152,7 +206,7 @@ class SweepCallback(Callback):
             )
             return
         elapsed = time.perf_counter() - self.started
-        summary = f"{self.jobs_done} jobs in {elapsed:.1f} s"
+        summary = f"{self._jobs_text(self.jobs_done)} in {elapsed:.1f} s"
         if self.failed_runs:
             jobs = ", ".join(self.failed_jobs)
             summary += f", [red]{self.failed_runs} failed runs (jobs {jobs})[/red]"

@@ -5,7 +5,6 @@ Thin on purpose: ``sweep`` plans and validates, ``job`` measures, the callback r
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import os
 import signal
@@ -17,6 +16,7 @@ import hydra
 from omegaconf import DictConfig
 
 from .composed import ComposedConfigs
+from .isolation import ISOLATION
 from .launchers import surviving_dead_jobs
 from .report_builder import BUILDER
 from .sweep import CONFIG_NAME, ConfigError
@@ -33,13 +33,8 @@ def _hydra_app(cfg: DictConfig) -> Any:
 
     hc = HydraConfig.get()
     topo = current_topology()
-    return run_job(
-        cfg,
-        job_dir=Path(hc.runtime.output_dir),
-        sweep_dir=Path(hc.sweep.dir),
-        job=str(hc.job.num),
-        topology=topo,
-    )
+    job_dir = Path(hc.runtime.output_dir)
+    return run_job(cfg, job_dir=job_dir, sweep_dir=Path(hc.sweep.dir), job=job_dir.name, topology=topo)
 
 
 def _passthrough(args: Any) -> bool:
@@ -64,6 +59,7 @@ def preflight(argv: list[str], composed: ComposedConfigs | None = None) -> tuple
         check_job,
         check_resume,
         check_resume_jobs,
+        check_rounds,
         check_sweep_dir,
         compose,
         compose_with,
@@ -91,11 +87,13 @@ def preflight(argv: list[str], composed: ComposedConfigs | None = None) -> tuple
         loader = GlobalHydra.instance().config_loader()
         # What the launcher's master config records as hydra.overrides.hydra, and prepends.
         hydra_lines = hydra_overrides(overrides + sweep.extra_overrides)
-        keep = functools.partial(composed.compose, loader, CONFIG_NAME) if composed is not None else None
+        keep = None
+        if composed is not None:
+            keep = functools.partial(composed.compose, loader, CONFIG_NAME, hydra_lines)
         kept, skipped, seen = [], [], set()
         for job_overrides in sweep.jobs:
             if keep is not None and not extra_search:
-                cfg = compose_with(keep, hydra_lines + job_overrides)
+                cfg = compose_with(keep, job_overrides)
             else:  # --config-dir: Hydra's own search path differs from this one; compose plainly
                 cfg = compose(job_overrides + extra_search)
             try:
@@ -115,8 +113,15 @@ def preflight(argv: list[str], composed: ComposedConfigs | None = None) -> tuple
         sweep.jobs = kept
         if resume:
             check_resume_jobs(resume, sweep.jobs, skipped)
+        rounds = check_rounds(sweep.base, sweep.jobs)
     GlobalHydra.instance().clear()
     LAST_SWEEP_PLAN["skipped_jobs"] = [list(job) for job in skipped]
+    # What coresweep's sweeper runs: these jobs, `rounds` times (schedule.py).
+    task_lines = [o for o in overrides + sweep.extra_overrides if not o.startswith(("hydra.", "hydra/"))]
+    LAST_SWEEP_PLAN["planned"] = {"arguments": task_lines, "jobs": [list(job) for job in kept]}
+    LAST_SWEEP_PLAN["composed"] = composed
+    LAST_SWEEP_PLAN["rounds"] = rounds
+    LAST_SWEEP_PLAN["configurations"] = len(sweep.jobs)
     if skipped:
         names = sorted({str(c.backend.name) for c in checked if duplicate_key(c) is not None})
         print(
@@ -182,20 +187,19 @@ def main(argv: list[str] | None = None) -> int:
             BUILDER.close()
             print(f"{prog}: error: {exc}", file=sys.stderr)
             return EXIT_BAD_INPUT
-        LAST_SWEEP_PLAN.update(jobs=njobs, argv=[prog, *argv])
+        # Job runs: each job once per round.
+        LAST_SWEEP_PLAN.update(jobs=njobs * int(LAST_SWEEP_PLAN.get("rounds") or 1), argv=[prog, *argv])
         if LAST_SWEEP_PLAN.get("report", True):
             BUILDER.wait_ready()  # before the first job: nothing of it runs beside a timed run
         else:
             BUILDER.close()
     saved = sys.argv, signal.getsignal(signal.SIGTERM)
-    validated = _skip_second_validation() if not _passthrough(args) else contextlib.nullcontext()
     sys.argv = [prog, *hydra_argv]
     # SIGTERM (a scheduler's stop, `kill`) gets the same clean ending as Ctrl-C.
     signal.signal(signal.SIGTERM, _interrupt)
     launcher = (LAST_SWEEP_PLAN.get("launcher") or {}).get("target")
-    skipping = _skipping_jobs(LAST_SWEEP_PLAN.get("skipped_jobs") or [])
     try:
-        with validated, skipping, composed.serving(), surviving_dead_jobs(launcher):
+        with surviving_dead_jobs(launcher):
             _hydra_app()
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
@@ -207,6 +211,8 @@ def main(argv: list[str] | None = None) -> int:
         sys.argv = saved[0]
         signal.signal(signal.SIGTERM, saved[1])
         LAST_SWEEP["jobs_composed_once"] = composed.hits
+        LAST_SWEEP_PLAN.pop("composed", None)
+        ISOLATION.close()
         BUILDER.close()
     if LAST_SWEEP.get("failed_runs") or LAST_SWEEP.get("report_error"):
         return EXIT_FAILED_RUNS
@@ -214,54 +220,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 _MAIN_PID = os.getpid()
-
-
-@contextlib.contextmanager
-def _skip_second_validation() -> Any:
-    """Preflight has composed and checked every job; Hydra's sweeper would compose each once
-    more before launching (``validate_batch_is_legal``, ~50 ms a job). Skip that, for this
-    call only. (Hydra loads sweepers only from the hydra_plugins namespace, which an editable
-    install cannot expose, hence a scoped patch rather than a sweeper plugin.)"""
-    from hydra.plugins.sweeper import Sweeper
-
-    original = Sweeper.validate_batch_is_legal
-    Sweeper.validate_batch_is_legal = lambda self, batch: None  # type: ignore[method-assign]
-    try:
-        yield
-    finally:
-        Sweeper.validate_batch_is_legal = original  # type: ignore[method-assign]
-
-
-@contextlib.contextmanager
-def _skipping_jobs(skipped: list[list[str]]) -> Any:
-    """Hydra's sweeper expands the command line again: leave out the jobs preflight skipped
-    (duplicates of a sequential job; see ``sweep.duplicate_key``), for this call only. The
-    jobs kept keep their order, so Hydra numbers them as preflight planned them."""
-    if not skipped:
-        yield
-        return
-    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
-
-    original = BasicSweeper.split_arguments
-    drop = [tuple(job) for job in skipped]
-
-    def split_arguments(overrides: Any, max_batch_size: Any) -> Any:
-        left = list(drop)
-        jobs = []
-        for job in (j for batch in original(overrides, None) for j in batch):
-            task = tuple(o for o in job if not o.startswith(("hydra.", "hydra/")))
-            if task in left:
-                left.remove(task)
-                continue
-            jobs.append(job)
-        size = max_batch_size or len(jobs) or 1
-        return [jobs[i : i + size] for i in range(0, len(jobs), size)]
-
-    BasicSweeper.split_arguments = staticmethod(split_arguments)  # type: ignore[method-assign]
-    try:
-        yield
-    finally:
-        BasicSweeper.split_arguments = original  # type: ignore[method-assign]
 
 
 def _interrupt(signum: int, frame: Any) -> None:
@@ -272,10 +230,15 @@ def _interrupt(signum: int, frame: Any) -> None:
 
 def _interrupted(sweep_dir: str | None) -> int:
     """Ctrl-C/SIGTERM: stop every worker, keep every row, write the partial report."""
+    from .callbacks import LAST_SWEEP
     from .job import kill_children
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut this short
     try:
+        stop_progress = LAST_SWEEP.pop("stop_progress", None)
+        if stop_progress is not None:
+            stop_progress()
+        ISOLATION.close()  # the job's child was stopped already (isolation.run_isolated)
         stopped = kill_children()
         print(f"\ncoresweep: interrupted; stopped {stopped} worker processes", file=sys.stderr)
         if sweep_dir and any(Path(sweep_dir).glob("*/results.jsonl")):

@@ -2,7 +2,7 @@
 
 ``python=null`` (the default) measures in this process, as always. ``python=3.12``, a path, or
 a command name runs each job in a child process of that interpreter
-(``interpreter_job.py`` starts it, ``interpreter_child.py`` is its side). That interpreter
+(``isolation.py`` starts it, ``job_child.py`` is its side). That interpreter
 usually has none of coresweep's dependencies (a bare pyenv build), so the child imports only
 the standard library and coresweep's own runner modules, reached through a temporary folder
 that links ``coresweep/experiments`` to this installation's code; never this environment's
@@ -33,7 +33,7 @@ MIN_VERSION = (3, 9)
 #: Values that mean "this interpreter, in this process" (Hydra turns `null` into None).
 CURRENT = (None, "", "null", "none", "current")
 #: The module the child runs; the probe imports it too, so a probe that passes can run jobs.
-CHILD_MODULE = "coresweep.experiments.interpreter_child"
+CHILD_MODULE = "coresweep.experiments.job_child"
 
 _VERSION = re.compile(r"^(\d+)\.(\d+)(?:\.(\d+))?(t?)$")
 

@@ -8,31 +8,24 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import statistics
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from . import records
-from .allocator import fix_allocator
-from .collect import COLLECTORS
 from .environment import default_machine_name, gil_enabled, python_info
 from .interpreter import selected as selected_interpreter
-from .pinning import Pinner
+from .isolation import JobRequest, run_isolated
 from .protocol import ADAPTIVE_MIN_REPEATS, AdaptiveRepeats, JobMeasurement, Protocol
 from .resources import METHOD as RESOURCE_METHOD
 from .resources import parse_memory
 from .sweep import backend_class, backend_options, job_topology, make_workload
 from .topology import Topology, format_cpu_list, pinning_plan
-from .worker_setup import init_worker, native_thread_limits, resolve_blas_threads
-
-# The sequential answer of a workload, reused by the later jobs of the same sweep (one process
-# runs every job with Hydra's default launcher). Keyed by the workload's full parameters.
-_REFERENCE_CACHE: dict[tuple[Any, ...], list[Any]] = {}
+from .worker_setup import resolve_blas_threads
 
 
 @dataclass(frozen=True)
@@ -56,12 +49,17 @@ def run_job(
     job: str,
     topology: Topology,
 ) -> JobOutcome:
-    """Measure one configuration and append its rows to ``job_dir/results.jsonl``."""
+    """Measure one configuration (one round of it) and append its rows to ``job_dir/results.jsonl``.
+
+    The measuring happens in a child process (``isolation.run_isolated``): this process only
+    plans the job and writes the rows, so nothing the job does can end the sweep.
+    """
+    schedule = _schedule(cfg)
+    results_path = job_dir / records.RESULTS_FILE
     if cfg.get("resume"):
-        kept = _complete_rows(job_dir / records.RESULTS_FILE, min_repeats(cfg.repeats))
+        kept = complete_round(results_path, schedule["round"], min_repeats(cfg.repeats))
         if kept is not None:
             return _outcome(job, kept, resumed=True)
-    fix_allocator()  # before the reference and any worker: every run sees the same malloc state
     topology, cpus = job_topology(cfg, topology)
     counts = topology.counts()
     environment = _read_environment(sweep_dir)
@@ -75,16 +73,7 @@ def run_job(
     workers = 1 if cls.single_worker else int(cfg.workers)
     usable = counts.get("usable_cpus") or counts.get("logical_cores") or 1
     blas_threads = resolve_blas_threads(cfg.get("blas_threads", "auto"), usable, workers)
-    # python=...: the backend is built and run by a child of that interpreter, not here.
     python = selected_interpreter(cfg.get("python"))
-    options = backend_options(cfg)
-    backend = cls(workers, cfg.start_method, **options) if python is None else None
-    if backend is not None and backend.start_method == "forkserver":
-        backend = cls(workers, cfg.start_method, initializer=init_worker, initargs=(blas_threads,), **options)
-    if backend is not None:
-        backend.task_timeout_s = float(cfg.timeout_s) if cfg.get("timeout_s") else None
-        workers = backend.workers
-    collector = COLLECTORS[cfg.collect]()
     plan = pinning_plan(topology, cfg.pinning, workers) if cfg.pinning != "none" else None
     timeout = cfg.get("timeout_s")
     adaptive = None
@@ -107,9 +96,10 @@ def run_job(
         "schema": records.SCHEMA,
         "sweep_id": sweep_id,
         "job": job,
+        **schedule,
         "machine": machine,
         **config_fields(cfg, workload, workers, cpus),
-        "start_method": backend.start_method if backend is not None else None,
+        "start_method": None,
         "pinning_plan": plan,
         "blas_threads": blas_threads,
         "python": python_info()["version"],
@@ -120,78 +110,6 @@ def run_job(
     }
     if cfg.workload.name == "custom":
         base_row["fn"] = cfg.workload.fn
-
-    results_path = job_dir / records.RESULTS_FILE
-    if python is not None:
-        return _run_in_interpreter(
-            python, cfg, workload, blas_threads, plan, cpus, protocol, base_row, results_path
-        )
-
-    def stuck(partial: JobMeasurement) -> None:
-        # Called from the watchdog thread while the main thread is blocked in threads that
-        # cannot be killed: record everything, stop the workers we can, and end the process.
-        protocol._fail_from(
-            partial,
-            len(partial.runs),
-            f"stopped: a run passed timeout_s={timeout} or max_memory={cfg.get('max_memory')} and its "
-            "threads could not be stopped; the sweep was ended here (finish it with resume=<sweep dir>)",
-        )
-        _write_rows(results_path, base_row, partial)
-        print(
-            f"coresweep: job {job} passed a limit in threads that cannot be stopped; its rows are in "
-            f"{results_path}; ending the sweep (threads cannot be killed)",
-            file=sys.stderr,
-            flush=True,
-        )
-        kill_children()
-        os._exit(1)
-
-    protocol.on_stuck = stuck
-    measurement = JobMeasurement()
-    pinner = Pinner(plan, backend.workers_per_run) if plan is not None else None
-    saved_affinity = os.sched_getaffinity(0) if cpus is not None else None
-    try:
-        if cpus is not None:
-            # Restrict this thread before any worker exists: children inherit the mask.
-            os.sched_setaffinity(0, cpus)
-        measurement = protocol.measure_workload(
-            backend,
-            collector,
-            workload,
-            lambda items: _reference(workload, items),
-            pinner,
-            native_thread_limits(blas_threads),
-            stuck,
-        )
-    finally:
-        if pinner is not None:
-            base_row["pinning_ok"], base_row["worker_cpus"] = pinner.verdict()
-            pinner.close()
-        if saved_affinity is not None:
-            os.sched_setaffinity(0, saved_affinity)
-
-    _write_rows(results_path, base_row, measurement)
-    if measurement.interrupted:
-        raise KeyboardInterrupt
-
-    return _outcome(job, [{"ok": r.ok, "wall_s": r.wall_s, "error": r.error} for r in measurement.runs])
-
-
-def _run_in_interpreter(
-    python: Any,
-    cfg: DictConfig,
-    workload: Any,
-    blas_threads: int | None,
-    plan: list[list[int]] | None,
-    cpus: list[int] | None,
-    protocol: Protocol,
-    base_row: dict[str, Any],
-    results_path: Path,
-) -> JobOutcome:
-    """``python=...``: the same job, measured by a child of that interpreter (interpreter_job.py)."""
-    from omegaconf import OmegaConf
-
-    from .interpreter_job import JobRequest, run_in_interpreter
 
     options = OmegaConf.to_container(cfg.workload, resolve=True)
     assert isinstance(options, dict)
@@ -205,18 +123,28 @@ def _run_in_interpreter(
         collect=str(cfg.collect),
         protocol=protocol,
         pinning_plan=plan,
-        task_timeout_s=float(cfg.timeout_s) if cfg.get("timeout_s") else None,
+        task_timeout_s=float(timeout) if timeout else None,
         blas_threads=blas_threads,
         cpus=list(cpus) if cpus is not None else None,
         backend_options=backend_options(cfg),
     )
-    measurement, fields = run_in_interpreter(python, request, workload.key())
+    measurement, fields = run_isolated(python, request, workload.key())
     base_row.update(fields)
     _write_rows(results_path, base_row, measurement)
     if measurement.interrupted:
         raise KeyboardInterrupt
-    job = str(base_row["job"])
     return _outcome(job, [{"ok": r.ok, "wall_s": r.wall_s, "error": r.error} for r in measurement.runs])
+
+
+def _schedule(cfg: DictConfig) -> dict[str, Any]:
+    """Where this run of the job sits in the sweep's plan (set by coresweep's sweeper)."""
+    node = cfg.get("schedule") or {}
+    return {
+        "round": int(node.get("round") or 0),
+        "rounds": int(cfg.get("rounds") or 1),
+        "position": node.get("position"),
+        "order_seed": cfg.get("order_seed"),
+    }
 
 
 def config_fields(cfg: DictConfig, workload: Any, workers: int, cpus: Any) -> dict[str, Any]:
@@ -249,6 +177,7 @@ def record_dead_job(cfg: DictConfig, job_dir: Path, sweep_dir: Path, job: str, e
         "schema": records.SCHEMA,
         "sweep_id": environment.get("sweep_id") or sweep_dir.name,
         "job": job,
+        **_schedule(cfg),
         "machine": cfg.get("machine") or environment.get("machine") or default_machine_name(),
         **config_fields(cfg, workload, 1 if cls.single_worker else int(cfg.workers), cpus),
         "start_method": None,
@@ -298,27 +227,47 @@ def _outcome(job: str, rows: list[dict[str, Any]], resumed: bool = False) -> Job
     )
 
 
-def _complete_rows(path: Path, repeats: int) -> list[dict[str, Any]] | None:
-    """The rows of a finished job, or None (after moving an unfinished file aside, never deleting it)."""
+def complete_round(path: Path, round_: int, repeats: int) -> list[dict[str, Any]] | None:
+    """``resume=``: the rows of this round of the job if it finished, else None.
+
+    A round finished when it has its ``repeats`` rows and none of them was interrupted or
+    written for a dead process. Rows of unfinished rounds are set aside, never deleted: the
+    whole file moves to ``results.unfinished-<time>.jsonl`` and the finished rounds' rows are
+    written back, so each unfinished round runs again from its start.
+    """
     if not path.exists():
         return None
     rows: list[dict[str, Any]] = []
+    torn = False
     for line in path.read_text().splitlines():
         try:
             rows.append(json.loads(line))
         except ValueError:
-            rows = []  # a torn line (SIGKILL mid-write): the job did not finish
+            torn = True  # a torn line (SIGKILL mid-write): that round did not finish
             break
-    if len(rows) >= repeats and not any(r.get("interrupted") or r.get("job_died") for r in rows):
-        return rows
-    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    path.rename(path.with_name(f"results.unfinished-{stamp}.jsonl"))
-    return None
+    by_round: dict[int, list[dict[str, Any]]] = {}
+    for row in rows:
+        by_round.setdefault(int(row.get("round") or 0), []).append(row)
+
+    def finished(kept: list[dict[str, Any]]) -> bool:
+        return len(kept) >= repeats and not any(r.get("interrupted") or r.get("job_died") for r in kept)
+
+    done = {r: kept for r, kept in by_round.items() if finished(kept)}
+    if torn or len(done) < len(by_round):
+        stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S-%f")
+        path.rename(path.with_name(f"results.unfinished-{stamp}.jsonl"))
+        if done:
+            with records.RecordWriter(path) as writer:
+                for r in sorted(done):
+                    for row in done[r]:
+                        writer.write(row)
+    return done.get(round_)
 
 
 def _write_rows(path: Path, base_row: dict[str, Any], measurement: JobMeasurement) -> None:
+    last = len(measurement.runs) - 1
     with records.RecordWriter(path) as writer:
-        for run in measurement.runs:
+        for i, run in enumerate(measurement.runs):
             writer.write(
                 {
                     **base_row,
@@ -335,6 +284,7 @@ def _write_rows(path: Path, base_row: dict[str, Any], measurement: JobMeasuremen
                     "ok": run.ok,
                     "error": run.error,
                     "interrupted": measurement.interrupted,
+                    "job_died": measurement.died and i == last,
                     "repeats_stop": measurement.stop_reason,
                     "timestamp": dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds"),
                 }
@@ -362,13 +312,6 @@ def kill_children(grace_s: float = 3.0) -> int:
             pass
     psutil.wait_procs(alive, timeout=grace_s)
     return len(children)
-
-
-def _reference(workload: Any, items: list[Any]) -> list[Any]:
-    key = workload.key()
-    if key not in _REFERENCE_CACHE:
-        _REFERENCE_CACHE[key] = workload.reference(items)
-    return _REFERENCE_CACHE[key]
 
 
 def _read_environment(sweep_dir: Path) -> dict[str, Any]:

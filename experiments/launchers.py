@@ -25,7 +25,10 @@ from omegaconf import DictConfig, OmegaConf
 from . import records
 
 #: Launchers that run one job at a time in this process.
-SERIAL = ("hydra._internal.core_plugins.basic_launcher.BasicLauncher",)
+SERIAL = (
+    "hydra_plugins.coresweep_plugins.coresweep_launcher.CoresweepLauncher",
+    "hydra._internal.core_plugins.basic_launcher.BasicLauncher",
+)
 #: Launchers that start the jobs of a batch together on this machine (how many: see below).
 LOCAL_PARALLEL = (
     "hydra_plugins.hydra_submitit_launcher.submitit_launcher.LocalLauncher",  # every job of a batch

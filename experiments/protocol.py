@@ -56,6 +56,8 @@ class JobMeasurement:
     interrupted: bool = False
     #: Why timing stopped: fixed, target, max_repeats, time_budget, failures (or None).
     stop_reason: str | None = None
+    #: The job's process died before it finished (its last run says how).
+    died: bool = False
 
 
 def describe(exc: BaseException) -> str:
@@ -293,6 +295,8 @@ class Protocol:
     measure_memory: bool = True
     #: Called (from the watchdog thread) when a timed-out run cannot be stopped; gets the job.
     on_stuck: Callable[[JobMeasurement], None] | None = None
+    #: Called after each timed run (a job's child streams its runs, so a crash keeps them).
+    on_run: Callable[[RunMeasurement], None] | None = None
 
     def measure(
         self,
@@ -405,6 +409,8 @@ class Protocol:
         while True:
             run = self._timed_run(work, repeat, loops)
             job.runs.append(run)
+            if self.on_run is not None:
+                self.on_run(run)
             repeat += 1
             if run.error and run.error.startswith(("timeout", "memory")):
                 # The workers were killed: the backend is gone, later runs cannot be timed.

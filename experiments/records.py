@@ -20,6 +20,7 @@ FIELDS: tuple[str, ...] = (
     "schema",
     "sweep_id",
     "job",
+    "round",
     "machine",
     "backend",
     "start_method",

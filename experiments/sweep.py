@@ -188,6 +188,7 @@ KNOWN_KEYS = {
     "backend", "workload", "workers", "start_method", "pinning", "cpus", "collect", "repeats",
     "repeats_target", "repeats_max", "repeats_budget_s", "warmup", "min_time_s", "timeout_s",
     "max_memory", "blas_threads", "machine", "resume", "report", "python", "hydra",
+    "rounds", "order_seed", "schedule",
 }
 
 
@@ -355,7 +356,26 @@ def check_sweep_dir(path: str | os.PathLike[str]) -> None:
 
 
 def _comparable(overrides: Sequence[str]) -> list[str]:
-    return sorted(o for o in overrides if not o.startswith(("resume=", "+resume=", "hydra.", "hydra/")))
+    skip = ("resume=", "+resume=", "hydra.", "hydra/", "schedule.")
+    return sorted(o for o in overrides if not o.startswith(skip))
+
+
+def check_rounds(base: DictConfig, jobs: Sequence[Sequence[str]]) -> int:
+    """``rounds`` and ``order_seed`` belong to the whole sweep: one value each; returns rounds."""
+    swept = swept_keys(jobs)
+    for key in ("rounds", "order_seed"):
+        if key in swept:
+            raise ConfigError(
+                f"{key}: one value for the whole sweep (it plans every job's runs); give {key}=N, "
+                f"not a list to sweep"
+            )
+    rounds = base.get("rounds")
+    if isinstance(rounds, bool) or not isinstance(rounds, int) or rounds < 1:
+        raise ConfigError(f"rounds={rounds}: must be an integer >= 1 (the times every job runs)")
+    seed = base.get("order_seed")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ConfigError(f"order_seed={seed}: must be an integer >= 0")
+    return rounds
 
 
 def check_resume(resume: str, sweep: SweepPlan) -> list[str]:

@@ -96,3 +96,19 @@ def kill_own_process_off_main_thread(i: int) -> int:
 
         os.kill(os.getpid(), signal.SIGKILL)
     return i
+
+
+def kill_parent_off_main_thread(i: int) -> int:
+    """SIGKILL the parent of the process that runs it, from a thread other than the main one.
+
+    A job's process is a child of the process that runs the job function (a submitit job
+    process, under submitit): this kills that process outright, as a scheduler's time limit
+    or the OOM killer would, while sequential jobs and process backends' workers finish.
+    """
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        import signal
+
+        os.kill(os.getppid(), signal.SIGKILL)
+    return i

@@ -51,12 +51,13 @@ def test_fidelity_merges_a_split_run(tmp_path: Path) -> None:
 def test_overhead_splits_a_sweep(tmp_path: Path) -> None:
     out = _run("benchmarks.overhead", "--rounds", "1", "--out", str(tmp_path), "--", "-m",
                "backend=sequential,thread_pool", "workload=io_sleep", "workload.size=4", "workload.grain=200",
-               "repeats=1", "report=false")
+               "repeats=1", "rounds=2", "report=false")
     assert out.returncode == 0, out.stderr
     median = json.loads((tmp_path / "overhead.json").read_text())["median"]
-    assert median["jobs"] == 3  # thread_pool x the default workers 1,2, and sequential once
+    assert median["jobs"] == 3 * 2  # (thread_pool x the default workers 1,2, and sequential once) x 2 rounds
     assert 0 < median["timed_s"] < median["wall_s"]
-    assert median["hydra_composes"] < 2 * 4  # each job composed once, in preflight
+    assert median["hydra_composes"] < 2 * 4  # each job composed once, in preflight, whatever the rounds
+    assert median["isolation_per_job_ms"] > 0
 
 
 @pytest.mark.slow

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 from pathlib import Path
 
 import pytest
@@ -26,14 +25,14 @@ def test_launcher_gets_the_preflight_configs_and_they_equal_hydras(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     kept, plain = tmp_path / "kept", tmp_path / "plain"
-    assert cli.main([*SWEEP, f"hydra.sweep.dir={kept}"]) == 0
-    # 3 jobs (sequential once, thread_pool at 1 and 2 workers): none composed a second time
-    assert LAST_SWEEP["jobs_composed_once"] == 3
-    monkeypatch.setattr(ComposedConfigs, "serving", lambda self: contextlib.nullcontext())
-    assert cli.main([*SWEEP, f"hydra.sweep.dir={plain}"]) == 0
+    assert cli.main([*SWEEP, "rounds=2", f"hydra.sweep.dir={kept}"]) == 0
+    # 3 jobs (sequential once, thread_pool at 1 and 2 workers) x 2 rounds: none composed again
+    assert LAST_SWEEP["jobs_composed_once"] == 6
+    monkeypatch.setattr(ComposedConfigs, "get", lambda self, hydra_lines, job: None)
+    assert cli.main([*SWEEP, "rounds=2", f"hydra.sweep.dir={plain}"]) == 0
     assert LAST_SWEEP["jobs_composed_once"] == 0
     kept_files, plain_files = _hydra_files(kept), _hydra_files(plain)
-    assert len(kept_files) == 9  # config, hydra, overrides for each of 3 jobs
+    assert len(kept_files) == 9  # config, hydra, overrides for each of 3 jobs (the last round's)
     assert kept_files == plain_files
 
 

@@ -120,7 +120,7 @@ def test_dask_sweep_through_the_real_command(tmp_path) -> None:
     cmd = [
         sys.executable, "-m", "coresweep.experiments.entry", "-m", "backend=dask_distributed",
         "backend.processes=true,false", "workers=2", "workload=cpu_python", "workload.size=8",
-        "workload.grain=200", "repeats=2", "report=false", f"hydra.sweep.dir={sweep}",
+        "workload.grain=200", "repeats=2", "rounds=1", "report=false", f"hydra.sweep.dir={sweep}",
     ]
     out = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr

@@ -175,7 +175,7 @@ def test_missing_module_in_a_real_bare_interpreter(capsys, tmp_path: Path) -> No
 
 
 def _request(**overrides: Any) -> Any:
-    from coresweep.experiments.interpreter_job import JobRequest
+    from coresweep.experiments.isolation import JobRequest
     from coresweep.experiments.protocol import Protocol
 
     fields: dict[str, Any] = dict(
@@ -192,7 +192,7 @@ def _request(**overrides: Any) -> Any:
 
 
 def test_child_side_measures_with_the_protocol_and_hands_back_its_reference(tmp_path: Path) -> None:
-    from coresweep.experiments.interpreter_child import run
+    from coresweep.experiments.job_child import run
 
     request = _request().to_json(None)
     first = run(request, str(tmp_path / "a.json"))
@@ -208,7 +208,7 @@ def test_a_wrong_reference_fails_every_run(tmp_path: Path) -> None:
     import base64
     import pickle
 
-    from coresweep.experiments.interpreter_child import run
+    from coresweep.experiments.job_child import run
 
     wrong = base64.b64encode(pickle.dumps([0] * 6)).decode()
     result = run(_request().to_json(wrong), str(tmp_path / "r.json"))
@@ -217,17 +217,18 @@ def test_a_wrong_reference_fails_every_run(tmp_path: Path) -> None:
     assert "wrong result" in (runs[0]["error"] or "")
 
 
-def test_a_child_that_dies_gives_failed_rows_saying_how(tmp_path: Path) -> None:
-    from coresweep.experiments.interpreter_job import run_in_interpreter
+def test_a_child_that_dies_gives_a_failed_row_saying_how(tmp_path: Path) -> None:
+    from coresweep.experiments.isolation import run_isolated
 
     script = tmp_path / "python3.12"
     script.write_text("#!/bin/sh\necho 'Fatal Python error: boom' >&2\nexit 3\n")
     script.chmod(0o755)
     interp = interpreter.Interpreter("3.12", str(script), "3.12.1", "CPython", True, False)
-    measurement, row = run_in_interpreter(interp, _request(), ("key",))
-    assert len(measurement.runs) == 3 and not any(r.ok for r in measurement.runs)
+    measurement, row = run_isolated(interp, _request(), ("key",))
+    assert len(measurement.runs) == 1 and not measurement.runs[0].ok and measurement.died
     assert measurement.runs[0].error == (
-        "the interpreter process ended (exit status 3) without results: Fatal Python error: boom"
+        "job process died: it ended (exit status 3) after 0 timed runs; "
+        "last error output: Fatal Python error: boom"
     )
     assert row["python"] == "3.12.1" and row["python_executable"] == str(script)
 
@@ -238,7 +239,8 @@ def _sweep(tmp_path: Path, *args: str) -> list[dict]:
     out = subprocess.run(
         [sys.executable, "-m", "coresweep.experiments.entry", "-m", *args,
          "backend=sequential,thread_pool,process_pool", "workload=cpu_python", "workload.size=8",
-         "workload.grain=500", "repeats=2", "min_time_s=0", "report=false", f"hydra.sweep.dir={sweep}"],
+         "workload.grain=500", "repeats=2", "min_time_s=0", "rounds=1", "report=false",
+         f"hydra.sweep.dir={sweep}"],
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600,
     )
     assert out.returncode == 0, out.stderr
@@ -287,7 +289,7 @@ def test_the_child_side_imports_only_the_standard_library() -> None:
         "BLOCKED = {'numpy', 'psutil', 'joblib', 'scipy', 'pandas', 'omegaconf', 'hydra', 'dask',\n"
         "           'distributed', 'threadpoolctl', 'rich', 'matplotlib', 'seaborn', 'submitit'}\n"
         "sys.meta_path.insert(0, Block())\n"
-        "import coresweep.experiments.interpreter_child\n"
+        "import coresweep.experiments.job_child\n"
         "from coresweep.experiments.backends import BACKENDS\n"
         "from coresweep.experiments.workloads import WORKLOADS\n"
         "import importlib\n"
@@ -301,7 +303,7 @@ def test_the_child_side_imports_only_the_standard_library() -> None:
 
 
 def test_child_records_the_gil_state_it_ran_with(tmp_path: Path, monkeypatch) -> None:
-    from coresweep.experiments.interpreter_child import run
+    from coresweep.experiments.job_child import run
 
     monkeypatch.setattr(sys, "_is_gil_enabled", lambda: False, raising=False)
     assert run(_request().to_json(None), str(tmp_path / "r.json"))["gil_enabled"] is False

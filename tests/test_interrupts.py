@@ -19,7 +19,7 @@ pytestmark = pytest.mark.slow
 
 SWEEP = [
     "-m", "backend=pool,process_pool,thread_pool", "workers=2", "workload=io_sleep",
-    "workload.size=40", "workload.grain=20000", "repeats=3", "min_time_s=0",
+    "workload.size=40", "workload.grain=20000", "repeats=3", "min_time_s=0", "rounds=1",
 ]
 
 

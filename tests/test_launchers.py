@@ -43,7 +43,7 @@ def _hydra(overrides: list[str]):
 
 def test_default_launcher_is_serial_and_silent() -> None:
     info = launcher_info(_hydra([]), jobs=28)
-    assert info["launcher"] == "basic" and info["jobs_at_once"] == 1
+    assert info["launcher"] == "coresweep" and info["jobs_at_once"] == 1
     assert concurrency_warning(info) is None
 
 
@@ -127,7 +127,7 @@ def submitit_local_sweep(sweep: Path, *overrides: str) -> list[str]:
     """The command of a sweep under submitit_local, one job at a time, into ``sweep``."""
     return [
         sys.executable, "-m", "coresweep.experiments.entry", "hydra/launcher=submitit_local",
-        "hydra.sweeper.max_batch_size=1", "-m", *overrides, f"hydra.sweep.dir={sweep}",
+        "hydra.sweeper.max_batch_size=1", "-m", *overrides, "rounds=1", f"hydra.sweep.dir={sweep}",
     ]
 
 
@@ -163,11 +163,12 @@ def test_submitit_local_two_jobs_one_at_a_time_end_to_end(tmp_path: Path) -> Non
 @pytest.mark.slow
 @needs_submitit
 def test_submitit_job_killed_outright_is_a_failed_row_and_one_error_line(tmp_path: Path) -> None:
-    # Job 1 (thread_pool) SIGKILLs its own process from a worker thread; jobs 0 and 2 finish.
+    # Job 1 (thread_pool) SIGKILLs the submitit process that runs it (the parent of the job's
+    # own process) from a worker thread; jobs 0 and 2 finish.
     sweep = tmp_path / "sweep"
     cmd = submitit_local_sweep(
         sweep, "backend=sequential,thread_pool,process_pool", "workers=2", "workload=custom",
-        "workload.fn=tests.tasks:kill_own_process_off_main_thread", "workload.size=4", "repeats=2",
+        "workload.fn=tests.tasks:kill_parent_off_main_thread", "workload.size=4", "repeats=2",
         "min_time_s=0",
     )
     env = {**os.environ, "PYTHONPATH": str(ROOT)}  # so every process can import tests.tasks

@@ -1,6 +1,7 @@
-"""The child side of ``python=...``: one job measured in this interpreter, reported as JSON.
+"""The child side of every job: one job measured in this process, reported as JSON.
 
-Started by ``interpreter_job.py`` as ``<python> -c <bootstrap> REQUEST RESULT``. Imports only
+Forked by the job server (``job_server.py``), or started by ``isolation.py`` as
+``<python> -c <bootstrap> REQUEST RESULT`` (``python=X``, no fork, no server). Imports only
 the standard library and coresweep's runner modules (numpy, psutil, joblib only where the job
 itself needs them, which preflight checked), so it runs in a bare interpreter. The timing is
 ``protocol.Protocol``, the same code that times jobs in the main process; the sequential
@@ -18,10 +19,12 @@ import os
 import pickle
 import signal
 import sys
+import time
 from dataclasses import asdict
 from typing import Any
 
 from . import resources
+from .allocator import fix_allocator
 from .collect import COLLECTORS
 from .pinning import Pinner
 from .protocol import AdaptiveRepeats, JobMeasurement, Protocol
@@ -30,7 +33,7 @@ from .protocol import AdaptiveRepeats, JobMeasurement, Protocol
 #: ``coresweep`` console script has it, so a stray ``threading.py`` there cannot shadow the stdlib.
 BOOTSTRAP = (
     "import sys; sys.path[:] = [p for p in sys.path if p not in ('', '.')]; "
-    "from coresweep.experiments.interpreter_child import main; main()"
+    "from coresweep.experiments.job_child import main; main()"
 )
 
 
@@ -58,10 +61,60 @@ def _write(path: str, result: dict[str, Any]) -> None:
     os.replace(tmp, path)  # the parent never reads half a file
 
 
+#: Set by the job server in the children it forks (recorded as the rows' ``job_process``).
+FORKED = False
+#: The BLAS cap of this job (kept alive for the process's life).
+_LIMITER: Any = None
+
+
+def _cap_native_threads(blas_threads: int | None) -> Any:
+    """The job's BLAS/OpenMP cap in pools already loaded here (a forked child inherits the
+    server's, loaded with one thread). Children started later read the environment variables,
+    which the driver set. Returns the limiter to keep alive, or None."""
+    if blas_threads is None and not FORKED:
+        return None
+    if not any(name in sys.modules for name in ("numpy", "scipy")):
+        return None  # nothing loaded yet: the environment variables decide
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return None
+    return threadpool_limits(limits=blas_threads if blas_threads is not None else os.cpu_count())
+
+
+def _stream(path: str | None) -> Any:
+    """Append each timed run to ``path`` as it ends: what a child that dies leaves behind."""
+    if not path:
+        return None
+
+    def write(run: Any) -> None:
+        with open(path, "a", encoding="utf-8") as fh:
+            fh.write(json.dumps(asdict(run)) + "\n")
+
+    return write
+
+
 def run(request: dict[str, Any], result_path: str) -> dict[str, Any]:
     """Measure the job ``request`` describes; the result is also written to ``result_path``."""
+    started = time.perf_counter()
+    fix_allocator()  # before the reference and any worker: every run sees the same malloc state
+    cpus = request.get("cpus")
+    if cpus is not None:
+        os.sched_setaffinity(0, cpus)  # before any worker exists: they inherit the mask
+    blas_threads = request.get("blas_threads")
+    global _LIMITER
+    _LIMITER = _cap_native_threads(blas_threads)
     spec = request["backend"]
-    backend = _import(spec["target"])(int(spec["workers"]), spec["start_method"], **spec.get("options", {}))
+    cls = _import(spec["target"])
+    backend = cls(int(spec["workers"]), spec["start_method"], **spec.get("options", {}))
+    if backend.start_method == "forkserver" and blas_threads is not None:
+        # forkserver workers fork from a server started with the environment of its moment.
+        from .worker_setup import init_worker
+
+        backend = cls(
+            int(spec["workers"]), spec["start_method"], initializer=init_worker,
+            initargs=(blas_threads,), **spec.get("options", {}),
+        )
     backend.task_timeout_s = spec.get("task_timeout_s")
     options = request["workload"]
     workload = _import(options["target"])(**options["options"])
@@ -69,6 +122,7 @@ def run(request: dict[str, Any], result_path: str) -> dict[str, Any]:
     settings = dict(request["protocol"])
     adaptive = settings.pop("adaptive", None)
     protocol = Protocol(**settings, adaptive=AdaptiveRepeats(**adaptive) if adaptive else None)
+    protocol.on_run = _stream(request.get("stream"))
     plan = request.get("pinning_plan")
     pinner = Pinner(plan, backend.workers_per_run) if plan else None
     result: dict[str, Any] = {
@@ -78,10 +132,13 @@ def run(request: dict[str, Any], result_path: str) -> dict[str, Any]:
         "start_method": backend.start_method,
         "workers": backend.workers,
         "reference": None,
+        "job_process": "forked" if FORKED else "fresh",
     }
 
     def finish(measurement: JobMeasurement) -> dict[str, Any]:
         result["gil_enabled"] = _gil_enabled()  # after the imports: an extension can re-enable it
+        # From here, not from the process start: the rest is the isolation's cost.
+        result["job_process_s"] = time.perf_counter() - started
         result["measurement"] = asdict(measurement)
         _write(result_path, result)
         return result
@@ -92,8 +149,8 @@ def run(request: dict[str, Any], result_path: str) -> dict[str, Any]:
         protocol._fail_from(
             partial,
             len(partial.runs),
-            "stopped: a run passed timeout_s or max_memory and its threads could not be stopped; "
-            "the interpreter process running the job was ended",
+            f"stopped: a run passed timeout_s={protocol.timeout_s} or max_memory and its threads "
+            "could not be stopped; the job's process was ended (the sweep went on)",
         )
         if pinner is not None:
             result["pinning_ok"], result["worker_cpus"] = pinner.verdict()
@@ -103,6 +160,7 @@ def run(request: dict[str, Any], result_path: str) -> dict[str, Any]:
         os._exit(1)
 
     protocol.on_stuck = stuck
+
     def reference(items: Any) -> Any:
         """The sequential answer: computed once per interpreter, then handed back by the parent."""
         if request.get("reference"):
@@ -125,10 +183,31 @@ def run(request: dict[str, Any], result_path: str) -> dict[str, Any]:
     return finish(measurement)
 
 
+#: Set by the process that starts a fresh job process: its pid (see ``_die_with_parent``).
+PARENT_ENV = "CORESWEEP_JOB_PARENT"
+
+
+def _die_with_parent() -> None:
+    """A fresh job process ends when the process that started it dies (Linux), so a killed
+    submitit job or driver leaves no job running on. (Forked ones: the job server sets it.)"""
+    parent = os.environ.pop(PARENT_ENV, None)
+    if parent is None or not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    try:
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != int(parent):  # it died before the line above
+        os._exit(1)
+
+
 def main(argv: list[str] | None = None) -> None:
     # The parent passes Ctrl-C on as SIGINT. A parent started in the background (`cmd &`,
     # nohup) ignores SIGINT, and exec keeps an ignored signal ignored: take it back.
     signal.signal(signal.SIGINT, signal.default_int_handler)
+    _die_with_parent()
     request_path, result_path = (sys.argv[1:] if argv is None else argv)[:2]
     with open(request_path, encoding="utf-8") as fh:
         request = json.load(fh)
