@@ -326,6 +326,8 @@ def run_isolated(
         # Read by BLAS when the child (and its workers) load it.
         env.update({name: str(request.blas_threads) for name in ENV_VARS})
     row: dict[str, Any] = {}
+    runner = ISOLATION.runner(interp)
+    row["job_process"] = "forked" if isinstance(runner, JobServer) else "fresh"
     if interp is not None:
         row.update(python=interp.version, gil_enabled=interp.gil_enabled, python_executable=interp.path)
     interrupted = False
@@ -333,12 +335,12 @@ def run_isolated(
     ended = ""
     child: Child | None = None
     try:
-        runner = ISOLATION.runner(interp)
         try:
             child = runner.start([request_path, result_path], stderr_path, env)
         except (OSError, JobServerError) as exc:
             if isinstance(runner, JobServer):  # the server is gone: this job, and later ones, fresh
                 ISOLATION.close()
+                row["job_process"] = "fresh"
                 child = FreshInterpreter().start([request_path, result_path], stderr_path, env)
             else:
                 with open(stderr_path, "ab") as err:
@@ -441,8 +443,11 @@ def _died(stream_path: str, returncode: int | None, stderr: str, ended: str) -> 
     except OSError:
         pass
     lines = [ln.strip() for ln in stderr.splitlines() if ln.strip()]
+    # faulthandler's report (a crash in C) starts with its one-line cause; a traceback follows
+    fatal = [ln for ln in lines if ln.startswith("Fatal Python error")]
+    last = fatal[-1] if fatal else lines[-1] if lines else ""
     why = ended or f"it ended ({exit_description(returncode)})"
-    detail = f"; last error output: {lines[-1][:300]}" if lines else ""
+    detail = f"; last error output: {last[:300]}" if last else ""
     error = f"job process died: {why} after {len(job.runs)} timed runs{detail}"
     job.runs.append(RunMeasurement(len(job.runs), 1, None, None, None, None, False, False, error))
     job.died = True

@@ -208,6 +208,9 @@ def main(argv: list[str] | None = None) -> None:
     # nohup) ignores SIGINT, and exec keeps an ignored signal ignored: take it back.
     signal.signal(signal.SIGINT, signal.default_int_handler)
     _die_with_parent()
+    import faulthandler
+
+    faulthandler.enable()  # a segfault or abort in the code measured says where, on the job's stderr
     request_path, result_path = (sys.argv[1:] if argv is None else argv)[:2]
     with open(request_path, encoding="utf-8") as fh:
         request = json.load(fh)

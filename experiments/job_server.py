@@ -74,8 +74,9 @@ def _child(request: dict, saved_env: dict) -> None:
             else:
                 os.environ[name] = value
         os.environ.update(request.get("env") or {})
+        # SIGPIPE stays ignored, as in any Python process: a write to a dead worker's pipe
+        # raises BrokenPipeError (a failed run), it does not kill the job.
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
         from . import job_child
 
         job_child.FORKED = True

@@ -27,6 +27,17 @@ except ImportError:  # a bare interpreter (python=...): read /proc instead
 METHOD = "psutil" if psutil is not None else ("proc" if os.path.exists("/proc/self/stat") else "getrusage")
 
 _SELF: Any = psutil.Process() if psutil is not None else None
+
+
+def _after_fork() -> None:
+    """A forked process (a job forked from the job server, a pool worker) measures itself,
+    not the process it was forked from."""
+    global _SELF
+    _SELF = psutil.Process() if psutil is not None else None
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork)
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 _TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
