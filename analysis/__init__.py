@@ -18,6 +18,8 @@ __all__ = [
     "folklore_table",
     "load_results",
     "noise_warnings",
+    "physics_flags",
+    "physics_lines",
     "scaling_fits",
     "summarize",
     "weak_scaling",
@@ -33,6 +35,8 @@ _WHERE = {
     "weak_scaling": "stats",
     "folklore_table": "folklore",
     "noise_warnings": "noise",
+    "physics_flags": "physics",
+    "physics_lines": "physics",
     "ReportResult": "report",
     "build_report": "report",
 }

@@ -32,8 +32,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="coresweep-report",
         description=(
             "Build (or rebuild) a coresweep report from results folders: index.html (self-contained: "
-            "figures, tables, environment, reproduce command), results.csv, summary.csv, summary.md "
-            "and every figure as PNG and SVG. Several folders, e.g. copied from different machines, "
+            "figures, tables, environment, reproduce command), results.csv, summary.csv, summary.md, "
+            "warnings.txt (speedups the cores cannot give) and every figure as PNG and SVG. "
+            "Several folders, e.g. copied from different machines, "
             "give one comparison report."
         ),
         epilog=(
@@ -103,6 +104,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return EXIT_USAGE
     if not args.quiet:
+        for flag in result.physics_flags[:MAX_WARNINGS_SHOWN]:
+            print(f"coresweep-report: physics check: {flag}", file=sys.stderr)
+        if len(result.physics_flags) > MAX_WARNINGS_SHOWN:
+            print(
+                f"coresweep-report: ... {len(result.physics_flags) - MAX_WARNINGS_SHOWN} more physics flags "
+                f"in {result.out_dir / 'warnings.txt'}",
+                file=sys.stderr,
+            )
         for warning in result.noise_warnings:
             print(f"coresweep-report: noise warning: {warning}", file=sys.stderr)
         for warning in result.warnings[:MAX_WARNINGS_SHOWN]:

@@ -4,7 +4,7 @@ Every worker axis carries the machine's physical and logical core counts and sha
 oversubscribed region, because "how many workers" only means something against the cores
 that exist. A backend keeps one colour in every figure of a report (``backend_palette``), so a
 reader learns the colours once. Figures are drawn with matplotlib under a seaborn style, from
-the summary table (whose intervals are the bootstrap ones), not from seaborn's own estimator.
+the summary table (whose intervals are ``stats.summarize``'s), not from seaborn's own estimator.
 """
 
 from __future__ import annotations
@@ -479,7 +479,7 @@ def line_figure(
     """Metric against workers: rows = machines (if several), columns = workload (and size).
 
     Intervals are bands (a single worker count gets an error bar instead), drawn from the
-    summary's bootstrap columns. ``dodge`` nudges each series sideways (a fraction of an octave
+    summary's interval columns. ``dodge`` nudges each series sideways (a fraction of an octave
     on a log2 axis) so that series with equal values stay visible side by side;
     ``sequential_reference`` (its legend label) draws the sequential run's value of each panel
     as a horizontal line, for metrics that have no "1x" of their own.
@@ -752,7 +752,7 @@ def speedup_figure(summary: pd.DataFrame, topology: Mapping, palette: Mapping[st
         y="speedup",
         y_low="speedup_ci_low",
         y_high="speedup_ci_high",
-        title="Speedup over sequential (median of repeats, 95% bootstrap CI)",
+        title="Speedup over sequential (median time, 95% CI)",
         ylabel="speedup (× sequential)",
         ideal=lambda x: x,
         ideal_label="ideal (speedup = workers)",
@@ -772,7 +772,7 @@ def efficiency_figure(summary: pd.DataFrame, topology: Mapping, palette: Mapping
         y="efficiency",
         y_low="efficiency_ci_low",
         y_high="efficiency_ci_high",
-        title="Parallel efficiency = speedup / workers (95% bootstrap CI)",
+        title="Parallel efficiency = speedup / workers (95% CI)",
         ylabel="efficiency (speedup per worker)",
         ideal=lambda x: np.ones_like(x),
         ideal_label="ideal (efficiency = 1)",
@@ -1003,7 +1003,7 @@ def _finish(
 
 def grain_figure(summary: pd.DataFrame, topology: Mapping, palette: Mapping[str, str]) -> Figure:
     """Speedup against task grain (log x) per workload and worker count; x marks the crossover."""
-    title = "Speedup vs task grain: where parallel starts to pay (95% bootstrap CI)"
+    title = "Speedup vs task grain: where parallel starts to pay (95% CI)"
     data = grain_series(summary)
     if data.empty:
         return _message_figure(title, "no grain sweep: no configuration ran at two or more task grains")

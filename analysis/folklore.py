@@ -11,6 +11,9 @@ intervals) and the threshold the verdict used. Verdicts:
   runs would).
 
 Only what was measured is judged: no claim borrows numbers from another machine or workload.
+A configuration whose speedup the cores cannot give (``physics_flag``, see ``analysis.physics``)
+is no evidence either way: it stays in the evidence with the flag's text and counts as unclear,
+so a claim resting on it reads *depends*, never *supported* or *refuted*.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .physics import FLAG
 from .stats import bootstrap_medians, group_seed, percentile_ci
 
 # The tutorial's claims are about the standard library's and joblib's backends; other engines
@@ -118,6 +122,16 @@ def _ok(summary: pd.DataFrame) -> pd.DataFrame:
     return ok[plain] if (plain & ok["backend"].ne("sequential")).any() else ok
 
 
+def _flagged(row: Mapping[str, Any]) -> bool:
+    value = row.get("physics_flag") if hasattr(row, "get") else None
+    return isinstance(value, str) and bool(value.strip())
+
+
+def _flag_text(row: Mapping[str, Any]) -> str:
+    """Appended to a flagged configuration's evidence: why it does not count."""
+    return f" (flagged, not counted: {FLAG})" if _flagged(row) else ""
+
+
 def _limit(items: list[str], n: int = 6) -> list[str]:
     return items[:n] + ([f"and {len(items) - n} more"] if len(items) > n else [])
 
@@ -149,9 +163,16 @@ def claim_threads_cpu(summary: pd.DataFrame) -> dict:
     for _, r in part.iterrows():
         v, lo, hi = _bounds(r, "speedup")
         statuses.append(
-            "pass" if hi < THREADS_CPU_MAX_SPEEDUP else "fail" if lo >= THREADS_CPU_MAX_SPEEDUP else "unclear"
+            "unclear"
+            if _flagged(r)
+            else "pass"
+            if hi < THREADS_CPU_MAX_SPEEDUP
+            else "fail"
+            if lo >= THREADS_CPU_MAX_SPEEDUP
+            else "unclear"
         )
-        evidence.append(f"{_label(r, extra)}: {_ci(r['speedup'], r['speedup_ci_low'], r['speedup_ci_high'])}")
+        speedup = _ci(r["speedup"], r["speedup_ci_low"], r["speedup_ci_high"])
+        evidence.append(f"{_label(r, extra)}: {speedup}{_flag_text(r)}")
     return _row(1, claim, _verdict(statuses), _limit(evidence), threshold)
 
 
@@ -183,13 +204,18 @@ def claim_threads_io(summary: pd.DataFrame) -> dict:
         for _, r in wpart.sort_values(["backend", "workers"], kind="mergesort").iterrows():
             v, lo, hi = _bounds(r, "speedup")
             statuses.append(
-                "pass"
+                "unclear"
+                if _flagged(r)
+                else "pass"
                 if lo > THREADS_IO_MIN_SPEEDUP
                 else "fail"
                 if hi <= THREADS_IO_MIN_SPEEDUP
                 else "unclear"
             )
-            items.append(f"{_label(r, extra)} {_ci(r['speedup'], r['speedup_ci_low'], r['speedup_ci_high'])}")
+            items.append(
+                f"{_label(r, extra)} {_ci(r['speedup'], r['speedup_ci_low'], r['speedup_ci_high'])}"
+                + _flag_text(r)
+            )
         evidence.append(f"{workload}: " + ", ".join(_limit(items, 5)))
     return _row(2, claim, _verdict(statuses), evidence, threshold)
 
@@ -226,10 +252,12 @@ def claim_processes_cpu(summary: pd.DataFrame, topology: Mapping[str, Mapping[st
             continue
         extra = _varying(part)
         for _, r in part.sort_values("efficiency", ascending=False, kind="mergesort").iterrows():
-            statuses.append("pass" if float(r["efficiency"]) >= PROCESS_CPU_MIN_EFFICIENCY else "fail")
+            passes = float(r["efficiency"]) >= PROCESS_CPU_MIN_EFFICIENCY
+            statuses.append("unclear" if _flagged(r) else "pass" if passes else "fail")
             evidence.append(
                 f"{_label(r, extra)}: efficiency "
                 + _ci(r["efficiency"], r["efficiency_ci_low"], r["efficiency_ci_high"], "")
+                + _flag_text(r)
             )
     if not statuses:
         why = missing or [f"no {CPU_WORKLOAD} runs of a process backend ({', '.join(PROCESS_BACKENDS)})"]
@@ -433,6 +461,11 @@ def claim_smt(summary: pd.DataFrame, topology: Mapping[str, Mapping[str, Any]]) 
     s = _ok(summary)
     s = s[s["backend"].ne("sequential") & np.isfinite(s["speedup"].astype("float64"))]
     statuses, evidence, notes = [], [], []
+    if "physics_flag" in s:
+        flagged = s["physics_flag"].fillna("").astype(str).str.strip().ne("")
+        if flagged.any():
+            notes.append(f"{int(flagged.sum())} flagged configurations left out ({FLAG})")
+            s = s[~flagged]
     smt_machines = 0
     for machine in sorted(topology):
         topo = topology[machine] or {}

@@ -60,6 +60,9 @@ INT_COLUMNS = (
     "size",
     "grain",
     "repeat",
+    "round",
+    "position",
+    "order_seed",
     "loops",
     "peak_rss_bytes",
     "logical_cores",
@@ -83,6 +86,7 @@ COLUMNS: tuple[str, ...] = (
     "size",
     "grain",
     "collect",
+    "round",
     "repeat",
     "loops",
     "wall_s",
@@ -103,6 +107,8 @@ COLUMNS: tuple[str, ...] = (
     "affinity_cpus",
     "usable_cpus",
     "timestamp",
+    "position",
+    "order_seed",
 )
 #: What a missing dimension means (an older runner that did not sweep it used the default).
 KEY_DEFAULTS: dict[str, Any] = {
@@ -239,6 +245,10 @@ def load_results(
     with ``ok`` False), the ``environment.json`` of each sweep keyed by its sweep id, and one
     human-readable line per problem met. Raises ``AnalysisError`` only when there is nothing
     to read (a path that does not exist, a folder without results).
+
+    Rows of a sweep in rounds carry ``round`` (0-based; ``repeat`` restarts in each round),
+    ``position`` (the job's place in its round) and ``order_seed``, all Int64; rows from before
+    rounds get ``round`` 0 (one round) and no position or seed.
     """
     if isinstance(paths, (str, Path)):
         paths = [paths]
@@ -429,6 +439,8 @@ def _normalise(df: pd.DataFrame, warnings: list[str]) -> pd.DataFrame:
         df["workers"] = df["workers"].fillna(1)
     df["loops"] = df["loops"].fillna(1)
     df["repeat"] = df["repeat"].fillna(-1)
+    # A sweep from before rounds ran every job once: its rows are all round 0.
+    df["round"] = df["round"].fillna(0)
 
     for col in ("verified", "gil_enabled"):
         df[col] = _bool_column(df[col]).astype("boolean")
@@ -464,7 +476,8 @@ def _normalise(df: pd.DataFrame, warnings: list[str]) -> pd.DataFrame:
 
     job_num = pd.to_numeric(df["job"], errors="coerce")
     df["_job_num"] = job_num.fillna(np.inf)
-    df = df.sort_values(["machine", "sweep_id", "_job_num", "job", "repeat", "_file_order"], kind="mergesort")
+    order = ["machine", "sweep_id", "_job_num", "job", "round", "repeat", "_file_order"]
+    df = df.sort_values(order, kind="mergesort")
     extra = sorted(c for c in df.columns if c not in COLUMNS and not c.startswith("_"))
     df = df[list(COLUMNS) + extra].reset_index(drop=True)
     assert len(df) == n

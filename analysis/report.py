@@ -28,7 +28,10 @@ from .figures import FIGURE_NAMES, FigureFile, FigureJobs
 from .folklore import folklore_table, row_claims
 from .load import GROUP_KEYS, load_results, machine_topology
 from .noise import noise_warnings
+from .physics import FLAG, physics_lines
 from .stats import (
+    DESIGN_ROUNDS,
+    DESIGN_RUNS,
     GRAIN_SERIES_KEYS,
     SEQUENTIAL,
     best_per_workload,
@@ -45,6 +48,10 @@ FIGURES_MARK = "<!--coresweep:figures-->"
 MAX_FAILED_ROWS_SHOWN = 2000
 #: From this many rows on, results.csv is written by a forked child (about 0.3 s per 100k rows).
 BACKGROUND_MIN_ROWS = 20_000
+#: The physics flags, one line each (an empty file when there are none), for a terminal to print.
+WARNINGS_FILE = "warnings.txt"
+#: Physics flags listed at the top of the HTML; beyond this, warnings.txt and summary.md hold them all.
+MAX_FLAGS_SHOWN = 50
 VARIANT_DIMS = ("start_method", "pinning", "collect", "grain", "python", "gil_enabled")
 TOPOLOGY_FIELDS = (
     "cpu_model",
@@ -71,6 +78,8 @@ class ReportResult:
     #: Reasons not to trust small differences: noisy configurations, a busy machine, a governor.
     noise_warnings: list[str] = field(default_factory=list)
     files: list[Path] = field(default_factory=list)
+    #: Speedups the cores cannot give (``physics.physics_lines``), as in ``warnings.txt``.
+    physics_flags: list[str] = field(default_factory=list)
 
 
 def build_report(paths: Sequence[Path | str] | Path | str, out_dir: Path | str | None = None) -> ReportResult:
@@ -116,6 +125,7 @@ def _build(paths: list[Path], out_dir: Path | str | None) -> ReportResult:
     scaling.to_csv(scaling_csv, index=False, float_format="%.6g", lineterminator="\n")
     extras = Extras(
         noise=noise_warnings(summary, environments),
+        physics=physics_lines(summary),
         folklore=folklore_table(summary, rows, topology, claims_job.result),
         crossover=crossover_grains(summary),
         weak=weak_scaling(summary),
@@ -131,7 +141,9 @@ def _build(paths: list[Path], out_dir: Path | str | None) -> ReportResult:
     verdicts = verdict_lines(summary)
     extras.summary_table = _summary_display(summary) if len(summary) else ([], [])
     summary_md.write_text(markdown_summary(summary, verdicts, rows, extras), encoding="utf-8")
-    files += [results_csv, summary_csv, scaling_csv, *(out_dir / n for n in tables), summary_md]
+    warnings_txt = out_dir / WARNINGS_FILE
+    warnings_txt.write_text("".join(f"{line}\n" for line in extras.physics), encoding="utf-8")
+    files += [results_csv, summary_csv, scaling_csv, *(out_dir / n for n in tables), summary_md, warnings_txt]
 
     figure_jobs.draw_share()
     # While the workers finish their last figures: the whole page but the figures' pixels.
@@ -172,6 +184,7 @@ def _build(paths: list[Path], out_dir: Path | str | None) -> ReportResult:
         index_html=index,
         files=files,
         noise_warnings=extras.noise,
+        physics_flags=extras.physics,
     )
 
 
@@ -180,6 +193,8 @@ class Extras:
     """The report's derived tables beyond the summary: noise, the classic claims, grain, weak scaling."""
 
     noise: list[str] = field(default_factory=list)
+    #: One line per configuration whose speedup the cores cannot give (``physics.physics_lines``).
+    physics: list[str] = field(default_factory=list)
     folklore: pd.DataFrame = field(default_factory=pd.DataFrame)
     crossover: pd.DataFrame = field(default_factory=pd.DataFrame)
     weak: pd.DataFrame = field(default_factory=pd.DataFrame)
@@ -240,8 +255,60 @@ def fmt_ratio_ci(value: Any, low: Any, high: Any, suffix: str = "×") -> str:
     return text
 
 
+#: Beside a flagged speedup wherever it is shown (the full text is in the physics checks).
+FLAG_MARK = "⚠ flagged"
+
+
+def is_flagged(row: Mapping[str, Any]) -> bool:
+    """Whether a summary row carries a physics flag (``physics_flag`` not empty)."""
+    value = row.get("physics_flag") if hasattr(row, "get") else None
+    return isinstance(value, str) and bool(value.strip())
+
+
 def _speedup_text(row: Mapping[str, Any]) -> str:
-    return fmt_ratio_ci(row["speedup"], row["speedup_ci_low"], row["speedup_ci_high"])
+    text = fmt_ratio_ci(row["speedup"], row["speedup_ci_low"], row["speedup_ci_high"])
+    return f"{text} {FLAG_MARK}" if is_flagged(row) else text
+
+
+def _design_short(summary: pd.DataFrame) -> str:
+    """The interval designs of the summary table, counted (one phrase)."""
+    if "interval_design" not in summary:
+        return "none"
+    counts = summary["interval_design"].astype(str).replace("", "no interval").value_counts(sort=False)
+    return "; ".join(f"{design}: {n} configurations" for design, n in sorted(counts.items()))
+
+
+def interval_sentence(summary: pd.DataFrame) -> str:
+    """In words: which design produced the report's intervals (``interval_design``), and what it misses."""
+    design = summary["interval_design"] if "interval_design" in summary else pd.Series(dtype=object)
+    rounds = summary.loc[design.eq(DESIGN_ROUNDS), "rounds"] if len(design) else pd.Series(dtype="int64")
+    n_rounds, n_runs = int(design.eq(DESIGN_ROUNDS).sum()), int(design.eq(DESIGN_RUNS).sum())
+    parts = [
+        "Speedup = median sequential time / median time of the configuration, the sequential runs "
+        "taken from the same sweep (with rounds: per round, against that round's sequential runs, "
+        "then the geometric mean over the rounds)."
+    ]
+    if n_rounds:
+        lo, hi = int(rounds.min()), int(rounds.max())
+        count = f"{lo}" if lo == hi else f"{lo}–{hi}"
+        who = "Every configuration" if not n_runs else f"{n_rounds} configurations"
+        parts.append(
+            f"{who} ran in {count} rounds: its 95% interval is a t interval over the rounds (rounds − 1 "
+            "degrees of freedom) on the log of each round's median time, and for speedup on the log of "
+            "each round's sequential median over the configuration's median in that same round, so the "
+            "machine's drift between jobs and between rounds is inside the interval."
+        )
+    if n_runs:
+        who = "Every configuration" if not n_rounds else f"{n_runs} configurations"
+        parts.append(
+            f"{who} ran in one round: its 95% interval is a bootstrap over the repeats and ignores the "
+            "machine's drift between jobs (5–10 % over seconds on a shared VM), so it is too narrow to "
+            "compare configurations timed at different moments; a sweep with rounds=3 or more "
+            "(e.g. coresweep rounds=5) gives intervals that include it."
+        )
+    if not (n_rounds or n_runs):
+        parts.append("No configuration has an interval (each needs 2 ok runs, or ok runs in 2 rounds).")
+    return " ".join(parts)
 
 
 def fmt_bytes(value: Any) -> str:
@@ -312,10 +379,11 @@ def verdict_lines(summary: pd.DataFrame) -> list[str]:
                 )
                 continue
             runner_up = parallel.iloc[0]
+            flag = f" ({FLAG})" if is_flagged(runner_up) else ""
             lines.append(
                 f"{where}: no parallel configuration beats sequential ({fmt_seconds(row['median_wall_s'])}); "
                 f"closest is {_config_name(runner_up, vary)}: "
-                f"{_speedup_text(runner_up)}."
+                f"{_speedup_text(runner_up)}{flag}."
             )
             continue
         if not np.isfinite(float(row["speedup"])):
@@ -329,6 +397,8 @@ def verdict_lines(summary: pd.DataFrame) -> list[str]:
             f"{fmt_ratio_ci(row['speedup'], row['speedup_ci_low'], row['speedup_ci_high'])} "
             f"({fmt_seconds(row['baseline_wall_s'])} → {fmt_seconds(row['median_wall_s'])})"
         )
+        if is_flagged(row):
+            text += f"; flagged: {FLAG}"
         low = float(row["speedup_ci_low"])
         if np.isfinite(low) and low <= 1.0:
             text += "; not clearly faster than sequential (the interval includes 1×)"
@@ -347,7 +417,10 @@ def verdict_lines(summary: pd.DataFrame) -> list[str]:
             ].sort_values("median_wall_s", kind="mergesort")
             if len(tied):
                 names = [
-                    f"{_config_name(t, vary)} ({fmt_num(t['speedup'])}×)" for _, t in tied.head(3).iterrows()
+                    f"{_config_name(t, vary)} ({fmt_num(t['speedup'])}×"
+                    + (f", {FLAG_MARK}" if is_flagged(t) else "")
+                    + ")"
+                    for _, t in tied.head(3).iterrows()
                 ]
                 more = f" and {len(tied) - 3} more" if len(tied) > 3 else ""
                 text += "; intervals overlap with " + ", ".join(names) + more
@@ -363,8 +436,10 @@ def _summary_display(summary: pd.DataFrame) -> tuple[list[str], list[list[str]]]
     several_machines = summary["machine"].nunique() > 1
     dims = (["machine"] if several_machines else []) + ["workload", "size"]
     dims += ["backend"] + _varying(summary, VARIANT_DIMS) + ["workers"]
+    several_rounds = "rounds" in summary and bool((summary["rounds"].astype("float64") > 1).any())
     header = dims + [
         "ok / runs",
+        *(["rounds"] if several_rounds else []),
         "median wall",
         "95% CI (wall)",
         "speedup [95% CI]",
@@ -378,13 +453,14 @@ def _summary_display(summary: pd.DataFrame) -> tuple[list[str], list[list[str]]]
         cells = [str(r[d]) for d in dims]
         cells += [
             f"{int(r['n_ok'])} / {int(r['n_runs'])}",
+            *([str(int(r["rounds"]))] if several_rounds else []),
             fmt_seconds(r["median_wall_s"]),
             (
                 f"{fmt_seconds(r['wall_ci_low'])} – {fmt_seconds(r['wall_ci_high'])}"
                 if np.isfinite(float(r["wall_ci_low"]))
                 else "–"
             ),
-            fmt_ratio_ci(r["speedup"], r["speedup_ci_low"], r["speedup_ci_high"]),
+            _speedup_text(r),
             fmt_ratio_ci(r["efficiency"], r["efficiency_ci_low"], r["efficiency_ci_high"], suffix=""),
             fmt_num(r["speedup_vs_1worker"]) + ("×" if np.isfinite(float(r["speedup_vs_1worker"])) else ""),
             fmt_num(r["karp_flatt"], 2),
@@ -499,13 +575,13 @@ def markdown_summary(
     extras = extras or Extras()
     n_ok = int(rows["ok"].sum()) if len(rows) else 0
     parts = ["# coresweep summary", ""]
-    parts.append(
-        f"{len(rows)} timed runs: {n_ok} ok, {len(rows) - n_ok} failed. "
-        "Speedup = median sequential time / median time; intervals are 95% bootstrap "
-        "intervals over repeats."
-    )
+    counts = f"{len(rows)} timed runs: {n_ok} ok, {len(rows) - n_ok} failed."
+    parts.append(f"{counts} {interval_sentence(summary)}")
     if extras.noise:
         parts += ["", "## Noise warnings", ""] + [f"- **warning:** {line}" for line in extras.noise]
+    parts += ["", "## Physics checks", "", _physics_intro(extras.physics)]
+    if extras.physics:
+        parts += [""] + [f"- **flagged:** {line}" for line in extras.physics]
     parts += ["", "## Verdict", ""] + [f"- {line}" for line in verdicts]
     if len(extras.folklore):
         parts += ["", "## The classic claims, measured", "", _md_table(*_folklore_display(extras.folklore))]
@@ -560,6 +636,8 @@ code{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:
 .warn{background:#fff8e1;border:1px solid #f1d48a;padding:8px 12px}
 .noise{background:#fff4e5;border:1px solid #f0b35a;padding:8px 12px;margin:10px 0}
 .noise ul{margin:4px 0 0 0;padding-left:20px}
+.physics{background:#fdecea;border:1px solid #e59a94;padding:8px 12px;margin:10px 0}
+.physics ul{margin:4px 0 0 0;padding-left:20px}
 td.v-supported{color:#0a7d32;font-weight:600}td.v-refuted{color:#b00020;font-weight:600}
 td.v-depends{color:#8a5a00;font-weight:600}td.v-not{color:#666}
 """
@@ -857,6 +935,35 @@ def _folklore_html(folklore: pd.DataFrame) -> str:
     )
 
 
+def _physics_intro(physics: list[str]) -> str:
+    """The sentence above the physics flags (Markdown and HTML)."""
+    if not physics:
+        return (
+            "No configuration exceeds what the cores can give (speedup interval above min(workers, "
+            "usable CPUs) on CPU-bound work, a one-worker process backend faster than sequential, or "
+            "Karp–Flatt below 0)."
+        )
+    return (
+        f"{len(physics)} configuration{'s' if len(physics) != 1 else ''} measured a speedup the cores cannot "
+        "give (interval wholly above min(workers, usable CPUs) on CPU-bound work, a one-worker process "
+        "backend faster than sequential, or Karp–Flatt below 0). Their numbers are not findings: they are "
+        "marked “⚠ flagged” wherever they appear, and the verdict says so."
+    )
+
+
+def _physics_html(physics: list[str]) -> str:
+    if not physics:
+        return ""
+    items = "".join(f"<li>{_e(line)}</li>" for line in physics[:MAX_FLAGS_SHOWN])
+    if len(physics) > MAX_FLAGS_SHOWN:
+        more = len(physics) - MAX_FLAGS_SHOWN
+        items += f"<li>and {more} more: {WARNINGS_FILE} and summary.md list all</li>"
+    return (
+        f'<div class="physics" id="physics"><b>Physics checks</b>: {_e(_physics_intro(physics))}'
+        f"<ul>{items}</ul></div>"
+    )
+
+
 def _noise_html(noise: list[str]) -> str:
     if not noise:
         return ""
@@ -910,6 +1017,8 @@ def render_html(
     nav = ["verdict", "claims", "figures", "scaling", "summary", "failures"]
     if extras.noise:
         nav.insert(0, "noise")
+    if extras.physics:
+        nav.insert(0, "physics")
     if len(machines) > 1:
         nav.append("machines")
     nav += ["environment", "reproduce"]
@@ -922,19 +1031,21 @@ def render_html(
         if h not in ("machine", "workload", "backend", "start_method", "pinning", "collect")
     ]
     failed_class = "bad" if n_failed else "good"
+    # Every warning listed on the page: reading, noise, physics.
+    n_warnings = len(warnings) + len(extras.noise) + len(extras.physics)
     sections = [
         f"<h1>{_e(title)}</h1>",
         f'<p class="meta">Sweeps: {_e(", ".join(sweeps))}</p>',
         f'<p class="counts"><span>{len(rows)} timed runs</span><span class="good">{n_ok} ok</span>'
         f'<span class="{failed_class}">{n_failed} failed</span><span>{len(summary)} configurations</span>'
-        f"<span>{len(warnings)} warnings</span></p>",
+        f"<span>{n_warnings} warning{'s' if n_warnings != 1 else ''}</span></p>",
         "<nav>" + "".join(f'<a href="#{n}">{n}</a>' for n in nav) + "</nav>",
+        _physics_html(extras.physics),
         _noise_html(extras.noise),
         '<h2 id="verdict">Verdict</h2>',
         '<ul class="verdict">' + "".join(f"<li>{_e(v)}</li>" for v in verdicts) + "</ul>",
-        '<p class="meta">Speedup = median sequential time / median time of the configuration; '
-        "[low, high] is a 95% bootstrap interval over the repeats. Overlapping intervals mean the "
-        "measurements cannot tell the configurations apart.</p>",
+        f'<p class="meta" id="intervals">{_e(interval_sentence(summary))} [low, high] is the 95% interval; '
+        "overlapping intervals mean the measurements cannot tell the configurations apart.</p>",
         '<h2 id="claims">The classic claims, measured</h2>',
         _folklore_html(extras.folklore),
         '<h2 id="figures">Figures</h2>',
@@ -944,7 +1055,9 @@ def render_html(
         _grain_weak_html(extras),
         '<h2 id="summary">Summary by configuration</h2>',
         "<p>Karp–Flatt e = (1/S − 1/p)/(1 − 1/p): flat e means serial work limits scaling, growing e "
-        "means overhead that grows with workers. Full precision in summary.csv.</p>",
+        f"means overhead that grows with workers. Intervals: {_e(_design_short(summary))}; "
+        f"“{FLAG_MARK}” marks a speedup the cores cannot give (see the physics checks). "
+        "Full precision in summary.csv (with interval_design and physics_flag per configuration).</p>",
         f'<div class="scroll">{_html_table(header, body, numeric=numeric)}</div>'
         if body
         else "<p>No rows.</p>",

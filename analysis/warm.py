@@ -11,8 +11,9 @@ CPU time that coresweep measures for a job's process tree never include it, and 
 Ctrl-C (the sweep decides what to do on an interrupt).
 
 Protocol, one JSON object per line: this process writes ``{"ready": true, "pid": ...}`` once imported; each
-request ``{"paths": [...], "out": "..."}`` on stdin is answered with ``{"index_html": ...}`` or
-``{"error": "Type: message"}``. The end of stdin (the sweep ended, however) ends this process.
+request ``{"paths": [...], "out": "..."}`` on stdin is answered with ``{"index_html": ...,
+"physics_flags": [...]}`` (the lines of ``report/warnings.txt``) or ``{"error": "Type: message"}``.
+The end of stdin (the sweep ended, however) ends this process.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ def serve() -> None:
         except Exception as exc:  # the sweep says it in one line; its rows are on disk already
             _send(channel, {"error": f"{type(exc).__name__}: {exc}"})
             continue
-        _send(channel, {"index_html": str(result.index_html)})
+        _send(channel, {"index_html": str(result.index_html), "physics_flags": result.physics_flags})
     # The sweep has ended. Leave without tearing down matplotlib and pandas (~0.2 s): this
     # process shares the sweep's stderr, and whoever reads it waits for every writer to close.
     sys.stderr.flush()
