@@ -10,8 +10,9 @@ machine. Also counted: intervals of CPU-bound work lying wholly above min(worker
 CPUs), which no machine can give.
 
     python -m benchmarks.coverage [--k 6] [--design "rounds=1" --design ""] [-- OVERRIDES...]
+    python -m benchmarks.coverage --default-sweep --name coverage-default.json
 
-Writes benchmarks/results/coverage.json (``--out`` to move it).
+Writes benchmarks/results/coverage.json (``--out``, ``--name`` to move it).
 """
 
 from __future__ import annotations
@@ -129,12 +130,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--design", action="append", default=None,
                         help="overrides of one design, e.g. 'rounds=1' (repeat the flag; '' = the defaults)")
     parser.add_argument("--out", type=Path, default=RESULTS, help="folder for coverage.json")
+    parser.add_argument("--name", default="coverage.json", help="file name of the JSON written")
+    parser.add_argument("--default-sweep", action="store_true",
+                        help="run coresweep's default sweep (what `coresweep` alone runs)")
     parser.add_argument("overrides", nargs="*", help="the sweep (default: issue 14's cpu_python sweep)")
     args = parser.parse_args(argv)
     if args.k < 6:
         parser.error("--k: at least 6 sweeps per design (fewer say little about a 95 % coverage)")
     designs = args.design if args.design is not None else ["rounds=1", ""]
-    sweep = args.overrides or DEFAULT_SWEEP
+    sweep = [] if args.default_sweep else (args.overrides or DEFAULT_SWEEP)
     runs: dict[str, list[dict[str, Any]]] = {d: [] for d in designs}
     with tempfile.TemporaryDirectory() as tmp:
         for i in range(args.k):
@@ -144,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"design {design or '(defaults)'!r}: sweep {i + 1}/{args.k} "
                       f"{runs[design][-1]['wall_s']:.1f} s", file=sys.stderr, flush=True)
     results = {design: evaluate(found) for design, found in runs.items()}
-    print(f"sweep: {' '.join(sweep)}; K={args.k} per design")
+    print(f"sweep: {' '.join(sweep) or '(the default sweep)'}; K={args.k} per design")
     print(f"{'design':24} {'coverage':>9} {'half-width':>11} {'wall (s)':>9} {'timed':>7} {'>limit':>7}")
     for design, r in results.items():
         print(f"{design or '(defaults)':24} {r['pooled_coverage']:>9.1%} {r['median_half_width']:>11.1%} "
@@ -154,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
         for c in r["configurations"]:
             print(f"  {c['backend']:>12} x{c['workers']:<2} {c['workload']:<11} {c['coverage']:>6.0%} "
                   f"{(c['median_half_width'] or 0):>7.1%} {c['truth']:.3f}")
-    write_result(args.out, "coverage.json", {
+    write_result(args.out, args.name, {
         **machine_header(), "sweep": sweep, "k": args.k, "loadavg_end": os.getloadavg()[0],
         "designs": results,
     })

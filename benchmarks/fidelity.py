@@ -209,6 +209,7 @@ def harness_overrides(workload: str, args: argparse.Namespace, sweep_dir: Path) 
         f"workload.size={size}",
         f"workload.grain={grain}",
         f"repeats={args.repeats}",
+        "rounds=1",  # one pass per job, as the script makes: this compares the timing, not the design
         "warmup=1",
         "min_time_s=0",
         "report=false",

@@ -11,6 +11,7 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 from rich.console import Console
+from rich.markup import escape
 
 from . import records
 from .allocator import fix_allocator
@@ -157,7 +158,7 @@ class SweepCallback(Callback):
             outcome = job_return.return_value
         except Exception as exc:  # the job function itself crashed: a harness bug, say so
             self.failed_jobs.append(str(num))
-            self.console.print(f"{shown} [red]crashed: {exc}[/red]")
+            self.console.print(f"{shown} [red]crashed: {escape(str(exc))}[/red]")
             return
         if outcome is None:
             return
@@ -168,7 +169,7 @@ class SweepCallback(Callback):
         if outcome.n_failed:
             self.failed_runs += outcome.n_failed
             self.failed_jobs.append(num)
-            status = f"[red]✗ {outcome.n_failed} failed[/red]: {outcome.first_error}"
+            status = f"[red]✗ {outcome.n_failed} failed[/red]: {escape(str(outcome.first_error))}"
         else:
             status = f"[green]✓[/green] median {outcome.median_wall_s:.4f} s"
         if outcome.resumed:
@@ -212,9 +213,22 @@ class SweepCallback(Callback):
             summary += f", [red]{self.failed_runs} failed runs (jobs {jobs})[/red]"
         self.console.print(f"coresweep: {summary}")
         self._say_dead_jobs()
+        self._say_physics_flags(Path(index_html).parent)
         # The command's result, on stdout (progress, warnings and errors are on stderr), so
         # `coresweep ... | tail -1` or `$(coresweep ...)` gets the report's path alone.
         print(f"report: {index_html}", flush=True)
+
+    def _say_physics_flags(self, report_dir: Path, shown: int = 10) -> None:
+        """The report's physics checks (speedups the cores cannot give), on the terminal too."""
+        try:
+            lines = [ln for ln in (report_dir / "warnings.txt").read_text().splitlines() if ln.strip()]
+        except OSError:
+            return
+        for line in lines[:shown]:
+            self.console.print(f"[yellow]coresweep: warning: {escape(line)}[/yellow]")
+        if len(lines) > shown:
+            more = f"coresweep: … {len(lines) - shown} more in {report_dir / 'warnings.txt'}"
+            self.console.print(f"[yellow]{escape(more)}[/yellow]")
 
     def _say_dead_jobs(self) -> None:
         """One error line per job whose process died (submitit launchers; see launchers.py)."""

@@ -181,10 +181,12 @@ def main(argv: list[str] | None = None) -> int:
     if not _passthrough(args):
         if "report=false" not in argv:
             BUILDER.start()  # imports the report's libraries on the core planning leaves idle
+        ISOLATION.start_server(wait=False)  # the job server imports the runner there too
         try:
             hydra_argv, njobs = preflight(argv, composed)
         except ConfigError as exc:
             BUILDER.close()
+            ISOLATION.close()
             print(f"{prog}: error: {exc}", file=sys.stderr)
             return EXIT_BAD_INPUT
         # Job runs: each job once per round.

@@ -203,11 +203,17 @@ class JobServer:
         )
         self.pid = self.proc.pid
         self._buffer = b""
-        line = self._read_line(self.READY_TIMEOUT_S)
-        if line is None or not line.startswith("ready"):
-            self.close()
-            raise JobServerError(f"the job server did not start ({line or 'no answer'})")
-        self.info = json.loads(line.split(" ", 1)[1]) if " " in line else {}
+        self.info: dict[str, Any] | None = None
+
+    def wait_ready(self) -> dict[str, Any]:
+        """Until the server has imported the runner (it started while the sweep planned)."""
+        if self.info is None:
+            line = self._read_line(self.READY_TIMEOUT_S)
+            if line is None or not line.startswith("ready"):
+                self.close()
+                raise JobServerError(f"the job server did not start ({line or 'no answer'})")
+            self.info = json.loads(line.split(" ", 1)[1]) if " " in line else {}
+        return self.info
 
     def start(self, args: list[str], stderr_path: str, env: dict[str, str]) -> Child:
         assert self.proc.stdin is not None
@@ -266,31 +272,42 @@ class Isolation:
     def __init__(self) -> None:
         self.server: JobServer | None = None
         self.server_error: str | None = None
+        self._ready = False
 
-    def start_server(self) -> None:
-        """Start the job server (Linux); where it cannot start, jobs use fresh interpreters."""
-        if self.server is not None or not sys.platform.startswith("linux"):
+    def start_server(self, wait: bool = True) -> None:
+        """Start the job server (Linux); where it cannot start, jobs use fresh interpreters.
+
+        ``wait=False`` returns at once (the CLI starts it while the sweep plans, so that its
+        imports run on the core planning leaves idle); the launcher's call waits for it.
+        """
+        if not sys.platform.startswith("linux") or self.server_error is not None:
             return
         try:
-            self.server = JobServer()
+            if self.server is None:
+                self.server = JobServer()
+                atexit.register(self.close)
+            if not wait or self._ready:
+                return
+            info = self.server.wait_ready()
         except (JobServerError, OSError) as exc:
             self.server_error = str(exc)
+            self.close()
             print(f"coresweep: warning: {exc}; each job starts a fresh interpreter instead", file=sys.stderr)
             return
-        if self.server.info.get("threads", 1) != 1:
+        self._ready = True
+        if info.get("threads", 1) != 1:
             # Forking a process that holds threads is unsafe (a lock held by another thread
             # stays held in the child forever): use fresh interpreters instead.
             print(
-                f"coresweep: warning: the job server holds {self.server.info['threads']} threads after its "
+                f"coresweep: warning: the job server holds {info['threads']} threads after its "
                 "imports, so forking it is unsafe; each job starts a fresh interpreter instead",
                 file=sys.stderr,
             )
+            self.server_error = "threads"
             self.close()
-            return
-        atexit.register(self.close)
 
     def runner(self, interp: Interpreter | None) -> JobServer | FreshInterpreter:
-        if interp is None and self.server is not None and self.server.proc.poll() is None:
+        if interp is None and self._ready and self.server is not None and self.server.proc.poll() is None:
             return self.server
         return FreshInterpreter(interp.path if interp is not None else None)
 
@@ -298,6 +315,7 @@ class Isolation:
         if self.server is not None:
             self.server.close()
             self.server = None
+        self._ready = False
 
 
 #: Jobs of this process: the launcher starts the server in it before the first job.
@@ -363,7 +381,7 @@ def run_isolated(
                 ended = str(exc)
             child.signal_group(signal.SIGKILL)  # workers a dead child left behind
         stderr = _read(stderr_path)
-        if stderr.strip():
+        if stderr.strip() and not interrupted:  # after Ctrl-C: only the workers' KeyboardInterrupts
             sys.stderr.write(stderr if stderr.endswith("\n") else stderr + "\n")
         measurement, fields = _measurement(
             result_path, stream_path, returncode, stderr, request.protocol, ended
