@@ -1,6 +1,7 @@
 """The ``python`` dimension: find another Python interpreter and check what it can run.
 
-``python=null`` (the default) measures in this process, as always. ``python=3.12``, a path, or
+``python=null`` (the default) measures each job under this interpreter (in a process forked from
+the job server, see isolation.py). ``python=3.12``, a path, or
 a command name runs each job in a child process of that interpreter
 (``isolation.py`` starts it, ``job_child.py`` is its side). That interpreter
 usually has none of coresweep's dependencies (a bare pyenv build), so the child imports only
@@ -30,7 +31,7 @@ from typing import Any
 
 #: The oldest Python a job can run under (the runner's code uses 3.9 syntax and stdlib).
 MIN_VERSION = (3, 9)
-#: Values that mean "this interpreter, in this process" (Hydra turns `null` into None).
+#: Values that mean "this interpreter" (Hydra turns `null` into None).
 CURRENT = (None, "", "null", "none", "current")
 #: The module the child runs; the probe imports it too, so a probe that passes can run jobs.
 CHILD_MODULE = "coresweep.experiments.job_child"
@@ -104,7 +105,7 @@ def is_current(value: Any) -> bool:
 
 
 def selected(value: Any) -> Interpreter | None:
-    """The interpreter a job runs under, or None for this one (in this process)."""
+    """The interpreter a job runs under, or None for this one."""
     value = option_text(value)
     if is_current(value):
         return None

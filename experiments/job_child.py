@@ -4,7 +4,7 @@ Forked by the job server (``job_server.py``), or started by ``isolation.py`` as
 ``<python> -c <bootstrap> REQUEST RESULT`` (``python=X``, no fork, no server). Imports only
 the standard library and coresweep's runner modules (numpy, psutil, joblib only where the job
 itself needs them, which preflight checked), so it runs in a bare interpreter. The timing is
-``protocol.Protocol``, the same code that times jobs in the main process; the sequential
+``protocol.Protocol``, the one timing code of every job, whatever its interpreter; the sequential
 reference comes from the same workload code, computed in this interpreter (or handed back by
 the parent from an earlier job of the sweep under the same interpreter, as pickled bytes it
 never opens).

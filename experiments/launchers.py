@@ -1,15 +1,18 @@
 """Which Hydra launcher runs the jobs, and whether it times several at once on one machine.
 
 coresweep's timings assume one job at a time on the machine: two jobs timed together share
-the cores and slow each other down, and neither figure is then true. Hydra's default launcher
-runs jobs one after another; plugin launchers may not. ``launcher_info`` says what the chosen
+the cores and slow each other down, and neither figure is then true. coresweep's launcher (the
+default) and Hydra's basic one run jobs one after another; other plugin launchers may not. ``launcher_info`` says what the chosen
 launcher will do (recorded in ``environment.json``) and ``concurrency_warning`` turns that into
 the one line shown before the sweep starts.
 
 With a launcher that runs jobs in other processes (submitit), the jobs' progress lines go to
 the launcher's logs, not this terminal: ``outcomes_from_disk`` rebuilds the per-job summary
-from the rows the jobs wrote, and ``surviving_dead_jobs`` turns a job whose process died
-(which submitit reports by raising) into a failed row and one error line, so the sweep goes on.
+from the rows the jobs wrote, and ``surviving_dead_jobs`` turns a job whose submitit process
+died (which submitit reports by raising) into a failed row and one error line, so the sweep goes
+on. (The code measured runs in a process of its own there too, see isolation.py: a crash of it
+is a failed row written by the submitit process; this is for that process itself being killed,
+by a scheduler's time limit or the OOM killer.)
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from . import records
 
-#: Launchers that run one job at a time in this process.
+#: Launchers that run one job at a time (coresweep's: each in a process of its own).
 SERIAL = (
     "hydra_plugins.coresweep_plugins.coresweep_launcher.CoresweepLauncher",
     "hydra._internal.core_plugins.basic_launcher.BasicLauncher",
