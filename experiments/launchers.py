@@ -2,9 +2,9 @@
 
 coresweep's timings assume one job at a time on the machine: two jobs timed together share
 the cores and slow each other down, and neither figure is then true. coresweep's launcher (the
-default) and Hydra's basic one run jobs one after another; other plugin launchers may not. ``launcher_info`` says what the chosen
-launcher will do (recorded in ``environment.json``) and ``concurrency_warning`` turns that into
-the one line shown before the sweep starts.
+default) and Hydra's basic one run jobs one after another; other plugin launchers may not.
+``launcher_info`` says what the chosen launcher will do (recorded in ``environment.json``) and
+``concurrency_warning`` turns that into the one line shown before the sweep starts.
 
 With a launcher that runs jobs in other processes (submitit), the jobs' progress lines go to
 the launcher's logs, not this terminal: ``outcomes_from_disk`` rebuilds the per-job summary
