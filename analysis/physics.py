@@ -39,12 +39,11 @@ CPU_BOUND_WORKLOADS = ("cpu_python", "gil_release", "memory")
 #: Workloads where p workers cannot do more than p times the work of one (Karp-Flatt check).
 BOUNDED_BY_WORKERS = (*CPU_BOUND_WORKLOADS, "io_sleep")
 #: Backends whose one worker is a separate process or engine: never faster than sequential.
+#: (Not joblib's: with n_jobs=1 joblib runs the tasks in the calling process, sequentially.)
 ONE_WORKER_BACKENDS = (
     "process",
     "pool",
     "process_pool",
-    "joblib_loky",
-    "joblib_multiprocessing",
     "dask_distributed",
     "interpreter_pool",
 )

@@ -70,7 +70,7 @@ class SweepCallback(Callback):
             env["interpreters"] = LAST_SWEEP_PLAN["interpreters"]
         env["launcher"] = LAST_SWEEP_PLAN.get("launcher")
         env["schedule"] = {  # coresweep's sweeper: every job once per round, a seeded order each
-            "rounds": OmegaConf.select(config, "rounds", default=1),
+            "rounds": LAST_SWEEP_PLAN.get("rounds") or 1,
             "order_seed": OmegaConf.select(config, "order_seed", default=0),
             "configurations": LAST_SWEEP_PLAN.get("configurations"),
             "sweeper": OmegaConf.select(config, "hydra.sweeper._target_", default=None),
@@ -102,7 +102,7 @@ class SweepCallback(Callback):
         num = OmegaConf.select(config, "hydra.job.num", default=0)
         overrides = OmegaConf.select(config, "hydra.overrides.task", default=[]) or []
         shown = " ".join(o for o in overrides if not o.startswith(("hydra", "schedule."))).replace("\\:", ":")
-        rounds = int(OmegaConf.select(config, "rounds", default=1) or 1)
+        rounds = int(LAST_SWEEP_PLAN.get("rounds") or 1)  # 1 under another sweeper
         where = ""
         if rounds > 1:
             where = f" (round {int(OmegaConf.select(config, 'schedule.round', default=0) or 0) + 1}/{rounds})"
@@ -134,7 +134,7 @@ class SweepCallback(Callback):
             self.progress.start()
             LAST_SWEEP["stop_progress"] = self._progress_stop  # Ctrl-C: the CLI clears the bar
             self.task_id = self.progress.add_task("coresweep", total=self.total, running="")
-        rounds = int(OmegaConf.select(config, "rounds", default=1) or 1)
+        rounds = int(LAST_SWEEP_PLAN.get("rounds") or 1)  # 1 under another sweeper
         round_ = int(OmegaConf.select(config, "schedule.round", default=0) or 0) + 1
         overrides = OmegaConf.select(config, "hydra.overrides.task", default=[]) or []
         running = " ".join(o for o in overrides if o.split("=")[0] in ("backend", "workers", "workload"))
@@ -148,7 +148,8 @@ class SweepCallback(Callback):
 
     def on_job_end(self, config: DictConfig, job_return: Any, **kwargs: Any) -> None:
         self.jobs_done += 1
-        num = OmegaConf.select(config, "hydra.job.num")
+        # The job's folder (the same in every round), as the summary names failed jobs.
+        folder = Path(str(OmegaConf.select(config, "hydra.runtime.output_dir", default="") or "?")).name
         shown = self._prefix(config)
         if getattr(self, "progress", None) is not None:
             self.progress.update(self.task_id, completed=self.jobs_done)
@@ -157,18 +158,23 @@ class SweepCallback(Callback):
         try:
             outcome = job_return.return_value
         except Exception as exc:  # the job function itself crashed: a harness bug, say so
-            self.failed_jobs.append(str(num))
+            self.failed_runs += 1  # nothing of it is measured: the exit status says so
+            self._failed_job(folder)
             self.console.print(f"{shown} [red]crashed: {escape(str(exc))}[/red]")
             return
         if outcome is None:
             return
-        self.console.print(f"{shown} {self._count(str(num), outcome)}  ({seconds:.1f} s)")
+        self.console.print(f"{shown} {self._count(folder, outcome)}  ({seconds:.1f} s)")
+
+    def _failed_job(self, folder: str) -> None:
+        if folder not in self.failed_jobs:  # with rounds, a job fails once per round at most
+            self.failed_jobs.append(folder)
 
     def _count(self, num: str, outcome: Any) -> str:
         """Add a job's failures to the sweep's; returns its status for the progress line."""
         if outcome.n_failed:
             self.failed_runs += outcome.n_failed
-            self.failed_jobs.append(num)
+            self._failed_job(num)
             status = f"[red]✗ {outcome.n_failed} failed[/red]: {escape(str(outcome.first_error))}"
         else:
             status = f"[green]✓[/green] median {outcome.median_wall_s:.4f} s"

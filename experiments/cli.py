@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import hydra
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from .composed import ComposedConfigs
 from .isolation import ISOLATION
@@ -114,6 +114,15 @@ def preflight(argv: list[str], composed: ComposedConfigs | None = None) -> tuple
         if resume:
             check_resume_jobs(resume, sweep.jobs, skipped)
         rounds = check_rounds(sweep.base, sweep.jobs)
+        sweeper = str(OmegaConf.select(sweep.base, "hydra.sweeper._target_", default="") or "")
+        if rounds > 1 and not sweeper.endswith("CoresweepSweeper"):
+            print(
+                f"coresweep: note: hydra/sweeper={sweeper.rsplit('.', 1)[-1]} runs every job once "
+                f"(rounds={rounds} is coresweep's sweeper's, the default); its intervals leave out "
+                "the drift between jobs",
+                file=sys.stderr,
+            )
+            rounds = 1
     GlobalHydra.instance().clear()
     LAST_SWEEP_PLAN["skipped_jobs"] = [list(job) for job in skipped]
     # What coresweep's sweeper runs: these jobs, `rounds` times (schedule.py).

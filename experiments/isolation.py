@@ -36,6 +36,8 @@ from .job_child import BOOTSTRAP, PARENT_ENV
 from .protocol import JobMeasurement, Protocol, RunMeasurement
 from .worker_setup import ENV_VARS
 
+#: SIGKILL where there is one (Windows has none: signal_group ends the process there).
+_SIGKILL = getattr(signal, "SIGKILL", signal.SIGTERM)
 #: Seconds a child gets to write what it measured after Ctrl-C is passed on to it.
 INTERRUPT_GRACE_S = 10.0
 #: Seconds the driver adds to a job's own limits before it kills a child that did not end.
@@ -109,16 +111,24 @@ class Child:
     """A job's process, as the driver sees it: wait for it, signal its group."""
 
     pid: int
+    #: Ctrl-C came while the job was being handed over (run_isolated stops it at once).
+    interrupted = False
 
     def wait(self, timeout: float | None) -> int | None:
         """The exit status (negative: the signal), or None if it still runs after ``timeout``."""
         raise NotImplementedError
 
     def signal_group(self, sig: int) -> None:
+        if not hasattr(os, "killpg"):  # Windows: no process groups; end the process itself
+            self.kill()
+            return
         try:
             os.killpg(self.pid, sig)
         except (ProcessLookupError, PermissionError):
             pass
+
+    def kill(self) -> None:
+        pass
 
 
 class _Popened(Child):
@@ -130,6 +140,9 @@ class _Popened(Child):
             return self.proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             return None
+
+    def kill(self) -> None:
+        self.proc.kill()
 
 
 class FreshInterpreter:
@@ -188,11 +201,9 @@ class JobServer:
 
     def __init__(self) -> None:
         env = dict(os.environ)
-        # Loaded in the server (numpy through a workload), BLAS would start its thread pool
-        # there; one thread keeps the server thread-free. Each child sets its job's cap.
-        saved = {name: os.environ.get(name) for name in ENV_VARS}
+        # Loaded in the server (numpy through joblib), BLAS would start its thread pool there;
+        # one thread keeps the server thread-free. Each child gets the driver's environment.
         env.update({name: "1" for name in ENV_VARS})
-        env["CORESWEEP_SAVED_ENV"] = json.dumps(saved)
         self.proc = subprocess.Popen(
             [sys.executable, "-c", self.serve_code],
             env=child_env(env),
@@ -203,6 +214,7 @@ class JobServer:
         )
         self.pid = self.proc.pid
         self._buffer = b""
+        self._eof = False
         self.info: dict[str, Any] | None = None
 
     def wait_ready(self) -> dict[str, Any]:
@@ -217,22 +229,36 @@ class JobServer:
 
     def start(self, args: list[str], stderr_path: str, env: dict[str, str]) -> Child:
         assert self.proc.stdin is not None
-        message = {"args": args, "stderr": stderr_path, "env": env}
+        # The job runs with the driver's environment and folder of this moment (Hydra's
+        # hydra.job.env_set and chdir apply), plus the job's own variables.
+        message = {"args": args, "stderr": stderr_path, "env": {**os.environ, **env}, "cwd": os.getcwd()}
         try:
             self.proc.stdin.write((json.dumps(message) + "\n").encode())
             self.proc.stdin.flush()
         except (BrokenPipeError, OSError) as exc:
             raise JobServerError(f"the job server is gone ({exc})") from None
-        line = self._read_line(self.READY_TIMEOUT_S)
+        interrupted = False
+        try:
+            line = self._read_line(self.READY_TIMEOUT_S)
+        except KeyboardInterrupt:  # Ctrl-C mid hand-over: the fork's answer comes at once
+            interrupted = True
+            line = self._read_line(5.0)
         if line is None:
             raise JobServerError("the job server did not fork the job")
-        return _Forked(self, int(json.loads(line)["pid"]))
+        child = _Forked(self, int(json.loads(line)["pid"]))
+        child.interrupted = interrupted
+        return child
 
     def _read_status(self, pid: int, timeout: float | None) -> int | None:
         line = self._read_line(timeout)
         if line is None:
-            if self.proc.poll() is not None:
-                raise JobServerError(f"the job server ended (exit status {self.proc.returncode})")
+            if self._eof:  # the server is gone (not a timeout): say how it ended
+                try:
+                    self.proc.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    self.proc.kill()
+                    self.proc.wait()
+                raise JobServerError(f"the job server ended ({exit_description(self.proc.returncode)})")
             return None
         answer = json.loads(line)
         assert answer["pid"] == pid, answer
@@ -250,6 +276,7 @@ class JobServer:
                 return None
             chunk = os.read(fd, 65536)
             if not chunk:
+                self._eof = True
                 return None
             self._buffer += chunk
         line, self._buffer = self._buffer.split(b"\n", 1)
@@ -365,9 +392,11 @@ def run_isolated(
                     err.write(f"could not start {path}: {exc}\n".encode())
         if child is not None:
             try:
+                if child.interrupted:
+                    raise KeyboardInterrupt
                 returncode = child.wait(request.deadline_s())
                 if returncode is None:
-                    child.signal_group(signal.SIGKILL)
+                    child.signal_group(_SIGKILL)
                     returncode = child.wait(None)
                     ended = (
                         f"killed after {request.deadline_s():.0f} s, past every limit of the job "
@@ -379,10 +408,10 @@ def run_isolated(
             except JobServerError as exc:
                 ISOLATION.close()
                 ended = str(exc)
-            child.signal_group(signal.SIGKILL)  # workers a dead child left behind
+            child.signal_group(_SIGKILL)  # workers a dead child left behind
         stderr = _read(stderr_path)
         if stderr.strip() and not interrupted:  # after Ctrl-C: only the workers' KeyboardInterrupts
-            sys.stderr.write(stderr if stderr.endswith("\n") else stderr + "\n")
+            sys.stderr.write(_tail(stderr))
         measurement, fields = _measurement(
             result_path, stream_path, returncode, stderr, request.protocol, ended
         )
@@ -451,11 +480,16 @@ def _measurement(
 def _died(stream_path: str, returncode: int | None, stderr: str, ended: str) -> JobMeasurement:
     """The runs the child streamed before it died, then one failed row saying how it ended."""
     job = JobMeasurement()
+    phase = None
     try:
         with open(stream_path, encoding="utf-8") as fh:
             for line in fh:
                 try:
-                    job.runs.append(RunMeasurement(**json.loads(line)))
+                    entry = json.loads(line)
+                    if "phase" in entry:
+                        phase = entry["phase"]
+                    else:
+                        job.runs.append(RunMeasurement(**entry))
                 except (ValueError, TypeError):
                     break  # a torn last line: the child died while writing it
     except OSError:
@@ -465,8 +499,11 @@ def _died(stream_path: str, returncode: int | None, stderr: str, ended: str) -> 
     fatal = [ln for ln in lines if ln.startswith("Fatal Python error")]
     last = fatal[-1] if fatal else lines[-1] if lines else ""
     why = ended or f"it ended ({exit_description(returncode)})"
-    detail = f"; last error output: {last[:300]}" if last else ""
-    error = f"job process died: {why} after {len(job.runs)} timed runs{detail}"
+    when = f"after {len(job.runs)} timed runs"
+    if phase == "reference":
+        when = "while computing the sequential answer"
+    detail = f"; last output: {last[:300]}" if last else ""  # stdout and stderr share one file
+    error = f"job process died: {why} {when}{detail}"
     job.runs.append(RunMeasurement(len(job.runs), 1, None, None, None, None, False, False, error))
     job.died = True
     return job
@@ -480,9 +517,18 @@ def _stop(child: Child) -> int | None:
     except KeyboardInterrupt:
         status = None
     if status is None:
-        child.signal_group(signal.SIGKILL)
+        child.signal_group(_SIGKILL)
         status = child.wait(None)
     return status
+
+
+def _tail(text: str, keep: int = 100) -> str:
+    """The job's output for the terminal: its last ``keep`` lines (a chatty job can print MBs)."""
+    lines = text.splitlines()
+    shown = lines[-keep:]
+    if len(lines) > keep:
+        shown.insert(0, f"coresweep: (the job printed {len(lines)} lines; the last {keep}:)")
+    return "\n".join(shown) + "\n"
 
 
 def _read(path: str) -> str:

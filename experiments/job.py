@@ -57,7 +57,9 @@ def run_job(
     schedule = _schedule(cfg)
     results_path = job_dir / records.RESULTS_FILE
     if cfg.get("resume"):
-        kept = complete_round(results_path, schedule["round"], min_repeats(cfg.repeats))
+        kept = complete_round(
+            results_path, schedule["round"], min_repeats(cfg.repeats), since=_resumed_at(sweep_dir)
+        )
         if kept is not None:
             return _outcome(job, kept, resumed=True)
     topology, cpus = job_topology(cfg, topology)
@@ -139,9 +141,10 @@ def run_job(
 def _schedule(cfg: DictConfig) -> dict[str, Any]:
     """Where this run of the job sits in the sweep's plan (set by coresweep's sweeper)."""
     node = cfg.get("schedule") or {}
+    planned = node.get("job") is not None  # another sweeper (hydra/sweeper=basic): one pass
     return {
         "round": int(node.get("round") or 0),
-        "rounds": int(cfg.get("rounds") or 1),
+        "rounds": int(cfg.get("rounds") or 1) if planned else 1,
         "position": node.get("position"),
         "order_seed": cfg.get("order_seed"),
     }
@@ -227,13 +230,17 @@ def _outcome(job: str, rows: list[dict[str, Any]], resumed: bool = False) -> Job
     )
 
 
-def complete_round(path: Path, round_: int, repeats: int) -> list[dict[str, Any]] | None:
+def complete_round(
+    path: Path, round_: int, repeats: int, since: float | None = None
+) -> list[dict[str, Any]] | None:
     """``resume=``: the rows of this round of the job if it finished, else None.
 
     A round finished when it has its ``repeats`` rows and none of them was interrupted or
     written for a dead process. Rows of unfinished rounds are set aside, never deleted: the
-    whole file moves to ``results.unfinished-<time>.jsonl`` and the finished rounds' rows are
-    written back, so each unfinished round runs again from its start.
+    whole file moves to ``results.unfinished-<time>.jsonl`` and the other rows are written
+    back, so each unfinished round runs again from its start. Rows written at or after
+    ``since`` (a time.time(): when this resumption started) are this resumption's own: never
+    set aside, whatever they say.
     """
     if not path.exists():
         return None
@@ -245,9 +252,11 @@ def complete_round(path: Path, round_: int, repeats: int) -> list[dict[str, Any]
         except ValueError:
             torn = True  # a torn line (SIGKILL mid-write): that round did not finish
             break
+    new = [r for r in rows if since is not None and _written_at(r) >= since]
     by_round: dict[int, list[dict[str, Any]]] = {}
     for row in rows:
-        by_round.setdefault(int(row.get("round") or 0), []).append(row)
+        if not any(row is n for n in new):
+            by_round.setdefault(int(row.get("round") or 0), []).append(row)
 
     def finished(kept: list[dict[str, Any]]) -> bool:
         return len(kept) >= repeats and not any(r.get("interrupted") or r.get("job_died") for r in kept)
@@ -256,12 +265,24 @@ def complete_round(path: Path, round_: int, repeats: int) -> list[dict[str, Any]
     if torn or len(done) < len(by_round):
         stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S-%f")
         path.rename(path.with_name(f"results.unfinished-{stamp}.jsonl"))
-        if done:
+        if done or new:
             with records.RecordWriter(path) as writer:
-                for r in sorted(done):
-                    for row in done[r]:
-                        writer.write(row)
+                for row in [r for k in sorted(done) for r in done[k]] + new:
+                    writer.write(row)
     return done.get(round_)
+
+
+def _written_at(row: dict[str, Any]) -> float:
+    try:
+        return dt.datetime.fromisoformat(str(row.get("timestamp"))).timestamp()
+    except ValueError:
+        return 0.0
+
+
+def _resumed_at(sweep_dir: Path) -> float | None:
+    """When the newest resumption of this sweep started (its environment record's time)."""
+    stamps = [p.stat().st_mtime for p in sweep_dir.glob("environment.resumed-*.json")]
+    return max(stamps) if stamps else None
 
 
 def _write_rows(path: Path, base_row: dict[str, Any], measurement: JobMeasurement) -> None:

@@ -94,6 +94,13 @@ def _stream(path: str | None) -> Any:
     return write
 
 
+def _phase(path: str | None, name: str) -> None:
+    """Mark in the stream what the job is doing (the driver names it if the job dies)."""
+    if path:
+        with open(path, "a", encoding="utf-8") as fh:
+            fh.write(json.dumps({"phase": name}) + "\n")
+
+
 def run(request: dict[str, Any], result_path: str) -> dict[str, Any]:
     """Measure the job ``request`` describes; the result is also written to ``result_path``."""
     started = time.perf_counter()
@@ -165,7 +172,9 @@ def run(request: dict[str, Any], result_path: str) -> dict[str, Any]:
         """The sequential answer: computed once per interpreter, then handed back by the parent."""
         if request.get("reference"):
             return pickle.loads(base64.b64decode(request["reference"]))
+        _phase(request.get("stream"), "reference")  # a death from here on is the answer's
         expected = workload.reference(items)
+        _phase(request.get("stream"), "timing")
         result["reference"] = _encode(expected)
         return expected
 
@@ -196,17 +205,37 @@ def _die_with_parent() -> None:
     import ctypes
 
     try:
-        ctypes.CDLL(None).prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+        ctypes.CDLL(None).prctl(1, signal.SIGTERM, 0, 0, 0)  # PR_SET_PDEATHSIG (see _end_group)
     except (OSError, AttributeError):
         return
     if os.getppid() != int(parent):  # it died before the line above
-        os._exit(1)
+        _end_group(signal.SIGTERM, None)
+
+
+def _default_sigterm() -> None:
+    try:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    except ValueError:  # not the main thread: nothing was inherited there
+        pass
+
+
+def _end_group(signum: int, frame: Any) -> None:
+    """SIGTERM (the process that started this job died, or a scheduler stops it): end the
+    job's whole process group, its workers with it, not just this process."""
+    if hasattr(os, "killpg") and os.getpgid(0) == os.getpid():
+        os.killpg(os.getpid(), signal.SIGKILL)
+    os._exit(128 + signum)
 
 
 def main(argv: list[str] | None = None) -> None:
     # The parent passes Ctrl-C on as SIGINT. A parent started in the background (`cmd &`,
     # nohup) ignores SIGINT, and exec keeps an ignored signal ignored: take it back.
     signal.signal(signal.SIGINT, signal.default_int_handler)
+    if hasattr(signal, "SIGKILL"):
+        signal.signal(signal.SIGTERM, _end_group)
+        # Workers forked from this process (fork start method) must not inherit it: a pool's
+        # terminate() sends them SIGTERM, which must end them alone.
+        os.register_at_fork(after_in_child=_default_sigterm)
     _die_with_parent()
     import faulthandler
 

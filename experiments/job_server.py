@@ -54,12 +54,13 @@ def _threads() -> int:
         return threading.active_count()
 
 
-def _child(request: dict, saved_env: dict) -> None:
+def _child(request: dict) -> None:
     """In the forked child: become the job's process, run it, never return."""
     code = 1
     try:
         os.setpgid(0, 0)
-        _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        # The server died: end this job's whole group (job_child's SIGTERM handler does).
+        _prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
         fd = os.open(request["stderr"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         null = os.open(os.devnull, os.O_RDONLY)
         os.dup2(null, 0)
@@ -68,12 +69,12 @@ def _child(request: dict, saved_env: dict) -> None:
         os.close(fd)
         os.close(null)
         sys.stdin = open(0, closefd=False)  # noqa: SIM115
-        for name, value in saved_env.items():  # the driver's own values, then the job's
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+        # The driver's environment and folder as the job starts (hydra.job.env_set, chdir),
+        # with the job's own BLAS caps: not the server's, which started before the sweep.
+        os.environ.clear()
         os.environ.update(request.get("env") or {})
+        if request.get("cwd"):
+            os.chdir(request["cwd"])
         # SIGPIPE stays ignored, as in any Python process: a write to a dead worker's pipe
         # raises BrokenPipeError (a failed run), it does not kill the job.
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
@@ -90,6 +91,9 @@ def _child(request: dict, saved_env: dict) -> None:
         traceback.print_exc()
     finally:
         try:
+            import atexit
+
+            atexit._run_exitfuncs()  # loky's and multiprocessing's clean-up, as a normal exit runs
             sys.stdout.flush()
             sys.stderr.flush()
         finally:
@@ -114,12 +118,27 @@ def _reap_group(pgid: int) -> None:
             time.sleep(0.005)
 
 
+_CURRENT: list[int] = []  # the job child running now (its pid is its process group)
+
+
+def _on_term(signum: int, frame: object) -> None:
+    """The driver died (or stopped us): end the running job's group, then this server."""
+    for pgid in _CURRENT:
+        try:
+            os.killpg(pgid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+    os._exit(128 + signum)
+
+
 def serve() -> None:
     """Answer fork requests until stdin closes."""
-    _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)  # the driver died: so does the server
+    signal.signal(signal.SIGTERM, _on_term)
+    _prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)  # the driver died: so does the server, cleanly
+    if os.getppid() == 1:
+        _on_term(signal.SIGTERM, None)  # it died before the line above
     _prctl(_PR_SET_CHILD_SUBREAPER, 1)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the driver's to pass on
-    saved_env = json.loads(os.environ.pop("CORESWEEP_SAVED_ENV", "{}"))
     _preload()
     out = sys.stdout
     out.write("ready " + json.dumps({"threads": _threads(), "pid": os.getpid()}) + "\n")
@@ -130,7 +149,9 @@ def serve() -> None:
         request = json.loads(line)
         pid = os.fork()
         if pid == 0:
-            _child(request, saved_env)
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            _child(request)
+        _CURRENT[:] = [pid]
         out.write(json.dumps({"pid": pid}) + "\n")
         out.flush()
         while True:
@@ -140,6 +161,7 @@ def serve() -> None:
             except InterruptedError:
                 continue
         _reap_group(pid)
+        _CURRENT.clear()
         out.write(json.dumps({"pid": pid, "status": os.waitstatus_to_exitcode(status)}) + "\n")
         out.flush()
 

@@ -362,6 +362,13 @@ def _comparable(overrides: Sequence[str]) -> list[str]:
 
 def check_rounds(base: DictConfig, jobs: Sequence[Sequence[str]]) -> int:
     """``rounds`` and ``order_seed`` belong to the whole sweep: one value each; returns rounds."""
+    given = sorted({line.partition("=")[0].lstrip("+~") for job in jobs for line in job})
+    for key in given:
+        if key.startswith("schedule"):
+            raise ConfigError(
+                f"{key}: set by coresweep's sweeper for each run of a job, not an option; "
+                "use rounds=N and order_seed=N"
+            )
     swept = swept_keys(jobs)
     for key in ("rounds", "order_seed"):
         if key in swept:

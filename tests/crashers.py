@@ -127,8 +127,8 @@ def where_am_i(i: int) -> int:
 
 #: How a fresh ``python -c`` job process handles these signals (CPython ignores SIGPIPE and
 #: SIGXFSZ at start-up, so a write to a closed pipe raises BrokenPipeError instead of killing
-#: the process; SIGTERM keeps its default).
-FRESH_PYTHON_SIGNALS = {"SIGPIPE": "SIG_IGN", "SIGXFSZ": "SIG_IGN", "SIGTERM": "SIG_DFL"}
+#: the process). SIGTERM: see ``signals_as_in_a_fresh_python``.
+FRESH_PYTHON_SIGNALS = {"SIGPIPE": "SIG_IGN", "SIGXFSZ": "SIG_IGN"}
 
 
 def signals_as_in_a_fresh_python(i: int) -> int:
@@ -141,6 +141,14 @@ def signals_as_in_a_fresh_python(i: int) -> int:
         have_name = getattr(have, "name", repr(have))
         if have_name != want:
             wrong.append(f"{name} is {have_name}, not {want}")
+    # SIGTERM: the job's own process (it leads its process group) ends its whole group
+    # (coresweep's handler), forked or fresh; its workers keep the default.
+    term = signal.getsignal(signal.SIGTERM)
+    leads = os.getpgid(0) == os.getpid()
+    want_term = "_end_group" if leads else "SIG_DFL"
+    have_term = getattr(term, "__name__", getattr(term, "name", repr(term)))
+    if have_term != want_term:
+        wrong.append(f"SIGTERM is {have_term}, not {want_term}")
     if wrong:
         raise RuntimeError(f"pid {os.getpid()}: " + "; ".join(wrong))
     return i

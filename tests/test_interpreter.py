@@ -228,7 +228,7 @@ def test_a_child_that_dies_gives_a_failed_row_saying_how(tmp_path: Path) -> None
     assert len(measurement.runs) == 1 and not measurement.runs[0].ok and measurement.died
     assert measurement.runs[0].error == (
         "job process died: it ended (exit status 3) after 0 timed runs; "
-        "last error output: Fatal Python error: boom"
+        "last output: Fatal Python error: boom"
     )
     assert row["python"] == "3.12.1" and row["python_executable"] == str(script)
 

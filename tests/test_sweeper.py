@@ -165,3 +165,23 @@ def test_rounds_is_one_value_for_the_sweep(tmp_path: Path, capsys: pytest.Captur
     assert main(["rounds=0", "backend=sequential", f"hydra.sweep.dir={tmp_path / 's'}"]) == 2
     assert "rounds=0: must be an integer >= 1" in capsys.readouterr().err
     assert not (tmp_path / "s").exists()
+
+
+@pytest.mark.slow
+def test_resume_keeps_the_rows_its_own_rounds_wrote(tmp_path: Path) -> None:
+    """A round that dies again while resuming keeps its failed row: a later round's check sets
+    aside only rows older than the resumption, never the ones it just wrote."""
+    sweep = tmp_path / "s"
+    cmd = [sys.executable, "-m", "coresweep.experiments.entry", "-m", "backend=thread_pool", "workers=2",
+           "workload=custom", "workload.fn=tests.tasks:kill_own_process_off_main_thread", "workload.size=4",
+           "rounds=2", "repeats=2", "report=false", f"hydra.sweep.dir={sweep}"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    first = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=300, env=env)
+    assert first.returncode == 1, first.stderr
+    again = subprocess.run([*cmd, f"resume={sweep}"], cwd=tmp_path, capture_output=True, text=True,
+                           timeout=300, env=env)
+    assert again.returncode == 1, again.stderr
+    rows = _rows(sweep)["0"]
+    assert sorted(r["round"] for r in rows) == [0, 1] and all(r["job_died"] for r in rows)
+    assert "signal SIGKILL" in rows[0]["error"]
+    assert len(list((sweep / "0").glob("results.unfinished-*.jsonl"))) == 1
