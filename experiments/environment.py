@@ -127,6 +127,8 @@ def collect_environment(
         "git_commit": git_commit(Path.cwd()),
         "loadavg": loadavg,
         "cpu_model": topology.get("cpu_model"),
+        # the hypervisor's name where this is a VM (topology has where it came from), else None
+        "hypervisor": topology.get("hypervisor") if topology.get("virtualized") else None,
         "topology": topology,
         "coresweep_version": package_versions().get("coresweep"),
     }

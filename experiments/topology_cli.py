@@ -22,6 +22,7 @@ from .topology import Topology, detect, format_cpu_list, parse_cpu_list, worker_
 _COMPRESS_ABOVE = 16
 _TYPE_TAGS = {"performance": "P", "efficiency": "E"}
 _CACHE_NAMES = {"Data": "d", "Instruction": "i"}
+_HYPERVISOR_SOURCES = {"dmi": "DMI", "cpuid": "CPUID", "sysfs": "/sys/hypervisor"}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -205,7 +206,10 @@ def summary_lines(topo: Topology) -> list[Text]:
     if topo.in_container:
         where.append("in a container")
     if topo.virtualized:
-        where.append(f"in a virtual machine ({topo.hypervisor or 'hypervisor not identified'}"
+        source = _HYPERVISOR_SOURCES.get(topo.hypervisor_source or "", topo.hypervisor_source)
+        name = (f"{topo.hypervisor}, from {source}" if topo.hypervisor and source
+                else topo.hypervisor or "hypervisor not identified")
+        where.append(f"in a virtual machine ({name}"
                      "; vCPUs may share host cores, so the layout above may be nominal)")
     if where:
         lines.append(Text("Running " + " and ".join(where), style="yellow"))

@@ -36,8 +36,13 @@ def init_worker(blas_threads: int | None) -> None:
     global _LIMITER
     if blas_threads is None:
         return
-    from threadpoolctl import threadpool_limits
-
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        # A bare interpreter (python=...; forkserver is 3.14's default start method): it has
+        # no threadpoolctl, nor a numpy whose BLAS pools would need the cap. Raising here
+        # would kill every worker (and multiprocessing.Pool would start new ones forever).
+        return
     _LIMITER = threadpool_limits(limits=blas_threads)
 
 

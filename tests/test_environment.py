@@ -61,3 +61,36 @@ def test_gil_is_assumed_on_interpreters_without_the_check(monkeypatch) -> None:
 
     monkeypatch.delattr(sys, "_is_gil_enabled", raising=False)
     assert gil_enabled() is True
+
+
+def test_environment_records_the_hypervisor_and_where_it_came_from(tmp_path) -> None:
+    """A KVM guest without DMI (this VM's case): CPUID names it, environment.json says so."""
+    import json
+    import struct
+
+    from coresweep.experiments.topology import detect
+
+    from .sysfs_trees import regular, write_tree
+
+    machine = regular(cores_per_socket=2, threads=1)
+    machine.hypervisor_flag = True
+    roots = write_tree(tmp_path, machine)
+    kvm = struct.unpack("<III", b"KVMKVMKVM\0\0\0")
+
+    def cpuid(leaf: int):
+        return (0x40000001, *kvm) if leaf == 0x40000000 else (0, 0, 0, 0)
+
+    topology = detect(**roots.kwargs, affinity=[0, 1], cpuid=cpuid, detect_virt=lambda: None).to_dict()
+    env = json.loads(json.dumps(collect_environment(
+        sweep_id="s", machine="m", command=["coresweep"], overrides=[], topology=topology)))
+    assert env["hypervisor"] == "KVM"
+    assert {k: env["topology"][k] for k in ("virtualized", "hypervisor", "hypervisor_source",
+                                            "hypervisor_cpuid")} == {
+        "virtualized": True, "hypervisor": "KVM", "hypervisor_source": "cpuid",
+        "hypervisor_cpuid": "KVMKVMKVM"}
+
+    bare = write_tree(tmp_path / "metal", regular(cores_per_socket=2, threads=1))
+    topology = detect(**bare.kwargs, affinity=[0, 1], cpuid=cpuid, detect_virt=lambda: None).to_dict()
+    env = collect_environment(sweep_id="s", machine="m", command=["coresweep"], overrides=[],
+                              topology=topology)
+    assert env["hypervisor"] is None and env["topology"]["virtualized"] is False

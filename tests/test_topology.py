@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import platform
 import shutil
+import struct
 import subprocess
+import sys
 
 import pytest
 
@@ -322,6 +325,136 @@ def test_virtualization_detection(tmp_path):
     machine.hypervisor_flag, machine.dmi_vendor, machine.dmi_product = False, "Amazon EC2", "m5.metal"
     topo = _detect(tmp_path / "metal", machine)
     assert not topo.virtualized and topo.hypervisor is None and not topo.in_container
+
+
+def fake_cpuid(signatures):
+    """A CPUID that answers the hypervisor leaves with these vendor ids (``leaf -> text``);
+    records the leaves asked for in ``.asked``."""
+    def cpuid(leaf):
+        cpuid.asked.append(leaf)
+        if leaf not in signatures:
+            return (0, 0, 0, 0)
+        ebx, ecx, edx = struct.unpack("<III", signatures[leaf].encode().ljust(12, b"\0"))
+        return (0x40000001, ebx, ecx, edx)
+
+    cpuid.asked = []
+    return cpuid
+
+
+def _vm(tmp_path, vendor=None, product=None, flag=True):
+    machine = regular(cores_per_socket=2, threads=1)
+    machine.hypervisor_flag, machine.dmi_vendor, machine.dmi_product = flag, vendor, product
+    return write_tree(tmp_path, machine)
+
+
+KVM = {0x40000000: "KVMKVMKVM"}
+
+
+@pytest.mark.parametrize(
+    ("vendor", "product", "cpuid", "systemd", "expected"),
+    [
+        # this machine's case: a KVM guest without DMI (no /sys/class/dmi); lscpu says KVM
+        (None, None, KVM, None, ("KVM", "cpuid", "KVMKVMKVM")),
+        # QEMU's board under KVM: DMI names the device model, CPUID the hypervisor
+        ("QEMU", "Standard PC (Q35 + ICH9, 2009)", KVM, None, ("KVM", "cpuid", "KVMKVMKVM")),
+        ("QEMU", "Standard PC (i440FX + PIIX, 1996)", {0x40000000: "TCGTCGTCGTCG"}, None,
+         ("QEMU", "cpuid", "TCGTCGTCGTCG")),
+        ("QEMU", "Standard PC (i440FX + PIIX, 1996)", None, None, ("QEMU", "dmi", None)),
+        # clouds: DMI names the cloud, CPUID the hypervisor underneath (kept beside it)
+        ("Amazon EC2", "m5.large", KVM, None, ("Amazon EC2", "dmi", "KVMKVMKVM")),
+        ("Google", "Google Compute Engine", KVM, None, ("Google Compute Engine", "dmi", "KVMKVMKVM")),
+        ("Microsoft Corporation", "Virtual Machine", {0x40000000: "Microsoft Hv"}, None,
+         ("Hyper-V", "dmi", "Microsoft Hv")),
+        ("VMware, Inc.", "VMware Virtual Platform", {0x40000000: "VMwareVMware"}, None,
+         ("VMware", "dmi", "VMwareVMware")),
+        # KVM with Hyper-V enlightenments: "Microsoft Hv" first, KVM at 0x40000100
+        (None, None, {0x40000000: "Microsoft Hv", 0x40000100: "KVMKVMKVM"}, None,
+         ("KVM", "cpuid", "Microsoft Hv")),
+        (None, None, {0x40000000: "Microsoft Hv"}, None, ("Hyper-V", "cpuid", "Microsoft Hv")),
+        (None, None, {0x40000000: "VBoxVBoxVBox"}, None, ("VirtualBox", "cpuid", "VBoxVBoxVBox")),
+        (None, None, {0x40000000: "NewVisor"}, None, ("NewVisor", "cpuid", "NewVisor")),
+        # CPUID unreadable (no executable mapping allowed): systemd-detect-virt, then nothing
+        (None, None, None, "KVM", ("KVM", "systemd-detect-virt", None)),
+        (None, None, {}, None, (None, None, None)),
+    ],
+)
+def test_hypervisor_named_from_dmi_cpuid_or_systemd(tmp_path, vendor, product, cpuid, systemd, expected):
+    roots = _vm(tmp_path, vendor, product)
+    topo = detect(**roots.kwargs, affinity=[0, 1],
+                  cpuid=fake_cpuid(cpuid) if cpuid is not None else (lambda leaf: None),
+                  detect_virt=lambda: systemd)
+    assert topo.virtualized
+    assert (topo.hypervisor, topo.hypervisor_source, topo.hypervisor_cpuid) == expected
+    again = Topology.from_dict(json.loads(json.dumps(topo.to_dict())))
+    assert (again.hypervisor, again.hypervisor_source, again.hypervisor_cpuid) == expected
+
+
+def test_hypervisor_leaves_are_not_read_on_bare_metal(tmp_path):
+    # Without CPUID's hypervisor bit, leaf 0x40000000 holds no vendor id (Intel answers with
+    # the highest basic leaf): not asked, and a cloud name in DMI means a metal instance.
+    cpuid = fake_cpuid(KVM)
+    roots = _vm(tmp_path, "Amazon EC2", "m5.metal", flag=False)
+    topo = detect(**roots.kwargs, affinity=[0, 1], cpuid=cpuid, detect_virt=lambda: "KVM")
+    assert not topo.virtualized and cpuid.asked == []
+    assert (topo.hypervisor, topo.hypervisor_source, topo.hypervisor_cpuid) == (None, None, None)
+
+
+def test_arm_guest_named_by_systemd_detect_virt(tmp_path):
+    roots = _vm(tmp_path)
+    (roots.proc / "cpuinfo").write_text("processor\t: 0\nCPU implementer\t: 0x41\n")
+    topo = detect(**roots.kwargs, affinity=[0, 1], detect_virt=lambda: "KVM")
+    assert topo.virtualized and (topo.hypervisor, topo.hypervisor_source) == ("KVM", "systemd-detect-virt")
+    assert not detect(**roots.kwargs, affinity=[0, 1], detect_virt=lambda: None).virtualized
+
+
+def test_machine_probes_are_not_used_for_a_fake_tree(tmp_path, monkeypatch):
+    from coresweep.experiments import topology
+
+    def boom(*args):
+        raise AssertionError("asked the real machine about a fake tree")
+
+    monkeypatch.setattr(topology, "read_cpuid", boom)
+    monkeypatch.setattr(topology, "systemd_detect_virt", boom)
+    topo = detect(**_vm(tmp_path).kwargs, affinity=[0, 1])
+    assert topo.virtualized and topo.hypervisor is None
+
+
+def test_cli_names_the_hypervisor_and_its_source(tmp_path, capsys):
+    for name, vendor, said in [("unknown", None, "(hypervisor not identified;"),
+                               ("qemu", "QEMU", "(QEMU, from DMI;")]:
+        roots = _vm(tmp_path / name, vendor, "Standard PC")
+        argv = [f"--{key.replace('_', '-')}={path}" for key, path in roots.kwargs.items()]
+        assert main([*argv, "--affinity=0-1"]) == 0
+        assert f"in a virtual machine {said}" in capsys.readouterr().out
+
+
+def test_cpuid_on_this_machine_agrees_with_lscpu():
+    """The real CPUID read (machine code through ctypes) against lscpu's "Hypervisor vendor"."""
+    from coresweep.experiments.topology import hypervisor_from_cpuid, read_cpuid
+
+    if platform.machine() != "x86_64" or not sys.platform.startswith("linux"):
+        assert read_cpuid(0) is None
+        return
+    regs = read_cpuid(0)
+    if regs is None:
+        pytest.skip("CPUID cannot be read here (no executable mapping allowed)")
+    vendor = struct.pack("<III", regs[1], regs[3], regs[2]).decode("ascii", "replace")
+    assert vendor in ("GenuineIntel", "AuthenticAMD", "HygonGenuine", "CentaurHauls", "  Shanghai  ")
+    lscpu = shutil.which("lscpu")
+    if lscpu is None:
+        pytest.skip("no lscpu to compare with")
+    out = subprocess.run([lscpu], capture_output=True, text=True, timeout=30,
+                         env={"LC_ALL": "C", "PATH": "/usr/bin:/bin"}).stdout
+    said = [line.split(":", 1)[1].strip() for line in out.splitlines()
+            if line.startswith("Hypervisor vendor:")]
+    if not said:
+        pytest.skip("lscpu names no hypervisor (bare metal?)")
+    names = {"KVM": "KVM", "Microsoft": "Hyper-V", "VMware": "VMware", "Xen": "Xen"}
+    if said[0] not in names:
+        pytest.skip(f"lscpu's hypervisor vendor {said[0]!r} is not one this test maps")
+    assert hypervisor_from_cpuid(read_cpuid)[1] == names[said[0]]
+    topo = detect()
+    assert topo.virtualized and topo.hypervisor is not None and topo.hypervisor_source is not None
 
 
 # --------------------------------------------------------------------------- options
