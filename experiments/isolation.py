@@ -113,6 +113,9 @@ class Child:
     pid: int
     #: Ctrl-C came while the job was being handed over (run_isolated stops it at once).
     interrupted = False
+    #: Whoever started it kills and reaps its group when it ends (the job server does; after
+    #: that the group id is free again, so the driver must not signal it a second time).
+    group_reaped = False
 
     def wait(self, timeout: float | None) -> int | None:
         """The exit status (negative: the signal), or None if it still runs after ``timeout``."""
@@ -165,6 +168,8 @@ class FreshInterpreter:
 
 
 class _Forked(Child):
+    group_reaped = True  # job_server._reap_group, before it reports the status
+
     def __init__(self, server: JobServer, pid: int) -> None:
         self.server, self.pid = server, pid
         self.status: int | None = None
@@ -408,7 +413,8 @@ def run_isolated(
             except JobServerError as exc:
                 ISOLATION.close()
                 ended = str(exc)
-            child.signal_group(_SIGKILL)  # workers a dead child left behind
+            if not child.group_reaped:
+                child.signal_group(_SIGKILL)  # workers a dead fresh child left behind
         stderr = _read(stderr_path)
         if stderr.strip() and not interrupted:  # after Ctrl-C: only the workers' KeyboardInterrupts
             sys.stderr.write(_tail(stderr))
