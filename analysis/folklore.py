@@ -47,6 +47,12 @@ PROCESS_CPU_MIN_EFFICIENCY = 0.8
 #: (5) Manager().list is "costly" when collecting through it is at least this many times slower
 #: than returning results (median wall time ratio, same backend, workers and workload).
 MANAGER_MIN_SLOWDOWN = 1.2
+#: (10) subinterpreters give "processes' parallelism" when interpreter_pool's efficiency CI at
+#: workers = physical cores lies at or above claim 3's threshold, and "threads' start-up cost" when
+#: the CI of its median executor start-up lies below the geometric mean of the thread and the
+#: process backends' medians (nearer threads than processes on a log scale), same machine,
+#: interpreter and worker count.
+SUBINTERPRETER_BACKEND = "interpreter_pool"
 
 FOLKLORE_COLUMNS = ("claim_id", "claim", "verdict", "evidence", "threshold")
 #: Dimensions that must match when two configurations are compared "like for like".
@@ -518,6 +524,89 @@ def claim_smt(summary: pd.DataFrame, topology: Mapping[str, Mapping[str, Any]]) 
     return _row(7, claim, _verdict(statuses), _limit(evidence) + notes, threshold)
 
 
+def _part_status(statuses: list[str]) -> str:
+    """One part of a two-part claim: pass, fail, or unclear (mixed or undecided)."""
+    if statuses and all(st == "pass" for st in statuses):
+        return "pass"
+    if statuses and all(st == "fail" for st in statuses):
+        return "fail"
+    return "unclear"
+
+
+def claim_subinterpreters(
+    summary: pd.DataFrame, rows: pd.DataFrame, topology: Mapping[str, Mapping[str, Any]]
+) -> dict:
+    claim = "Subinterpreters give processes' parallelism at threads' start-up cost"
+    threshold = (
+        f"{SUBINTERPRETER_BACKEND} efficiency CI ≥ {PROCESS_CPU_MIN_EFFICIENCY:g} at workers = physical "
+        f"cores ({CPU_WORKLOAD}), and the CI of its median start-up below the geometric mean of the "
+        "thread and process backends' medians (same machine, interpreter and workers ≥ 2); both must hold"
+    )
+    s = _ok(summary)
+    sub = s[s["backend"].eq(SUBINTERPRETER_BACKEND)]
+    if sub.empty:
+        why = f"no {SUBINTERPRETER_BACKEND} runs (Python 3.14+: python=3.14 backend={SUBINTERPRETER_BACKEND})"
+        return _row(10, claim, "not measured", why, threshold)
+    parallel, parallel_ev = [], []
+    cpu = sub[sub["workload"].eq(CPU_WORKLOAD) & np.isfinite(sub["efficiency"].astype("float64"))]
+    for _, r in cpu.iterrows():
+        physical = _physical(topology, r["machine"])
+        if physical is None or int(r["workers"]) != physical:
+            continue
+        v, lo, hi = _bounds(r, "efficiency")
+        parallel.append(
+            "unclear" if _flagged(r) else "pass" if lo >= PROCESS_CPU_MIN_EFFICIENCY
+            else "fail" if hi < PROCESS_CPU_MIN_EFFICIENCY else "unclear"
+        )
+        parallel_ev.append(
+            f"{_label(r)} ({r['python']}): speedup "
+            f"{_ci(r['speedup'], r['speedup_ci_low'], r['speedup_ci_high'])}, efficiency "
+            f"{_ci(r['efficiency'], r['efficiency_ci_low'], r['efficiency_ci_high'], '')}{_flag_text(r)}"
+        )
+    startup, startup_ev = [], []
+    families = {"sub": (SUBINTERPRETER_BACKEND,), "thread": THREAD_BACKENDS, "process": PROCESS_BACKENDS}
+    used = ["machine", "python", "workers", "backend", "startup_s", "peak_rss_bytes"]
+    ok = rows.loc[rows["ok"] & rows["backend"].isin(sum(families.values(), ())), used] if len(rows) else rows
+    for (machine, python, workers), part in (ok.groupby(["machine", "python", "workers"], sort=True)
+                                             if len(ok) else []):
+        if workers < 2:
+            continue
+        st, rss = {}, {}
+        for fam, backends in families.items():
+            p_ = part[part["backend"].isin(backends)]
+            if p_.empty:
+                break
+            key = (machine, python, workers, fam)
+            st[fam] = _median_ci(p_["startup_s"].to_numpy(dtype="float64", na_value=np.nan), *key, "s")
+            rss[fam] = _median_ci(
+                p_["peak_rss_bytes"].astype("float64").to_numpy(na_value=np.nan), *key, "m"
+            )
+        if len(st) < 3 or not all(np.isfinite(v[0]) and v[0] > 0 for v in st.values()):
+            continue
+        middle = float(np.sqrt(st["thread"][0] * st["process"][0]))
+        v, lo, hi = st["sub"]
+        lo, hi = (v, v) if not np.isfinite(lo) else (lo, hi)
+        startup.append("pass" if hi < middle else "fail" if lo >= middle else "unclear")
+        startup_ev.append(
+            f"{int(workers)} workers ({python}): start-up subinterpreters {_ms(*st['sub'])} vs threads "
+            f"{_ms(*st['thread'])}, processes {_ms(*st['process'])} "
+            f"(midpoint {_ms(middle, np.nan, np.nan)}); "
+            f"peak RSS {_mib(*rss['sub'])} vs {_mib(*rss['thread'])}, {_mib(*rss['process'])}"
+        )
+    if not parallel and not startup:
+        why = (f"{SUBINTERPRETER_BACKEND} ran, but not on {CPU_WORKLOAD} at workers = physical cores, nor "
+               "beside a thread and a process backend at the same worker count")
+        return _row(10, claim, "not measured", why, threshold)
+    parts = [_part_status(parallel) if parallel else "unclear",
+             _part_status(startup) if startup else "unclear"]
+    verdict = "refuted" if "fail" in parts else "supported" if parts == ["pass", "pass"] else "depends"
+    missing = [] if parallel else [
+        f"parallelism not measured (no {CPU_WORKLOAD} run at workers = physical cores)"
+    ]
+    missing += [] if startup else ["start-up not measured (no thread and process backend beside it)"]
+    return _row(10, claim, verdict, _limit(parallel_ev, 3) + _limit(startup_ev, 3) + missing, threshold)
+
+
 def row_claims(rows: pd.DataFrame) -> list[dict]:
     """Claims 4, 5 and 6: judged from the rows alone (so a forked child can judge them while
     the report process summarises)."""
@@ -551,6 +640,10 @@ def folklore_table(
                 start=1,
             )
         ]
+        records.append(
+            _row(10, "Subinterpreters give processes' parallelism at threads' start-up cost",
+                 "not measured", "no successful runs", "")
+        )
     else:
         process_cost, manager_list, pool_vs_process = (
             judged_rows() if judged_rows is not None else row_claims(rows)
@@ -563,5 +656,6 @@ def folklore_table(
             manager_list,
             pool_vs_process,
             claim_smt(summary, topology),
+            claim_subinterpreters(summary, rows, topology),
         ]
     return pd.DataFrame.from_records(records, columns=list(FOLKLORE_COLUMNS))

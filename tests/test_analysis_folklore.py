@@ -74,7 +74,8 @@ def _table(tmp_path: Path, configs, wall=_classic_wall, topology=NO_SMT, **kwarg
 def test_textbook_machine_supports_the_classic_claims(tmp_path: Path) -> None:
     table = _table(tmp_path, _classic_configs())
     assert list(table.reset_index().columns) == list(FOLKLORE_COLUMNS)
-    assert list(table.index) == [1, 2, 3, 4, 5, 6, 7]
+    assert list(table.index) == [1, 2, 3, 4, 5, 6, 7, 10]
+    assert table.at[10, "verdict"] == "not measured" and "python=3.14" in table.at[10, "evidence"]
     assert table.at[1, "verdict"] == "supported"
     assert f"{THREADS_CPU_MAX_SPEEDUP:g}" in table.at[1, "threshold"]
     assert table.at[2, "verdict"] == "supported" and "io_sleep" in table.at[2, "evidence"]
@@ -233,7 +234,7 @@ def test_report_has_claims_grain_size_and_best(tmp_path: Path) -> None:
     assert "The classic claims, measured" in page and "Crossover grain" in page
     assert "Weak scaling (Gustafson)" in page and "too few for Amdahl (3) or the USL (4)" in page
     folklore = _csv(out / "folklore.csv")
-    assert [r["claim_id"] for r in folklore] == [str(i) for i in range(1, 8)]
+    assert [r["claim_id"] for r in folklore] == [*map(str, range(1, 8)), "10"]
     assert {r["verdict"] for r in folklore} <= {
         "supported",
         "refuted",
@@ -262,3 +263,48 @@ def test_report_without_grain_or_weak_data_says_so(tmp_path: Path) -> None:
     assert "Gustafson's scaled speedup does not apply" in md
     assert "No grain sweep" in result.index_html.read_text()
     assert _csv(out / "crossover.csv") == []
+
+
+def _subinterpreter_sweep(tmp_path: Path, efficiency: float, startup_s: float, noise: float = 0.01):
+    """cpu_python on 2 cores: threads, processes and subinterpreters; the latter as told."""
+    configs = [{"backend": "sequential", "workers": 1, "workload": "cpu_python"}]
+    for backend in ("thread_pool", "process_pool", "interpreter_pool"):
+        for w in (1, 2):
+            configs.append({"backend": backend, "workers": w, "workload": "cpu_python", "grain": 10})
+
+    def wall(c):
+        if c["backend"] in ("sequential", "thread_pool"):
+            return 1.0
+        if c["backend"] == "interpreter_pool":
+            return 1.0 / (c["workers"] * efficiency) if c["workers"] > 1 else 1.0
+        return 1.0 / c["workers"] * 1.05
+
+    def cost(c):
+        out = _startup(c)
+        if c["backend"] == "interpreter_pool":
+            out.update(startup_s=startup_s * c["workers"], peak_rss_bytes=80 * 2**20)
+        return out
+
+    sweep = write_sweep(tmp_path / "s", [cost(c) for c in configs], wall, topology=NO_SMT, noise=noise)
+    rows, envs, _ = load_results([sweep])
+    return folklore_table(summarize(rows), rows, machine_topology(rows, envs)).set_index("claim_id")
+
+
+def test_subinterpreters_supported_when_they_scale_and_start_like_threads(tmp_path: Path) -> None:
+    table = _subinterpreter_sweep(tmp_path, efficiency=0.95, startup_s=0.0003)
+    assert table.at[10, "verdict"] == "supported", table.at[10, "evidence"]
+    assert "interpreter_pool ×2" in table.at[10, "evidence"]
+    assert "start-up subinterpreters" in table.at[10, "evidence"]
+
+
+def test_subinterpreters_refuted_when_they_start_like_processes(tmp_path: Path) -> None:
+    # Parallel like processes, but start-up 0.3 s per worker: far past the threads/processes midpoint.
+    table = _subinterpreter_sweep(tmp_path, efficiency=0.95, startup_s=0.3)
+    assert table.at[10, "verdict"] == "refuted"
+    assert "midpoint" in table.at[10, "evidence"]
+
+
+def test_subinterpreters_depend_when_the_efficiency_interval_straddles_the_threshold(tmp_path: Path) -> None:
+    # Efficiency 0.8 exactly, with 10 % noise: the interval straddles claim 3's threshold.
+    table = _subinterpreter_sweep(tmp_path, efficiency=0.8, startup_s=0.0003, noise=0.1)
+    assert table.at[10, "verdict"] == "depends", table.at[10, "evidence"]
