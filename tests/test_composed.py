@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from omegaconf import OmegaConf
 
 from coresweep.experiments import cli
 from coresweep.experiments.callbacks import LAST_SWEEP
@@ -39,3 +40,65 @@ def test_launcher_gets_the_preflight_configs_and_they_equal_hydras(
 def test_hydra_overrides_are_picked_in_order() -> None:
     lines = ["backend=pool", "hydra.sweep.dir=/x", "+experiment=grain", "hydra/launcher=basic"]
     assert hydra_overrides(lines) == ["hydra.sweep.dir=/x", "hydra/launcher=basic"]
+
+
+def _compose_all(argv: list[str], derive: bool) -> ComposedConfigs:
+    kept = ComposedConfigs()
+    if not derive:
+        kept._siblings = _NeverSibling()
+    cli.preflight(argv, kept)
+    return kept
+
+
+class _NeverSibling(dict):
+    """Turns derivation off: every job composed in full by Hydra."""
+
+    def get(self, key, default=None):  # noqa: ANN001, ANN201 - dict's own signature
+        return None
+
+    def __setitem__(self, key, value) -> None:  # noqa: ANN001
+        pass
+
+
+PRESETS = sorted(p.stem for p in (Path(cli.__file__).parent.parent / "conf" / "experiment").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("argv", [[], *([f"+experiment={name}"] for name in PRESETS),
+                                  ["-m", "workers=1,2,4", "backend=pool,thread", "repeats=1,3", "rounds=1"]],
+                         ids=lambda argv: " ".join(argv) or "default")
+def test_derived_configs_equal_hydras_own(argv: list[str], tmp_path: Path,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """Jobs derived from a sibling's composition are exactly what Hydra composes for them."""
+    monkeypatch.chdir(tmp_path)
+    full, derived = _compose_all(argv, derive=False), _compose_all(argv, derive=True)
+    assert derived.derived > 0 and full.derived == 0
+    assert full._configs.keys() == derived._configs.keys()
+    for key, cfg in full._configs.items():
+        other = derived._configs[key]
+        assert OmegaConf.to_container(other) == OmegaConf.to_container(cfg), key
+        assert OmegaConf.is_struct(other) == OmegaConf.is_struct(cfg)
+        assert OmegaConf.is_readonly(other.hydra) == OmegaConf.is_readonly(cfg.hydra)
+
+
+def test_only_plain_value_changes_are_derived(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    # A group choice per job, or an addition: nothing to derive from.
+    one = ["workers=2", "workload=cpu_python"]
+    assert _compose_all(["-m", "backend=pool,thread", *one], derive=True).derived == 0
+    assert _compose_all(["-m", "backend=pool", "workers=1,2", one[1]], derive=True).derived == 1
+
+
+def test_what_makes_siblings() -> None:
+    from coresweep.experiments.composed import _family
+
+    class Loader:
+        class repository:  # noqa: N801 - stands in for Hydra's config repository
+            @staticmethod
+            def group_exists(name: str) -> bool:
+                return name in ("backend", "workload")
+
+    values, family = _family(Loader, ["backend=pool", "workers=2", "workload.size=8"])
+    assert family == (("backend=pool",), ("workers", "workload.size")) and len(values) == 2
+    odd = ("+workload.note=1", "~workers", "workers=[1,2]", "workload.args={a: 1}", "hydra.verbose=true")
+    for line in odd:
+        assert _family(Loader, ["backend=pool", line])[1] is None, line
