@@ -8,17 +8,23 @@
 #   there:  bash benchmarks/second_machine.sh run NAME [LIMIT_S]
 #           -> examples/NAME-default, examples/NAME-folklore, examples/NAME-strong_scaling
 #
+# The carried files must stay small (64 MiB), so only what the runner needs is carried:
+# coresweep's wheel and the runner's dependencies for THIS machine's Python (the other machine
+# needs the same minor version); pandas, matplotlib, scipy and seaborn stay here, and so does
+# the report: the sweeps run with report=false, and analysis reads only their files.
 # "run" installs from wheels/ only (--no-index), runs the three sweeps one after another, each
-# killed after LIMIT_S seconds (default 240; a killed sweep keeps its rows and is resumable),
-# and removes the report/ folders and logs, as committed examples hold rows and records only.
-# Then, here: coresweep-report examples/2core-vm-default examples/NAME-default -o /tmp/compare
+# stopped after LIMIT_S seconds (default 240; a stopped sweep keeps its rows, resume= finishes
+# it) and removes logs, as committed examples hold rows and records only. Then, here:
+#   coresweep-report examples/2core-vm-default examples/NAME-default -o /tmp/compare
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode=${1:-}
 case "$mode" in
   wheels)
-    python3 -m pip wheel --quiet . -w wheels
-    echo "wheels/: $(ls wheels | wc -l) wheels; carry wheels/ and this script to the other machine"
+    python3 -m pip wheel --quiet --no-deps . -w wheels
+    # the runner's dependencies and theirs (hydra's antlr runtime is built from its sdist)
+    python3 -m pip wheel --quiet -w wheels numpy "hydra-core>=1.3,<1.4" joblib psutil threadpoolctl rich
+    echo "wheels/: $(ls wheels | wc -l) wheels, $(du -sh wheels | cut -f1); python $(python3 -V)"
     ;;
   run)
     name=${2:?usage: second_machine.sh run NAME [LIMIT_S]}
@@ -26,7 +32,7 @@ case "$mode" in
     [ -d wheels ] || { echo "second_machine.sh: no wheels/ here; build them with: $0 wheels" >&2; exit 2; }
     python3 -m venv .venv-second
     . .venv-second/bin/activate
-    pip install --quiet --no-index --find-links wheels coresweep
+    pip install --quiet --no-index --no-deps wheels/*.whl
     status=0
     for what in default folklore strong_scaling; do
       args=()
@@ -34,8 +40,7 @@ case "$mode" in
       out="examples/$name-$what"
       echo "== $out (limit ${limit}s)" >&2
       timeout --signal=INT --kill-after=30 "$limit" \
-        coresweep "${args[@]}" "machine=$name" "hydra.sweep.dir=$out" || status=$?
-      rm -rf "$out/report"
+        coresweep "${args[@]}" report=false "machine=$name" "hydra.sweep.dir=$out" || status=$?
       find "$out" -name '*.log' -delete
     done
     exit "$status"
