@@ -392,40 +392,101 @@ def verdict_lines(summary: pd.DataFrame) -> list[str]:
                 "(no successful sequential run, so no speedup)."
             )
             continue
-        text = (
-            f"{where}: best is {_config_name(row, vary)}: "
-            f"{fmt_ratio_ci(row['speedup'], row['speedup_ci_low'], row['speedup_ci_high'])} "
-            f"({fmt_seconds(row['baseline_wall_s'])} → {fmt_seconds(row['median_wall_s'])})"
-        )
-        if is_flagged(row):
-            text += f"; flagged: {FLAG}"
-        low = float(row["speedup_ci_low"])
-        if np.isfinite(low) and low <= 1.0:
-            text += "; not clearly faster than sequential (the interval includes 1×)"
-        if np.isfinite(low):
-            tied = group[
-                group["backend"].ne(SEQUENTIAL)
-                & (group["speedup_ci_high"].astype("float64") >= low)
-                & ~(
-                    group["backend"].eq(row["backend"])
-                    & group["workers"].eq(row["workers"])
-                    & group["start_method"].eq(row["start_method"])
-                    & group["pinning"].eq(row["pinning"])
-                    & group["collect"].eq(row["collect"])
-                    & group["grain"].eq(row["grain"])
-                )
-            ].sort_values("median_wall_s", kind="mergesort")
-            if len(tied):
-                names = [
-                    f"{_config_name(t, vary)} ({fmt_num(t['speedup'])}×"
-                    + (f", {FLAG_MARK}" if is_flagged(t) else "")
-                    + ")"
-                    for _, t in tied.head(3).iterrows()
-                ]
-                more = f" and {len(tied) - 3} more" if len(tied) > 3 else ""
-                text += "; intervals overlap with " + ", ".join(names) + more
-        lines.append(text + ".")
+        lines.append(where + ": " + _best_sentence(row, group, vary) + ".")
     return lines
+
+
+def _interval(row: Mapping[str, Any]) -> tuple[float, float]:
+    """A speedup's 95% interval; the point value for both ends where there is none."""
+    low, high = float(row["speedup_ci_low"]), float(row["speedup_ci_high"])
+    if not (np.isfinite(low) and np.isfinite(high)):
+        low = high = float(row["speedup"])
+    return low, high
+
+
+def _same_config(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+    return all(a[d] == b[d] for d in ("backend", "workers", "start_method", "pinning", "collect", "grain"))
+
+
+def simplest_best(
+    group: pd.DataFrame, fastest: Mapping[str, Any], vary: Mapping[str, list[str]] | None = None
+) -> tuple[Any, pd.DataFrame, str]:
+    """The configuration a verdict names, the others it cannot be told apart from, and why.
+
+    Among the parallel configurations whose speedup intervals overlap the fastest one's, the one
+    with the fewest workers (then the fastest median): more workers that measure the same are
+    no better answer. One above the usable CPUs is named only when it is clearly faster (its
+    interval wholly above) than every configuration within them.
+    """
+    parallel = group[group["backend"].ne(SEQUENTIAL) & np.isfinite(group["speedup"].astype("float64"))]
+    parallel = parallel.sort_values(["median_wall_s", "workers"], kind="mergesort")
+    reason = ""
+    vary = vary or {}
+    usable = float(fastest.get("usable_cpus", np.nan)) if hasattr(fastest, "get") else np.nan
+    if np.isfinite(usable) and int(fastest["workers"]) > usable:
+        within = parallel[parallel["workers"].astype("float64") <= usable]
+        if len(within):
+            top = within.iloc[0]
+            if _interval(fastest)[0] <= _interval(top)[1]:  # not clearly faster: keep within the CPUs
+                reason = (
+                    f"the fastest median, {_config_name(fastest, vary)} ({fmt_num(fastest['speedup'])}×), "
+                    f"oversubscribes the {usable:g} usable CPUs without being clearly faster"
+                )
+                parallel, fastest = within, top
+    low, high = _interval(fastest)
+    everyone = group[group["backend"].ne(SEQUENTIAL) & np.isfinite(group["speedup"].astype("float64"))]
+    overlap = everyone[[_interval(r)[1] >= low and _interval(r)[0] <= high for _, r in everyone.iterrows()]]
+    candidates = overlap[overlap.index.isin(parallel.index)]
+    if candidates.empty:
+        return fastest, overlap.iloc[0:0], reason
+    chosen = candidates.sort_values(["workers", "median_wall_s"], kind="mergesort").iloc[0]
+    others = overlap[[not _same_config(r, chosen) for _, r in overlap.iterrows()]]
+    if not reason and not _same_config(chosen, fastest):
+        reason = (
+            f"fewest workers among those that cannot be told apart from the fastest, "
+            f"{_config_name(fastest, vary)} ({fmt_num(fastest['speedup'])}×)"
+        )
+    return chosen, others, reason
+
+
+def _best_sentence(fastest: Mapping[str, Any], group: pd.DataFrame, vary: Mapping[str, list[str]]) -> str:
+    row, others, reason = simplest_best(group, fastest, vary)
+    text = (
+        f"best is {_config_name(row, vary)}: "
+        f"{fmt_ratio_ci(row['speedup'], row['speedup_ci_low'], row['speedup_ci_high'])} "
+        f"({fmt_seconds(row['baseline_wall_s'])} → {fmt_seconds(row['median_wall_s'])})"
+    )
+    borrowed = borrowed_from(row)
+    if borrowed:
+        text += f"; baseline borrowed from sweep {borrowed}"
+    if reason:
+        text += f" ({reason})"
+    if is_flagged(row):
+        text += f"; flagged: {FLAG}"
+    low = float(row["speedup_ci_low"])
+    if np.isfinite(low) and low <= 1.0:
+        text += "; not clearly faster than sequential (the interval includes 1×)"
+    if len(others):
+        names = [
+            f"{_config_name(t, vary)} ({fmt_num(t['speedup'])}×"
+            + (f", {FLAG_MARK}" if is_flagged(t) else "")
+            + ")"
+            for _, t in others.sort_values("median_wall_s", kind="mergesort").head(3).iterrows()
+        ]
+        more = f" and {len(others) - 3} more" if len(others) > 3 else ""
+        n = len(others)
+        text += (
+            f"; {n} other{'s' if n != 1 else ''} cannot be told apart (intervals overlap): "
+            + ", ".join(names)
+            + more
+        )
+    return text
+
+
+def borrowed_from(row: Mapping[str, Any]) -> str:
+    """The sweep whose sequential runs this configuration's speedup borrowed, or ""."""
+    value = row.get("baseline_sweep") if hasattr(row, "get") else None
+    return value if isinstance(value, str) and value.strip() else ""
 
 
 # ----------------------------------------------------------------------------- Markdown
