@@ -27,7 +27,7 @@ from .csvtext import write_csv
 from .figures import FIGURE_NAMES, FigureFile, FigureJobs
 from .folklore import folklore_table, row_claims
 from .load import GROUP_KEYS, load_results, machine_topology
-from .noise import noise_warnings
+from .noise import cv_warning, noise_warnings, noisy_configurations
 from .physics import FLAG, physics_lines
 from .stats import (
     DESIGN_ROUNDS,
@@ -1053,6 +1053,17 @@ def _grain_weak_html(extras: Extras) -> str:
     return "\n".join(parts)
 
 
+def warning_count(summary: pd.DataFrame, warnings: Sequence[str], extras: Extras) -> int:
+    """The header's count: reading warnings, physics flags, machine noise warnings and every noisy
+    configuration (the noise box's first line names each one)."""
+    noise = list(extras.noise)
+    noisy = len(noisy_configurations(summary))
+    line = cv_warning(summary) if noisy else None
+    if line is not None and line in noise:
+        noise.remove(line)
+    return len(warnings) + len(extras.physics) + len(noise) + noisy
+
+
 def render_html(
     paths: Sequence[Path],
     rows: pd.DataFrame,
@@ -1092,8 +1103,9 @@ def render_html(
         if h not in ("machine", "workload", "backend", "start_method", "pinning", "collect")
     ]
     failed_class = "bad" if n_failed else "good"
-    # Every warning listed on the page: reading, noise, physics.
-    n_warnings = len(warnings) + len(extras.noise) + len(extras.physics)
+    # Every warning listed on the page: reading, noise (each noisy configuration counts, as the
+    # box below lists them), physics.
+    n_warnings = warning_count(summary, warnings, extras)
     sections = [
         f"<h1>{_e(title)}</h1>",
         f'<p class="meta">Sweeps: {_e(", ".join(sweeps))}</p>',
