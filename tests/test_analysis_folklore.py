@@ -180,7 +180,7 @@ def test_noise_warnings_for_noisy_configurations_and_a_busy_machine(tmp_path: Pa
     noisy = int(warnings[0].split(" of ", 1)[0])
     machine = len(result.noise_warnings) - 1
     assert noisy >= 2 and machine == 4
-    assert f"<span>{noisy + machine} warnings</span>" in page
+    assert f"<span>{noisy + machine + len(result.physics_flags)} warnings</span>" in page
     assert "powersave" in (sweep / "report" / "summary.md").read_text()
 
 
