@@ -64,6 +64,7 @@ def preflight(argv: list[str], composed: ComposedConfigs | None = None) -> tuple
         compose,
         compose_with,
         duplicate_key,
+        ignored_by,
         plan,
         sweep_wide,
     )
@@ -90,7 +91,7 @@ def preflight(argv: list[str], composed: ComposedConfigs | None = None) -> tuple
         keep = None
         if composed is not None:
             keep = functools.partial(composed.compose, loader, CONFIG_NAME, hydra_lines)
-        kept, skipped, seen = [], [], set()
+        kept, skipped, seen, skipped_why = [], [], set(), []
         for job_overrides in sweep.jobs:
             if keep is not None and not extra_search:
                 cfg = compose_with(keep, job_overrides)
@@ -105,7 +106,8 @@ def preflight(argv: list[str], composed: ComposedConfigs | None = None) -> tuple
                 raise ConfigError(f"{exc}  [job: {swept}]") from None
             duplicate = duplicate_key(cfg)
             if duplicate is not None and duplicate in seen:
-                skipped.append(job_overrides)  # sequential again, with only `workers` changed
+                skipped.append(job_overrides)  # e.g. sequential again, with only `workers` changed
+                skipped_why.append((str(cfg.backend.name), ignored_by(cfg)))
                 continue
             seen.add(duplicate)
             kept.append(job_overrides)
@@ -131,14 +133,7 @@ def preflight(argv: list[str], composed: ComposedConfigs | None = None) -> tuple
     LAST_SWEEP_PLAN["composed"] = composed
     LAST_SWEEP_PLAN["rounds"] = rounds
     LAST_SWEEP_PLAN["configurations"] = len(sweep.jobs)
-    if skipped:
-        names = sorted({str(c.backend.name) for c in checked if duplicate_key(c) is not None})
-        print(
-            f"coresweep: note: {len(skipped)} job{'s' if len(skipped) > 1 else ''} skipped: "
-            f"backend={','.join(names)} ignores workers, "
-            "so it runs once per configuration (its runs are the baseline of every worker count)",
-            file=sys.stderr,
-        )
+    _note_skipped(skipped, skipped_why, overrides)
     if checked and not any(c.backend.name == "sequential" for c in checked):
         print(
             "coresweep: note: this sweep has no backend=sequential, so the report can show times "
@@ -153,6 +148,35 @@ def preflight(argv: list[str], composed: ComposedConfigs | None = None) -> tuple
     LAST_SWEEP_PLAN["interpreters"] = describe_selected(c.get("python") for c in checked)
     LAST_SWEEP_PLAN["report"] = bool(sweep.base.get("report", True))
     return argv + sweep.extra_overrides, len(sweep.jobs)
+
+
+def _note_skipped(
+    skipped: list[list[str]], why: list[tuple[str, tuple[str, ...]]], overrides: list[str]
+) -> None:
+    """One line when jobs the user's own command line asked for were left out because their
+    backend ignores a key they list (a preset's own lists are planned that way: no note)."""
+    # Keys the command line sweeps over several values (a single value skips nothing).
+    given = {
+        o.lstrip("+~").split("=", 1)[0]
+        for o in overrides
+        if "=" in o and any(m in o.split("=", 1)[1] for m in (",", "range(", "glob("))
+    }
+    ignored: dict[str, list[str]] = {}
+    count = 0
+    for backend, keys in why:
+        mine = [k for k in keys if k in given]
+        if mine:
+            count += 1
+            ignored.setdefault(backend, [])
+            ignored[backend] += [k for k in mine if k not in ignored[backend]]
+    if not count:
+        return
+    parts = [f"backend={b} ignores {' and '.join(keys)}" for b, keys in sorted(ignored.items())]
+    print(
+        f"coresweep: note: {count} job{'s' if count > 1 else ''} skipped: {'; '.join(parts)}, "
+        "so it runs once per configuration (its runs serve every value of those keys)",
+        file=sys.stderr,
+    )
 
 
 def _check_launcher(base: DictConfig, jobs: int) -> None:
