@@ -124,6 +124,7 @@ def _build(paths: list[Path], out_dir: Path | str | None) -> ReportResult:
     scaling_csv = out_dir / "scaling.csv"
     scaling.to_csv(scaling_csv, index=False, float_format="%.6g", lineterminator="\n")
     extras = Extras(
+        partial=partial_lines(paths),
         noise=noise_warnings(summary, environments),
         physics=physics_lines(summary),
         folklore=folklore_table(summary, rows, topology, claims_job.result),
@@ -188,6 +189,45 @@ def _build(paths: list[Path], out_dir: Path | str | None) -> ReportResult:
     )
 
 
+INTERRUPTED_FILE = "interrupted.json"
+#: Jobs that did not run, named one by one in the partial-report box before "and N more".
+MAX_NOT_RUN_SHOWN = 20
+
+
+def partial_lines(paths: Sequence[Path]) -> list[str]:
+    """For each sweep folder that was interrupted (``interrupted.json``, removed once a sweep
+    finishes): one line saying so, then one per job that did not run all its rounds."""
+    out: list[str] = []
+    for path in paths:
+        folder = path.parent if path.is_file() else path
+        record_path = folder / INTERRUPTED_FILE
+        try:
+            record = json.loads(record_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if not isinstance(record, Mapping):
+            continue
+        done, planned = record.get("job_runs_done"), record.get("job_runs_planned")
+        rounds = int(record.get("rounds") or 1)
+        what = "jobs" if rounds == 1 else "job runs"
+        not_run = [j for j in record.get("not_run") or [] if isinstance(j, Mapping)]
+        out.append(
+            f"Partial report: sweep {folder} was interrupted ({record.get('interrupted_at', '')}) after "
+            f"{done} of {planned} {what}; {len(not_run)} job{'s' if len(not_run) != 1 else ''} did not "
+            f"run{' all their rounds' if rounds > 1 else ''}, so every figure and verdict below rests on "
+            f"the runs that finished. Finish it with the same command and resume={folder}."
+        )
+        for job in not_run[:MAX_NOT_RUN_SHOWN]:
+            missing = job.get("rounds_missing") or []
+            when = ""
+            if rounds > 1:
+                when = f" (round{'s' if len(missing) != 1 else ''} {', '.join(map(str, missing))})"
+            out.append(f"job {job.get('job')}: {job.get('overrides', '')}{when}")
+        if len(not_run) > MAX_NOT_RUN_SHOWN:
+            out.append(f"and {len(not_run) - MAX_NOT_RUN_SHOWN} more (see {record_path})")
+    return out
+
+
 @dataclass
 class Extras:
     """The report's derived tables beyond the summary: noise, the classic claims, grain, weak scaling."""
@@ -200,6 +240,8 @@ class Extras:
     weak: pd.DataFrame = field(default_factory=pd.DataFrame)
     #: The summary table as text (header, rows), formatted once for both summary.md and the HTML.
     summary_table: tuple[list[str], list[list[str]]] | None = None
+    #: One line per interrupted sweep (``interrupted.json``): what ran and what did not.
+    partial: list[str] = field(default_factory=list)
 
 
 def _remove_stale_figures(out_dir: Path, drawn: set[str]) -> None:
@@ -635,9 +677,11 @@ def markdown_summary(
 ) -> str:
     extras = extras or Extras()
     n_ok = int(rows["ok"].sum()) if len(rows) else 0
-    parts = ["# coresweep summary", ""]
+    parts = ["# coresweep summary" + (" (partial: the sweep was interrupted)" if extras.partial else ""), ""]
     counts = f"{len(rows)} timed runs: {n_ok} ok, {len(rows) - n_ok} failed."
     parts.append(f"{counts} {interval_sentence(summary)}")
+    if extras.partial:
+        parts += ["", "## Partial report", ""] + [f"- {line}" for line in extras.partial]
     if extras.noise:
         parts += ["", "## Noise warnings", ""] + [f"- **warning:** {line}" for line in extras.noise]
     parts += ["", "## Physics checks", "", _physics_intro(extras.physics)]
@@ -695,6 +739,8 @@ code{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:
 .cards{display:flex;flex-wrap:wrap;gap:4px 18px;align-items:flex-start}
 .card h4{margin:6px 0 2px;font-size:13px;color:#444}
 .warn{background:#fff8e1;border:1px solid #f1d48a;padding:8px 12px}
+.partial{background:#fde8e8;border:2px solid #c0392b;padding:8px 12px;margin:10px 0}
+.partial ul{margin:4px 0 0 0;padding-left:20px}
 .noise{background:#fff4e5;border:1px solid #f0b35a;padding:8px 12px;margin:10px 0}
 .noise ul{margin:4px 0 0 0;padding-left:20px}
 .physics{background:#fdecea;border:1px solid #e59a94;padding:8px 12px;margin:10px 0}
@@ -1012,6 +1058,18 @@ def _physics_intro(physics: list[str]) -> str:
     )
 
 
+def _partial_html(partial: list[str]) -> str:
+    if not partial:
+        return ""
+    head, *jobs = partial
+    items = "".join(f"<li>{_e(line)}</li>" for line in jobs)
+    return (
+        f'<div class="partial" id="partial"><b>{_e(head)}</b>'
+        + (f"<p>Did not run:</p><ul>{items}</ul>" if items else "")
+        + "</div>"
+    )
+
+
 def _physics_html(physics: list[str]) -> str:
     if not physics:
         return ""
@@ -1085,8 +1143,12 @@ def render_html(
     n_failed = len(rows) - n_ok
     machines = sorted(rows["machine"].astype(str).unique()) if len(rows) else []
     sweeps = list(environments)
-    title = "coresweep report: " + ", ".join(machines or ["no rows"])
+    title = ("coresweep partial report: " if extras.partial else "coresweep report: ") + ", ".join(
+        machines or ["no rows"]
+    )
     nav = ["verdict", "claims", "figures", "scaling", "summary", "failures"]
+    if extras.partial:
+        nav.insert(0, "partial")
     if extras.noise:
         nav.insert(0, "noise")
     if extras.physics:
@@ -1113,6 +1175,7 @@ def render_html(
         f'<span class="{failed_class}">{n_failed} failed</span><span>{len(summary)} configurations</span>'
         f"<span>{n_warnings} warning{'s' if n_warnings != 1 else ''}</span></p>",
         "<nav>" + "".join(f'<a href="#{n}">{n}</a>' for n in nav) + "</nav>",
+        _partial_html(extras.partial),
         _physics_html(extras.physics),
         _noise_html(extras.noise),
         '<h2 id="verdict">Verdict</h2>',
