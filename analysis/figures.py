@@ -40,16 +40,18 @@ PANEL_H = 3.3
 MAX_COLS = 4
 MAX_PNG_PX = 2000
 
-#: Fixed colours: thread families in blues/teal, process families in oranges/reds, joblib's
-#: process backends in green/pink, so related backends look related in every figure.
+#: Fixed colours: thread families in blues/teal, process families in gold/orange/crimson,
+#: joblib's process backends in green/pink, so related backends look related in every figure;
+#: the three stdlib process backends differ in hue (gold, crimson, orange) and in marker
+#: (``BACKEND_MARKERS``), so pool and process_pool are told apart at a glance.
 BACKEND_COLOURS: dict[str, str] = {
     "sequential": "#4d4d4d",
     "thread": "#56b4e9",
     "thread_pool": "#0173b2",
     "joblib_threading": "#7b3294",
     "process": "#e6ab02",
-    "pool": "#ca9161",
-    "process_pool": "#d55e00",
+    "pool": "#b2182b",
+    "process_pool": "#f07d0a",
     "joblib_loky": "#029e73",
     "joblib_multiprocessing": "#cc78bc",
 }
@@ -68,6 +70,20 @@ EXTRA_COLOURS: tuple[str, ...] = (
 )
 LINESTYLES = ("-", "--", ":", "-.")
 MARKERS = ("o", "s", "^", "D", "v", "P", "X")
+#: Each known backend's first marker (its variants take the next ones): related backends that
+#: share a family of colours still differ in shape.
+BACKEND_MARKERS: dict[str, int] = {
+    "thread": 0,
+    "thread_pool": 1,
+    "joblib_threading": 2,
+    "process": 3,
+    "pool": 1,
+    "process_pool": 2,
+    "joblib_loky": 4,
+    "joblib_multiprocessing": 5,
+    "dask_distributed": 6,
+    "interpreter_pool": 0,
+}
 #: Sideways step between neighbouring series of the memory figure, in octaves of workers.
 MEMORY_DODGE = 0.035
 #: Series whose values differ by at most this share are named as coinciding (memory figure).
@@ -149,11 +165,13 @@ def _series_line(
     colour: str,
     label: str | None = None,
     marker_index: int | None = None,
+    backend: str = "",
 ) -> Any:
-    """One backend's line: its colour, and the line style and marker of its variant (or the
-    marker given, where markers tell apart series that may coincide)."""
+    """One backend's line: its colour, and the line style and marker of its variant (the
+    backend's own marker, then the next ones; or the marker given, where markers tell apart
+    series that may coincide)."""
     extra = {"label": label} if label is not None else {}
-    marker = v_index if marker_index is None else marker_index
+    marker = BACKEND_MARKERS.get(backend, 0) + v_index if marker_index is None else marker_index
     (line,) = ax.plot(
         xs,
         ys,
@@ -249,8 +267,7 @@ def _worker_panels(data: pd.DataFrame, grain_workloads: Iterable[str] = ()) -> _
     workers) makes every (workload, size) panel hold one worker count: a column of single
     points. Then the workload gets one panel and size becomes part of the series (see
     ``_variants``). A workload run at one worker count only has nothing to draw against
-    workers: it is left out (and named) when the grain figure shows it, or when it would be a
-    panel with a single point.
+    workers: it is always left out (and named), as a grain sweep's is.
     """
     grain_workloads = set(grain_workloads)
     titles: list[str] = []
@@ -275,11 +292,9 @@ def _worker_panels(data: pd.DataFrame, grain_workloads: Iterable[str] = ()) -> _
             one = f"{workload}: every run used {counts[0]} worker{'s' if counts[0] != 1 else ''}"
             if workload in grain_workloads:
                 left_out.append(one + " (the grain figure shows its speedup against task grain)")
-                continue
-            series = part[["machine", "backend", *VARIANT_DIMS, "size"]].drop_duplicates()
-            if series.groupby("machine").size().max() < 2:
-                left_out.append(one + " in a single configuration")
-                continue
+            else:  # a column of points at one x: nothing to read against workers
+                left_out.append(one + " (nothing to draw against workers: the summary table has them)")
+            continue
         panel_of[(workload, None)] = len(titles)
         titles.append(workload + (f" · size {sizes[0]}–{sizes[-1]}" if len(sizes) > 1 else ""))
     index = [
@@ -598,7 +613,9 @@ def line_figure(
                     panel_points.append((label, xs, ys))
                     xs = xs * 2.0 ** offset_of[label] if log2_x else xs + offset_of[label]
                     marker_index = order.index(label)
-                line = _series_line(ax, xs, ys, v_index, colour, label=label, marker_index=marker_index)
+                line = _series_line(
+                    ax, xs, ys, v_index, colour, label=label, marker_index=marker_index, backend=backend
+                )
                 handles.setdefault(label, line)
             for group in _coinciding(panel_points):
                 coinciding.setdefault(" = ".join(group), []).append(panel_title)
@@ -1078,7 +1095,7 @@ def grain_figure(summary: pd.DataFrame, topology: Mapping, palette: Mapping[str,
                 if has.sum() >= 2:
                     bands.append((_band_polygon(xs[has], lo[has], hi[has]), colour))
                     top = max(top, float(np.nanmax(hi[has])))
-                line = _series_line(ax, xs, ys, v_index, colour)
+                line = _series_line(ax, xs, ys, v_index, colour, backend=str(backend))
                 handles.setdefault(name, line)
                 top = max(top, float(np.nanmax(ys)))
                 where = (machine, workload, backend, *(str(values[d]) for d in GRAIN_VARIANTS), workers)
