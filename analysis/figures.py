@@ -523,6 +523,7 @@ def line_figure(
     # A series keeps its sideways offset in every panel: its place among all the figure's series.
     order = sorted(labels, key=lambda label: _legend_order(label, palette))
     offset_of = {label: (i - (len(order) - 1) / 2) * dodge for i, label in enumerate(order)}
+    max_offset = max(offset_of.values(), default=0.0)
     references = _sequential_values(summary, y) if sequential_reference else None
     coinciding: dict[str, list[str]] = {}  # "a = b" -> the panels where their lines coincide
     label_rows = _core_label_rows(topology.get(m) for m in machines)
@@ -611,7 +612,10 @@ def line_figure(
                 marker_index = None
                 if dodge:
                     panel_points.append((label, xs, ys))
-                    xs = xs * 2.0 ** offset_of[label] if log2_x else xs + offset_of[label]
+                    shift = np.full(xs.shape, offset_of[label])
+                    if logical:  # points within the CPUs are nudged leftwards only: never into the band
+                        shift = np.where(xs <= logical, shift - max_offset, shift)
+                    xs = xs * 2.0**shift if log2_x else xs + shift
                     marker_index = order.index(label)
                 line = _series_line(
                     ax, xs, ys, v_index, colour, label=label, marker_index=marker_index, backend=backend
@@ -1520,7 +1524,8 @@ PLANS: tuple[tuple[str, str, bool], ...] = (
         "Speedup against task grain (work per task) at one fixed worker count per machine (the one most "
         "grain series ran with; the crossover table covers all): at small grains per-task "
         "overhead (pickling, IPC, futures) eats the gain; × marks the crossover grain where speedup "
-        "reaches 1 (interpolated in log-grain; see the crossover table and crossover.csv).",
+        "reaches 1 (interpolated in log-grain; marked only where the speedup's interval crosses 1 "
+        "upward; see the crossover table and crossover.csv).",
         False,
     ),
     (

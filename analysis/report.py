@@ -596,6 +596,8 @@ def _crossover_text(r: Mapping[str, Any]) -> str:
         return f"never (speedup < 1 up to grain {fmt_grain(r['max_grain'])})"
     if status == "always":
         return f"always (≥ 1 already at grain {fmt_grain(r['min_grain'])})"
+    if status == "unclear":
+        return "unclear (the speedup's interval includes 1 where its median crosses it)"
     text = fmt_grain(r["crossover_grain"])
     lo, hi = float(r["crossover_grain_ci_low"]), float(r["crossover_grain_ci_high"])
     if np.isfinite(lo) and np.isfinite(hi):

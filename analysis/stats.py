@@ -1053,11 +1053,23 @@ def _log_crossing(grains: np.ndarray, values: np.ndarray, level: float = 1.0) ->
     return "crosses", float(math.exp(lg0 + t * (lg1 - lg0)))
 
 
+def _clearly_crosses(speedup: np.ndarray, low: np.ndarray, high: np.ndarray) -> bool:
+    """Some grain's interval lies wholly below 1 and a larger grain's wholly above 1 (without an
+    interval, the point value stands for it)."""
+    low = np.where(np.isfinite(low) & np.isfinite(high), low, speedup)
+    high = np.where(np.isfinite(low) & np.isfinite(high), high, speedup)
+    below = np.flatnonzero(high < 1.0)
+    above = np.flatnonzero(low > 1.0)
+    return bool(below.size and above.size and above.max() > below.min())
+
+
 def crossover_grains(summary: pd.DataFrame) -> pd.DataFrame:
     """Per grain series: the smallest grain at which the speedup reaches 1 (parallel starts to pay).
 
     ``crossover`` is "crosses" (``crossover_grain`` interpolated in log-grain between the two
-    measured grains around it), "always" (already >= 1 at the smallest grain measured: the
+    measured grains around it; only where the speedup's interval crosses 1 upward: some grain's
+    interval wholly below 1, a larger grain's wholly above), "unclear" (the median crosses 1
+    but the intervals do not), "always" (already >= 1 at the smallest grain measured: the
     crossover lies below it), or "never" (below 1 at every grain). The interval comes from the
     same interpolation on the speedup's bootstrap bounds: the upper bounds cross first.
     """
@@ -1081,6 +1093,11 @@ def crossover_grains(summary: pd.DataFrame) -> pd.DataFrame:
         _, early = _log_crossing(grains, high)
         late_status, late = _log_crossing(grains, low)
         notes = []
+        if status == "crosses" and not _clearly_crosses(speedup, low, high):
+            # The median passes 1, but no interval lies wholly below 1 before one lies wholly
+            # above it: the data cannot place a crossover (GIL-bound threads hover around 1).
+            status = "unclear"
+            notes.append("the speedup's interval includes 1 where the median crosses it: no clear crossover")
         if status == "always":
             notes.append(f"speedup >= 1 already at the smallest grain ({grains[0]:g})")
         elif status == "never":
