@@ -145,6 +145,48 @@ def save(fig: Figure, out_dir: Path, name: str, caption: str) -> FigureFile:
     return FigureFile(name, png, svg, caption)
 
 
+#: Average glyph width as a share of the font size (DejaVu Sans, mixed text), for wrapping.
+CHAR_W_EM = 0.56
+
+
+def _grow_bottom(fig: Figure, extra_in: float) -> None:
+    """Make the figure ``extra_in`` inches taller at the bottom, leaving everything drawn so far
+    where it was (axes, figure texts and legends keep their place from the top)."""
+    width, height = fig.get_size_inches()
+    new_h = height + extra_in
+
+    def moved(y: float) -> float:
+        return (y * height + extra_in) / new_h
+
+    anchors = []
+    for legend in fig.legends:
+        box = legend.get_bbox_to_anchor()  # display units, at the current size
+        anchors.append((legend, box.x0 / fig.dpi / width, box.y0 / fig.dpi))
+    for ax in fig.axes:
+        pos = ax.get_position()
+        ax.set_position([pos.x0, moved(pos.y0), pos.width, pos.height * height / new_h])
+    texts = list(fig.texts) + ([fig._suptitle] if getattr(fig, "_suptitle", None) is not None else [])
+    for text in texts:
+        if text.get_transform() == fig.transFigure:
+            text.set_y(moved(text.get_position()[1]))
+    fig.set_size_inches(width, new_h)
+    for legend, x, y_in in anchors:
+        legend.set_bbox_to_anchor((x, (y_in + extra_in) / new_h), transform=fig.transFigure)
+
+
+def figure_note(fig: Figure, text: str, left_in: float, room_in: float, fontsize: float = 8) -> None:
+    """A caption at the figure's foot, wrapped to its width; the figure grows at the bottom when
+    the wrapped lines need more than the ``room_in`` inches its layout left for them."""
+    width, _ = fig.get_size_inches()
+    chars = max(20, int((width - left_in - 0.15) * 72 / (fontsize * CHAR_W_EM)))
+    lines = [ln for part in text.split("\n") for ln in (textwrap.wrap(part, chars) or [""])]
+    need = 0.1 + len(lines) * fontsize * 1.3 / 72
+    if need > room_in:
+        _grow_bottom(fig, need - room_in)
+    height = fig.get_size_inches()[1]
+    fig.text(left_in / width, 0.1 / height, "\n".join(lines), fontsize=fontsize, color="#444444", va="bottom")
+
+
 def _message_figure(title: str, message: str) -> Figure:
     fig, ax = plt.subplots(figsize=(6.5, 2.2))
     ax.set_axis_off()
@@ -351,6 +393,13 @@ def _worker_axis(ax: plt.Axes, workers: np.ndarray, log2: bool) -> None:
         ticks = sorted({t for t in ticks if t & (t - 1) == 0} | {ticks[0], ticks[-1]})
     ax.xaxis.set_major_locator(FixedLocator(ticks))
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
+
+
+def _ratio_tick(value: float, _pos: Any = None) -> str:
+    """A tick of a log2 ratio axis: 0.25 stays short, 2^-10 reads 1/1024 (not 0.000976562)."""
+    if 0 < value < 0.1:
+        return f"1/{1 / value:.0f}"
+    return f"{value:g}"
 
 
 def _log2_ticks(low: float, high: float, most: int = 8) -> list[float]:
@@ -669,7 +718,7 @@ def line_figure(
                 ax.set_yscale("log", base=2)
                 ax.set_ylim(bottom, top)
                 ax.yaxis.set_major_locator(FixedLocator(_log2_ticks(bottom, top)))
-                ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
+                ax.yaxis.set_major_formatter(FuncFormatter(_ratio_tick))
                 ax.yaxis.set_minor_locator(NullLocator())
             else:
                 ax.set_ylim(0, top * 1.12 if np.isfinite(top) and top > 0 else 1.0)
@@ -686,8 +735,6 @@ def line_figure(
             for group, where in coinciding.items()
         )
         note += f" Equal within {COINCIDE:.0%} at every point: {same}."
-    if note:
-        fig.text(layout.left / width * 0.4, 0.1 / height, note, fontsize=8, color="#444444", va="bottom")
     if handles:
         ordered = sorted(handles.items(), key=lambda kv: _legend_order(kv[0], palette))
         fig.legend(
@@ -699,6 +746,8 @@ def line_figure(
             title="backend",
             alignment="left",
         )
+    if note:
+        figure_note(fig, note, layout.left * 0.4, room_in=layout.bottom - 0.55)
     return fig
 
 
@@ -1226,6 +1275,7 @@ def best_figure(summary: pd.DataFrame, topology: Mapping, palette: Mapping[str, 
         width=int(width * 14),
     )
     bottom = 0.3 + 0.15 * len(caption)
+    caption_room = bottom - 0.05
     height = top + sum(len(b[2]) * cell_h for b in blocks) + 0.95 * (len(blocks) - 1) + bottom
     fig = plt.figure(figsize=(width, height))
     y_top = height - top
@@ -1287,7 +1337,7 @@ def best_figure(summary: pd.DataFrame, topology: Mapping, palette: Mapping[str, 
                     linespacing=1.15,
                 )
     fig.suptitle(title, x=0.01, y=1 - 0.15 / height, ha="left", va="top", fontsize=11)
-    fig.text(0.01, 0.12 / height, "\n".join(caption), fontsize=8, color="#444444", va="bottom")
+    figure_note(fig, "\n".join(caption), 0.01 * width, room_in=caption_room)
     return fig
 
 
