@@ -920,15 +920,21 @@ def startup_figure(summary: pd.DataFrame, topology: Mapping, palette: Mapping[st
     machines = sorted(data["machine"].unique())
     n_groups = data.groupby("machine")["group"].nunique().max()
     panel_w = max(5.6, 1.0 + 0.55 * n_groups + 0.12 * data.groupby(["machine", "group"]).size().max())
-    width, top, bottom, row_h = 2 * panel_w + 0.9, 0.75, 1.25, 2.9
+    # Tick labels turn 30°, right-aligned at their bar: the longest reaches this far left and
+    # down (8 pt), so the margins hold it ("joblib_multiprocessing (forkserver)" was cut off).
+    label_in = max(len(g) for g in data["group"]) * 8 * CHAR_W_EM / 72
+    first_tick_in = 0.6 / (n_groups + 0.2) * (panel_w - 0.75)
+    left = max(0.75, label_in * math.cos(math.radians(30)) - first_tick_in + 0.15)
+    bottom = max(1.25, label_in * math.sin(math.radians(30)) + 0.45)
+    width, top, row_h = 2 * panel_w + 0.9 + (left - 0.75), 0.75, 2.9
     height = top + len(machines) * (row_h + bottom) - 0.2
     fig, axes = plt.subplots(len(machines), 2, figsize=(width, height), squeeze=False)
     fig.subplots_adjust(
-        left=0.75 / width,
+        left=left / width,
         right=1 - 0.15 / width,
         top=1 - top / height,
         bottom=(bottom - 0.2) / height,
-        wspace=0.75 / panel_w,
+        wspace=max(0.75, left) / panel_w,
         hspace=bottom / row_h,
     )
     for m_index, machine in enumerate(machines):
@@ -1628,6 +1634,26 @@ def draw_one(
         return save(fig, out_dir, name, caption)
 
 
+#: Figures that show speedups (a borrowed baseline is named in their captions).
+SPEEDUP_FIGURES = ("speedup", "efficiency", "best", "grain")
+
+
+def _borrowed_caption(summary: pd.DataFrame, name: str) -> str:
+    """" Speedups of … use the baseline of sweep X …" where a speedup borrowed one, else ""."""
+    if name not in SPEEDUP_FIGURES or "baseline_sweep" not in summary or summary.empty:
+        return ""
+    lent = summary[summary["baseline_sweep"].fillna("").astype(str).ne("")]
+    lent = lent[np.isfinite(lent["speedup"].astype("float64"))]
+    if lent.empty:
+        return ""
+    names = ", ".join(sorted(lent["baseline_sweep"].astype(str).unique()))
+    return (
+        f" Baseline borrowed: {len(lent)} configuration{'s' if len(lent) != 1 else ''} ran in a sweep "
+        f"without sequential runs; their speedups use the sequential runs of sweep {names} (same machine, "
+        "measured at another time)."
+    )
+
+
 class FigureJobs:
     """Every figure of a report, drawn in worker processes when that pays, else in this one.
 
@@ -1658,7 +1684,7 @@ class FigureJobs:
             if reason:
                 self.skipped.append((name, reason))
             elif always or _has_values(summary, name):
-                self.plans.append((name, caption))
+                self.plans.append((name, caption + _borrowed_caption(summary, name)))
         # Plan indices, costliest first: workers (and, once free, the caller) take them in this
         # order from one shared counter, so all of them finish at about the same time.
         self._order = sorted(range(len(self.plans)), key=lambda i: -DRAW_COST.get(self.plans[i][0], 1))

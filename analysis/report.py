@@ -309,6 +309,9 @@ def is_flagged(row: Mapping[str, Any]) -> bool:
 
 def _speedup_text(row: Mapping[str, Any]) -> str:
     text = fmt_ratio_ci(row["speedup"], row["speedup_ci_low"], row["speedup_ci_high"])
+    borrowed = borrowed_from(row)
+    if borrowed and np.isfinite(float(row["speedup"])):
+        text += f" (baseline borrowed from sweep {borrowed})"
     return f"{text} {FLAG_MARK}" if is_flagged(row) else text
 
 
@@ -396,6 +399,22 @@ def _varying(frame: pd.DataFrame, dims: Iterable[str] = VARIANT_DIMS) -> list[st
     return [d for d in dims if d in frame and frame[d].nunique(dropna=False) > 1]
 
 
+def borrowed_line(summary: pd.DataFrame) -> str:
+    """One sentence naming every sweep whose baseline another sweep's speedups borrowed, or ""."""
+    if "baseline_sweep" not in summary:
+        return ""
+    lent = summary["baseline_sweep"].fillna("").astype(str)
+    lent = lent[lent.ne("") & np.isfinite(summary["speedup"].astype("float64"))]
+    if lent.empty:
+        return ""
+    names = ", ".join(sorted(lent.unique()))
+    return (
+        f"{len(lent)} configuration{'s' if len(lent) != 1 else ''} ran in a sweep without its own "
+        f"sequential runs: their speedups use the baseline of sweep {names} (same machine, interpreter, "
+        "workload, size and grain, measured at another time), marked “baseline borrowed” wherever shown."
+    )
+
+
 def verdict_lines(summary: pd.DataFrame) -> list[str]:
     """One sentence per (machine, workload, size): the fastest configuration and its speedup CI."""
     best = best_per_workload(summary)
@@ -435,7 +454,8 @@ def verdict_lines(summary: pd.DataFrame) -> list[str]:
             )
             continue
         lines.append(where + ": " + _best_sentence(row, group, vary) + ".")
-    return lines
+    borrowed = borrowed_line(summary)
+    return lines + ([borrowed] if borrowed else [])
 
 
 def _interval(row: Mapping[str, Any]) -> tuple[float, float]:
