@@ -77,12 +77,12 @@ BACKEND_MARKERS: dict[str, int] = {
     "thread_pool": 1,
     "joblib_threading": 2,
     "process": 3,
-    "pool": 1,
-    "process_pool": 2,
-    "joblib_loky": 4,
-    "joblib_multiprocessing": 5,
+    "pool": 4,
+    "process_pool": 5,
+    "joblib_loky": 2,
+    "joblib_multiprocessing": 0,
     "dask_distributed": 6,
-    "interpreter_pool": 0,
+    "interpreter_pool": 3,
 }
 #: Sideways step between neighbouring series of the memory figure, in octaves of workers.
 MEMORY_DODGE = 0.035
@@ -396,8 +396,9 @@ def _worker_axis(ax: plt.Axes, workers: np.ndarray, log2: bool) -> None:
 
 
 def _ratio_tick(value: float, _pos: Any = None) -> str:
-    """A tick of a log2 ratio axis: 0.25 stays short, 2^-10 reads 1/1024 (not 0.000976562)."""
-    if 0 < value < 0.1:
+    """A tick of a log2 ratio axis: 2^-3 reads 1/8, 2^-10 1/1024 (not 0.000976562): short enough
+    for the fixed left margin."""
+    if 0 < value < 0.3 and abs(1 / value - round(1 / value)) < 1e-6:
         return f"1/{1 / value:.0f}"
     return f"{value:g}"
 
@@ -484,7 +485,7 @@ class _Layout:
     rows: int
     cols: int
     legend_chars: int
-    left: float = 0.75
+    left: float = 0.85
     right_gap: float = 0.25
     bottom: float = 0.6
     top: float = 0.75
@@ -1112,6 +1113,7 @@ def grain_figure(summary: pd.DataFrame, topology: Mapping, palette: Mapping[str,
     )
     handles: dict[str, Any] = {}
     used: set = set()
+    clipped: list[str] = []
     v_indices = _variant_indices(data, variants)
     by_panel = dict(iter(data.groupby(["machine", "workers", "workload", "_size_key"], sort=True)))
     n_keys = data.groupby(["machine", "workload"])["_size_key"].nunique().to_dict()
@@ -1135,6 +1137,7 @@ def grain_figure(summary: pd.DataFrame, topology: Mapping, palette: Mapping[str,
                 )
                 continue
             top = float(workers)
+            band_top = 0.0
             bands = []
             for (backend, *rest), series in part.groupby(
                 ["backend", *GRAIN_VARIANTS], sort=True, dropna=False
@@ -1153,7 +1156,7 @@ def grain_figure(summary: pd.DataFrame, topology: Mapping, palette: Mapping[str,
                 has = np.isfinite(lo) & np.isfinite(hi)
                 if has.sum() >= 2:
                     bands.append((_band_polygon(xs[has], lo[has], hi[has]), colour))
-                    top = max(top, float(np.nanmax(hi[has])))
+                    band_top = max(band_top, float(np.nanmax(hi[has])))
                 line = _series_line(ax, xs, ys, v_index, colour, backend=str(backend))
                 handles.setdefault(name, line)
                 top = max(top, float(np.nanmax(ys)))
@@ -1182,6 +1185,11 @@ def grain_figure(summary: pd.DataFrame, topology: Mapping, palette: Mapping[str,
                 1.0, color=palette.get(SEQUENTIAL, BACKEND_COLOURS[SEQUENTIAL]), linewidth=1.2, zorder=1
             )
             handles.setdefault(guides[1], Line2D([], [], color=BACKEND_COLOURS[SEQUENTIAL]))
+            # An interval far above every measured speedup (few rounds: a t interval with 1-2
+            # degrees of freedom) would flatten the panel: it runs off the top, and the caption says so.
+            if band_top > top * 1.5:
+                clipped.append(label)
+            top = max(top, min(band_top, top * 1.5))
             ax.set_ylim(0, top * 1.12)
             ax.yaxis.set_major_locator(MaxNLocator(6, steps=[1, 2, 2.5, 5, 10]))
             grains = np.unique(part["grain"].astype("float64").to_numpy())
@@ -1193,6 +1201,14 @@ def grain_figure(summary: pd.DataFrame, topology: Mapping, palette: Mapping[str,
             ax.xaxis.set_minor_locator(NullLocator())
     ordered = dict(sorted(handles.items(), key=lambda kv: _legend_order(kv[0], palette)))
     _finish(fig, axes, layout, used, title, ordered, "backend")
+    if clipped:
+        figure_note(
+            fig,
+            "Some 95% intervals run past the top of the panel (" + ", ".join(clipped) + "): too few rounds "
+            "to pin those speedups down (coresweep rounds=5 narrows them).",
+            layout.left * 0.4,
+            room_in=layout.bottom - 0.55,
+        )
     return fig
 
 
@@ -1403,6 +1419,9 @@ def _strong_lines(
     return out
 
 
+WEAK_LABEL = "weak: size ∝ workers (labels = workers)"
+
+
 def size_figure(summary: pd.DataFrame, topology: Mapping, palette: Mapping[str, str]) -> Figure:
     """Wall time against problem size (log-log): strong scaling lines and weak-scaling ladders."""
     title = "Wall time vs problem size (median; log-log)"
@@ -1427,7 +1446,7 @@ def size_figure(summary: pd.DataFrame, topology: Mapping, palette: Mapping[str, 
     worker_styles: dict[int, int] = {}
     backends = sorted(set(strong["backend"].astype(str)) | set(weak["backend"].astype(str)))
     fig, axes, layout = _fig_layout(
-        len(panels), None, max(len(t) for t in [*backends, *guides, "weak: size ∝ workers"]) + 4
+        len(panels), None, max(len(t) for t in [*backends, *guides, WEAK_LABEL]) + 4
     )
     handles: dict[str, Any] = {}
     used: set = set()
@@ -1511,7 +1530,7 @@ def size_figure(summary: pd.DataFrame, topology: Mapping, palette: Mapping[str, 
             )
             handles.setdefault(str(backend), Line2D([], [], color=colour, lw=2))
             handles.setdefault(
-                "weak: size ∝ workers (labels = workers)",
+                WEAK_LABEL,
                 Line2D([], [], color="#666666", ls="-.", marker="D"),
             )
             handles.setdefault(guides[1], Line2D([], [], color="#666666", linestyle=(0, (1, 2))))
