@@ -40,16 +40,18 @@ PANEL_H = 3.3
 MAX_COLS = 4
 MAX_PNG_PX = 2000
 
-#: Fixed colours: thread families in blues/teal, process families in oranges/reds, joblib's
-#: process backends in green/pink, so related backends look related in every figure.
+#: Fixed colours: thread families in blues/teal, process families in gold/orange/crimson,
+#: joblib's process backends in green/pink, so related backends look related in every figure;
+#: the three stdlib process backends differ in hue (gold, crimson, orange) and in marker
+#: (``BACKEND_MARKERS``), so pool and process_pool are told apart at a glance.
 BACKEND_COLOURS: dict[str, str] = {
     "sequential": "#4d4d4d",
     "thread": "#56b4e9",
     "thread_pool": "#0173b2",
     "joblib_threading": "#7b3294",
     "process": "#e6ab02",
-    "pool": "#ca9161",
-    "process_pool": "#d55e00",
+    "pool": "#b2182b",
+    "process_pool": "#f07d0a",
     "joblib_loky": "#029e73",
     "joblib_multiprocessing": "#cc78bc",
 }
@@ -68,6 +70,20 @@ EXTRA_COLOURS: tuple[str, ...] = (
 )
 LINESTYLES = ("-", "--", ":", "-.")
 MARKERS = ("o", "s", "^", "D", "v", "P", "X")
+#: Each known backend's first marker (its variants take the next ones): related backends that
+#: share a family of colours still differ in shape.
+BACKEND_MARKERS: dict[str, int] = {
+    "thread": 0,
+    "thread_pool": 1,
+    "joblib_threading": 2,
+    "process": 3,
+    "pool": 4,
+    "process_pool": 5,
+    "joblib_loky": 2,
+    "joblib_multiprocessing": 0,
+    "dask_distributed": 6,
+    "interpreter_pool": 3,
+}
 #: Sideways step between neighbouring series of the memory figure, in octaves of workers.
 MEMORY_DODGE = 0.035
 #: Series whose values differ by at most this share are named as coinciding (memory figure).
@@ -129,6 +145,48 @@ def save(fig: Figure, out_dir: Path, name: str, caption: str) -> FigureFile:
     return FigureFile(name, png, svg, caption)
 
 
+#: Average glyph width as a share of the font size (DejaVu Sans, mixed text), for wrapping.
+CHAR_W_EM = 0.56
+
+
+def _grow_bottom(fig: Figure, extra_in: float) -> None:
+    """Make the figure ``extra_in`` inches taller at the bottom, leaving everything drawn so far
+    where it was (axes, figure texts and legends keep their place from the top)."""
+    width, height = fig.get_size_inches()
+    new_h = height + extra_in
+
+    def moved(y: float) -> float:
+        return (y * height + extra_in) / new_h
+
+    anchors = []
+    for legend in fig.legends:
+        box = legend.get_bbox_to_anchor()  # display units, at the current size
+        anchors.append((legend, box.x0 / fig.dpi / width, box.y0 / fig.dpi))
+    for ax in fig.axes:
+        pos = ax.get_position()
+        ax.set_position([pos.x0, moved(pos.y0), pos.width, pos.height * height / new_h])
+    texts = list(fig.texts) + ([fig._suptitle] if getattr(fig, "_suptitle", None) is not None else [])
+    for text in texts:
+        if text.get_transform() == fig.transFigure:
+            text.set_y(moved(text.get_position()[1]))
+    fig.set_size_inches(width, new_h)
+    for legend, x, y_in in anchors:
+        legend.set_bbox_to_anchor((x, (y_in + extra_in) / new_h), transform=fig.transFigure)
+
+
+def figure_note(fig: Figure, text: str, left_in: float, room_in: float, fontsize: float = 8) -> None:
+    """A caption at the figure's foot, wrapped to its width; the figure grows at the bottom when
+    the wrapped lines need more than the ``room_in`` inches its layout left for them."""
+    width, _ = fig.get_size_inches()
+    chars = max(20, int((width - left_in - 0.15) * 72 / (fontsize * CHAR_W_EM)))
+    lines = [ln for part in text.split("\n") for ln in (textwrap.wrap(part, chars) or [""])]
+    need = 0.1 + len(lines) * fontsize * 1.3 / 72
+    if need > room_in:
+        _grow_bottom(fig, need - room_in)
+    height = fig.get_size_inches()[1]
+    fig.text(left_in / width, 0.1 / height, "\n".join(lines), fontsize=fontsize, color="#444444", va="bottom")
+
+
 def _message_figure(title: str, message: str) -> Figure:
     fig, ax = plt.subplots(figsize=(6.5, 2.2))
     ax.set_axis_off()
@@ -149,11 +207,13 @@ def _series_line(
     colour: str,
     label: str | None = None,
     marker_index: int | None = None,
+    backend: str = "",
 ) -> Any:
-    """One backend's line: its colour, and the line style and marker of its variant (or the
-    marker given, where markers tell apart series that may coincide)."""
+    """One backend's line: its colour, and the line style and marker of its variant (the
+    backend's own marker, then the next ones; or the marker given, where markers tell apart
+    series that may coincide)."""
     extra = {"label": label} if label is not None else {}
-    marker = v_index if marker_index is None else marker_index
+    marker = BACKEND_MARKERS.get(backend, 0) + v_index if marker_index is None else marker_index
     (line,) = ax.plot(
         xs,
         ys,
@@ -249,8 +309,7 @@ def _worker_panels(data: pd.DataFrame, grain_workloads: Iterable[str] = ()) -> _
     workers) makes every (workload, size) panel hold one worker count: a column of single
     points. Then the workload gets one panel and size becomes part of the series (see
     ``_variants``). A workload run at one worker count only has nothing to draw against
-    workers: it is left out (and named) when the grain figure shows it, or when it would be a
-    panel with a single point.
+    workers: it is always left out (and named), as a grain sweep's is.
     """
     grain_workloads = set(grain_workloads)
     titles: list[str] = []
@@ -275,11 +334,9 @@ def _worker_panels(data: pd.DataFrame, grain_workloads: Iterable[str] = ()) -> _
             one = f"{workload}: every run used {counts[0]} worker{'s' if counts[0] != 1 else ''}"
             if workload in grain_workloads:
                 left_out.append(one + " (the grain figure shows its speedup against task grain)")
-                continue
-            series = part[["machine", "backend", *VARIANT_DIMS, "size"]].drop_duplicates()
-            if series.groupby("machine").size().max() < 2:
-                left_out.append(one + " in a single configuration")
-                continue
+            else:  # a column of points at one x: nothing to read against workers
+                left_out.append(one + " (nothing to draw against workers: the summary table has them)")
+            continue
         panel_of[(workload, None)] = len(titles)
         titles.append(workload + (f" · size {sizes[0]}–{sizes[-1]}" if len(sizes) > 1 else ""))
     index = [
@@ -336,6 +393,14 @@ def _worker_axis(ax: plt.Axes, workers: np.ndarray, log2: bool) -> None:
         ticks = sorted({t for t in ticks if t & (t - 1) == 0} | {ticks[0], ticks[-1]})
     ax.xaxis.set_major_locator(FixedLocator(ticks))
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
+
+
+def _ratio_tick(value: float, _pos: Any = None) -> str:
+    """A tick of a log2 ratio axis: 2^-3 reads 1/8, 2^-10 1/1024 (not 0.000976562): short enough
+    for the fixed left margin."""
+    if 0 < value < 0.3 and abs(1 / value - round(1 / value)) < 1e-6:
+        return f"1/{1 / value:.0f}"
+    return f"{value:g}"
 
 
 def _log2_ticks(low: float, high: float, most: int = 8) -> list[float]:
@@ -420,7 +485,7 @@ class _Layout:
     rows: int
     cols: int
     legend_chars: int
-    left: float = 0.75
+    left: float = 0.85
     right_gap: float = 0.25
     bottom: float = 0.6
     top: float = 0.75
@@ -508,6 +573,7 @@ def line_figure(
     # A series keeps its sideways offset in every panel: its place among all the figure's series.
     order = sorted(labels, key=lambda label: _legend_order(label, palette))
     offset_of = {label: (i - (len(order) - 1) / 2) * dodge for i, label in enumerate(order)}
+    max_offset = max(offset_of.values(), default=0.0)
     references = _sequential_values(summary, y) if sequential_reference else None
     coinciding: dict[str, list[str]] = {}  # "a = b" -> the panels where their lines coincide
     label_rows = _core_label_rows(topology.get(m) for m in machines)
@@ -596,9 +662,14 @@ def line_figure(
                 marker_index = None
                 if dodge:
                     panel_points.append((label, xs, ys))
-                    xs = xs * 2.0 ** offset_of[label] if log2_x else xs + offset_of[label]
+                    shift = np.full(xs.shape, offset_of[label])
+                    if logical:  # points within the CPUs are nudged leftwards only: never into the band
+                        shift = np.where(xs <= logical, shift - max_offset, shift)
+                    xs = xs * 2.0**shift if log2_x else xs + shift
                     marker_index = order.index(label)
-                line = _series_line(ax, xs, ys, v_index, colour, label=label, marker_index=marker_index)
+                line = _series_line(
+                    ax, xs, ys, v_index, colour, label=label, marker_index=marker_index, backend=backend
+                )
                 handles.setdefault(label, line)
             for group in _coinciding(panel_points):
                 coinciding.setdefault(" = ".join(group), []).append(panel_title)
@@ -648,7 +719,7 @@ def line_figure(
                 ax.set_yscale("log", base=2)
                 ax.set_ylim(bottom, top)
                 ax.yaxis.set_major_locator(FixedLocator(_log2_ticks(bottom, top)))
-                ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
+                ax.yaxis.set_major_formatter(FuncFormatter(_ratio_tick))
                 ax.yaxis.set_minor_locator(NullLocator())
             else:
                 ax.set_ylim(0, top * 1.12 if np.isfinite(top) and top > 0 else 1.0)
@@ -665,8 +736,6 @@ def line_figure(
             for group, where in coinciding.items()
         )
         note += f" Equal within {COINCIDE:.0%} at every point: {same}."
-    if note:
-        fig.text(layout.left / width * 0.4, 0.1 / height, note, fontsize=8, color="#444444", va="bottom")
     if handles:
         ordered = sorted(handles.items(), key=lambda kv: _legend_order(kv[0], palette))
         fig.legend(
@@ -678,6 +747,8 @@ def line_figure(
             title="backend",
             alignment="left",
         )
+    if note:
+        figure_note(fig, note, layout.left * 0.4, room_in=layout.bottom - 0.55)
     return fig
 
 
@@ -850,15 +921,21 @@ def startup_figure(summary: pd.DataFrame, topology: Mapping, palette: Mapping[st
     machines = sorted(data["machine"].unique())
     n_groups = data.groupby("machine")["group"].nunique().max()
     panel_w = max(5.6, 1.0 + 0.55 * n_groups + 0.12 * data.groupby(["machine", "group"]).size().max())
-    width, top, bottom, row_h = 2 * panel_w + 0.9, 0.75, 1.25, 2.9
+    # Tick labels turn 30°, right-aligned at their bar: the longest reaches this far left and
+    # down (8 pt), so the margins hold it ("joblib_multiprocessing (forkserver)" was cut off).
+    label_in = max(len(g) for g in data["group"]) * 8 * CHAR_W_EM / 72
+    first_tick_in = 0.6 / (n_groups + 0.2) * (panel_w - 0.75)
+    left = max(0.75, label_in * math.cos(math.radians(30)) - first_tick_in + 0.15)
+    bottom = max(1.25, label_in * math.sin(math.radians(30)) + 0.45)
+    width, top, row_h = 2 * panel_w + 0.9 + (left - 0.75), 0.75, 2.9
     height = top + len(machines) * (row_h + bottom) - 0.2
     fig, axes = plt.subplots(len(machines), 2, figsize=(width, height), squeeze=False)
     fig.subplots_adjust(
-        left=0.75 / width,
+        left=left / width,
         right=1 - 0.15 / width,
         top=1 - top / height,
         bottom=(bottom - 0.2) / height,
-        wspace=0.75 / panel_w,
+        wspace=max(0.75, left) / panel_w,
         hspace=bottom / row_h,
     )
     for m_index, machine in enumerate(machines):
@@ -1036,6 +1113,7 @@ def grain_figure(summary: pd.DataFrame, topology: Mapping, palette: Mapping[str,
     )
     handles: dict[str, Any] = {}
     used: set = set()
+    clipped: list[str] = []
     v_indices = _variant_indices(data, variants)
     by_panel = dict(iter(data.groupby(["machine", "workers", "workload", "_size_key"], sort=True)))
     n_keys = data.groupby(["machine", "workload"])["_size_key"].nunique().to_dict()
@@ -1059,6 +1137,7 @@ def grain_figure(summary: pd.DataFrame, topology: Mapping, palette: Mapping[str,
                 )
                 continue
             top = float(workers)
+            band_top = 0.0
             bands = []
             for (backend, *rest), series in part.groupby(
                 ["backend", *GRAIN_VARIANTS], sort=True, dropna=False
@@ -1077,8 +1156,8 @@ def grain_figure(summary: pd.DataFrame, topology: Mapping, palette: Mapping[str,
                 has = np.isfinite(lo) & np.isfinite(hi)
                 if has.sum() >= 2:
                     bands.append((_band_polygon(xs[has], lo[has], hi[has]), colour))
-                    top = max(top, float(np.nanmax(hi[has])))
-                line = _series_line(ax, xs, ys, v_index, colour)
+                    band_top = max(band_top, float(np.nanmax(hi[has])))
+                line = _series_line(ax, xs, ys, v_index, colour, backend=str(backend))
                 handles.setdefault(name, line)
                 top = max(top, float(np.nanmax(ys)))
                 where = (machine, workload, backend, *(str(values[d]) for d in GRAIN_VARIANTS), workers)
@@ -1106,6 +1185,11 @@ def grain_figure(summary: pd.DataFrame, topology: Mapping, palette: Mapping[str,
                 1.0, color=palette.get(SEQUENTIAL, BACKEND_COLOURS[SEQUENTIAL]), linewidth=1.2, zorder=1
             )
             handles.setdefault(guides[1], Line2D([], [], color=BACKEND_COLOURS[SEQUENTIAL]))
+            # An interval far above every measured speedup (few rounds: a t interval with 1-2
+            # degrees of freedom) would flatten the panel: it runs off the top, and the caption says so.
+            if band_top > top * 1.5:
+                clipped.append(label)
+            top = max(top, min(band_top, top * 1.5))
             ax.set_ylim(0, top * 1.12)
             ax.yaxis.set_major_locator(MaxNLocator(6, steps=[1, 2, 2.5, 5, 10]))
             grains = np.unique(part["grain"].astype("float64").to_numpy())
@@ -1117,6 +1201,14 @@ def grain_figure(summary: pd.DataFrame, topology: Mapping, palette: Mapping[str,
             ax.xaxis.set_minor_locator(NullLocator())
     ordered = dict(sorted(handles.items(), key=lambda kv: _legend_order(kv[0], palette)))
     _finish(fig, axes, layout, used, title, ordered, "backend")
+    if clipped:
+        figure_note(
+            fig,
+            "Some 95% intervals run past the top of the panel (" + ", ".join(clipped) + "): too few rounds "
+            "to pin those speedups down (coresweep rounds=5 narrows them).",
+            layout.left * 0.4,
+            room_in=layout.bottom - 0.55,
+        )
     return fig
 
 
@@ -1205,6 +1297,7 @@ def best_figure(summary: pd.DataFrame, topology: Mapping, palette: Mapping[str, 
         width=int(width * 14),
     )
     bottom = 0.3 + 0.15 * len(caption)
+    caption_room = bottom - 0.05
     height = top + sum(len(b[2]) * cell_h for b in blocks) + 0.95 * (len(blocks) - 1) + bottom
     fig = plt.figure(figsize=(width, height))
     y_top = height - top
@@ -1266,7 +1359,7 @@ def best_figure(summary: pd.DataFrame, topology: Mapping, palette: Mapping[str, 
                     linespacing=1.15,
                 )
     fig.suptitle(title, x=0.01, y=1 - 0.15 / height, ha="left", va="top", fontsize=11)
-    fig.text(0.01, 0.12 / height, "\n".join(caption), fontsize=8, color="#444444", va="bottom")
+    figure_note(fig, "\n".join(caption), 0.01 * width, room_in=caption_room)
     return fig
 
 
@@ -1326,6 +1419,9 @@ def _strong_lines(
     return out
 
 
+WEAK_LABEL = "weak: size ∝ workers (labels = workers)"
+
+
 def size_figure(summary: pd.DataFrame, topology: Mapping, palette: Mapping[str, str]) -> Figure:
     """Wall time against problem size (log-log): strong scaling lines and weak-scaling ladders."""
     title = "Wall time vs problem size (median; log-log)"
@@ -1350,7 +1446,7 @@ def size_figure(summary: pd.DataFrame, topology: Mapping, palette: Mapping[str, 
     worker_styles: dict[int, int] = {}
     backends = sorted(set(strong["backend"].astype(str)) | set(weak["backend"].astype(str)))
     fig, axes, layout = _fig_layout(
-        len(panels), None, max(len(t) for t in [*backends, *guides, "weak: size ∝ workers"]) + 4
+        len(panels), None, max(len(t) for t in [*backends, *guides, WEAK_LABEL]) + 4
     )
     handles: dict[str, Any] = {}
     used: set = set()
@@ -1434,7 +1530,7 @@ def size_figure(summary: pd.DataFrame, topology: Mapping, palette: Mapping[str, 
             )
             handles.setdefault(str(backend), Line2D([], [], color=colour, lw=2))
             handles.setdefault(
-                "weak: size ∝ workers (labels = workers)",
+                WEAK_LABEL,
                 Line2D([], [], color="#666666", ls="-.", marker="D"),
             )
             handles.setdefault(guides[1], Line2D([], [], color="#666666", linestyle=(0, (1, 2))))
@@ -1503,7 +1599,8 @@ PLANS: tuple[tuple[str, str, bool], ...] = (
         "Speedup against task grain (work per task) at one fixed worker count per machine (the one most "
         "grain series ran with; the crossover table covers all): at small grains per-task "
         "overhead (pickling, IPC, futures) eats the gain; × marks the crossover grain where speedup "
-        "reaches 1 (interpolated in log-grain; see the crossover table and crossover.csv).",
+        "reaches 1 (interpolated in log-grain; marked only where the speedup's interval crosses 1 "
+        "upward; see the crossover table and crossover.csv).",
         False,
     ),
     (
@@ -1556,6 +1653,26 @@ def draw_one(
         return save(fig, out_dir, name, caption)
 
 
+#: Figures that show speedups (a borrowed baseline is named in their captions).
+SPEEDUP_FIGURES = ("speedup", "efficiency", "best", "grain")
+
+
+def _borrowed_caption(summary: pd.DataFrame, name: str) -> str:
+    """" Speedups of … use the baseline of sweep X …" where a speedup borrowed one, else ""."""
+    if name not in SPEEDUP_FIGURES or "baseline_sweep" not in summary or summary.empty:
+        return ""
+    lent = summary[summary["baseline_sweep"].fillna("").astype(str).ne("")]
+    lent = lent[np.isfinite(lent["speedup"].astype("float64"))]
+    if lent.empty:
+        return ""
+    names = ", ".join(sorted(lent["baseline_sweep"].astype(str).unique()))
+    return (
+        f" Baseline borrowed: {len(lent)} configuration{'s' if len(lent) != 1 else ''} ran in a sweep "
+        f"without sequential runs; their speedups use the sequential runs of sweep {names} (same machine, "
+        "measured at another time)."
+    )
+
+
 class FigureJobs:
     """Every figure of a report, drawn in worker processes when that pays, else in this one.
 
@@ -1586,7 +1703,7 @@ class FigureJobs:
             if reason:
                 self.skipped.append((name, reason))
             elif always or _has_values(summary, name):
-                self.plans.append((name, caption))
+                self.plans.append((name, caption + _borrowed_caption(summary, name)))
         # Plan indices, costliest first: workers (and, once free, the caller) take them in this
         # order from one shared counter, so all of them finish at about the same time.
         self._order = sorted(range(len(self.plans)), key=lambda i: -DRAW_COST.get(self.plans[i][0], 1))

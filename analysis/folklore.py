@@ -45,7 +45,7 @@ THREADS_IO_MIN_SPEEDUP = 1.5
 #: reaches this: 80% of perfect scaling, leaving room for start-up and result transfer.
 PROCESS_CPU_MIN_EFFICIENCY = 0.8
 #: (5) Manager().list is "costly" when collecting through it is at least this many times slower
-#: than returning results (median wall time ratio, same backend, workers and workload).
+#: than returning results (the interval of the wall time ratio, same backend, workers and workload).
 MANAGER_MIN_SLOWDOWN = 1.2
 #: (10) subinterpreters give "processes' parallelism" when interpreter_pool's efficiency CI at
 #: workers = physical cores lies at or above claim 3's threshold, and "threads' start-up cost" when
@@ -94,6 +94,18 @@ def _bounds(row: Mapping[str, Any], col: str) -> tuple[float, float, float]:
     if not (np.isfinite(lo) and np.isfinite(hi)):
         lo = hi = v
     return v, lo, hi
+
+
+def _against(bounds: tuple[float, float, float], threshold: float) -> str:
+    """"pass" when the whole interval reaches ``threshold``, "fail" when it all lies below, else
+    "unclear" (an interval that straddles the threshold cannot decide). Without an interval the
+    point value stands for both bounds."""
+    value, low, high = bounds
+    if not (np.isfinite(low) and np.isfinite(high)):
+        low = high = value
+    if not np.isfinite(low):
+        return "unclear"
+    return "pass" if low >= threshold else "fail" if high < threshold else "unclear"
 
 
 def _label(row: Mapping[str, Any], extra: tuple[str, ...] = ()) -> str:
@@ -237,8 +249,9 @@ def _physical(topology: Mapping[str, Mapping[str, Any]], machine: str) -> int | 
 def claim_processes_cpu(summary: pd.DataFrame, topology: Mapping[str, Mapping[str, Any]]) -> dict:
     claim = "Processes use all cores for CPU work"
     threshold = (
-        f"efficiency (speedup / workers) ≥ {PROCESS_CPU_MIN_EFFICIENCY:g} at workers = physical cores "
-        f"({CPU_WORKLOAD}, process backends)"
+        f"efficiency (speedup / workers) CI lower bound ≥ {PROCESS_CPU_MIN_EFFICIENCY:g} at workers = "
+        f"physical cores ({CPU_WORKLOAD}, process backends); upper bound below it refutes; "
+        "straddling = depends"
     )
     s = _ok(summary)
     base = s[
@@ -258,8 +271,8 @@ def claim_processes_cpu(summary: pd.DataFrame, topology: Mapping[str, Mapping[st
             continue
         extra = _varying(part)
         for _, r in part.sort_values("efficiency", ascending=False, kind="mergesort").iterrows():
-            passes = float(r["efficiency"]) >= PROCESS_CPU_MIN_EFFICIENCY
-            statuses.append("unclear" if _flagged(r) else "pass" if passes else "fail")
+            passes = _against(_bounds(r, "efficiency"), PROCESS_CPU_MIN_EFFICIENCY)
+            statuses.append("unclear" if _flagged(r) else passes)
             evidence.append(
                 f"{_label(r, extra)}: efficiency "
                 + _ci(r["efficiency"], r["efficiency_ci_low"], r["efficiency_ci_high"], "")
@@ -282,6 +295,18 @@ def _median_ci(values: np.ndarray, *key: Any) -> tuple[float, float, float]:
     return med, lo, hi
 
 
+def _larger(a: tuple[float, float, float], b: tuple[float, float, float]) -> str:
+    """Is ``a`` larger than ``b`` (each (median, low, high))? "yes" when a's interval lies wholly
+    above b's, "no" when wholly below, else "unclear" (overlapping intervals cannot tell).
+    Without intervals the medians stand for them."""
+    (va, la, ha), (vb, lb, hb) = a, b
+    if not (np.isfinite(la) and np.isfinite(ha)):
+        la = ha = va
+    if not (np.isfinite(lb) and np.isfinite(hb)):
+        lb = hb = vb
+    return "yes" if la > hb else "no" if ha < lb else "unclear"
+
+
 def _ms(v: float, lo: float, hi: float) -> str:
     """A duration and its interval in one unit chosen by the value (s, ms or µs)."""
     scale, unit = (1.0, "s") if abs(v) >= 1 else (1e3, "ms") if abs(v) >= 1e-3 else (1e6, "µs")
@@ -298,8 +323,8 @@ def claim_process_cost(rows: pd.DataFrame) -> dict:
     claim = "Processes are slower to start and use more memory than threads"
     threshold = (
         "median start-up time and median peak RSS of process backends both larger than those of thread "
-        "backends at the same machine and worker count (runs pooled over workloads; "
-        "CI = bootstrap of the median)"
+        "backends at the same machine and worker count, with non-overlapping 95% CIs (runs pooled over "
+        "workloads; CI = bootstrap of the median); both clearly smaller refutes; overlap = depends"
     )
     used = ["machine", "workers", "backend", "startup_s", "peak_rss_bytes"]  # groups copy only these
     ok = (
@@ -331,9 +356,11 @@ def claim_process_cost(rows: pd.DataFrame) -> dict:
             continue
         if not (np.isfinite(rss["process"][0]) and np.isfinite(rss["thread"][0])):
             continue
-        slower = st["process"][0] > st["thread"][0]
-        bigger = rss["process"][0] > rss["thread"][0]
-        statuses.append("pass" if slower and bigger else "fail" if not slower and not bigger else "unclear")
+        slower = _larger(st["process"], st["thread"])
+        bigger = _larger(rss["process"], rss["thread"])
+        statuses.append(
+            "pass" if slower == bigger == "yes" else "fail" if slower == bigger == "no" else "unclear"
+        )
         where = f"{machine}, " if ok["machine"].nunique() > 1 else ""
         evidence.append(
             f"{where}{int(workers)} worker{'s' if workers != 1 else ''}: "
@@ -393,8 +420,9 @@ def _ratio_ci(wa: np.ndarray, wb: np.ndarray, *key: Any) -> tuple[float, float, 
 def claim_manager_list(rows: pd.DataFrame) -> dict:
     claim = "Sharing results through Manager().list is costly"
     threshold = (
-        f"median wall time with collect=manager_list ≥ {MANAGER_MIN_SLOWDOWN:g}× that with collect=return "
-        "(same backend, workers, workload, size, grain)"
+        "wall time with collect=manager_list / with collect=return: CI lower bound "
+        f"≥ {MANAGER_MIN_SLOWDOWN:g}× (same backend, workers, workload, size, grain); "
+        "upper bound below it refutes; straddling = depends"
     )
     same = tuple(d for d in _SAME if d != "collect") + ("backend",)
     pairs = _pairs(rows, "collect", "manager_list", "return", same)
@@ -411,7 +439,7 @@ def claim_manager_list(rows: pd.DataFrame) -> dict:
     extra = _varying_keys(pairs, same, ("workload", "backend", "workers"))
     for key, wa, wb in pairs:
         ratio, lo, hi = _ratio_ci(wa, wb, *key)
-        statuses.append("pass" if ratio >= MANAGER_MIN_SLOWDOWN else "fail")
+        statuses.append(_against((ratio, lo, hi), MANAGER_MIN_SLOWDOWN))
         evidence.append(
             f"{key[names['workload']]} {key[names['backend']]} ×{int(key[names['workers']])}"
             + "".join(f", {d}={key[names[d]]}" for d in extra)
@@ -461,8 +489,9 @@ def claim_pool_vs_process(rows: pd.DataFrame) -> dict:
 def claim_smt(summary: pd.DataFrame, topology: Mapping[str, Mapping[str, Any]]) -> dict:
     claim = "Logical (SMT) cores add less than physical cores"
     threshold = (
-        "speedup gained per added worker from physical → logical cores smaller than from 1 → physical cores "
-        "(same backend and workload; the 1-worker point is that backend's own run, else sequential = 1×)"
+        "speedup gained per added worker from physical → logical cores smaller than from 1 → physical cores, "
+        "by the gains' ranges from the speedups' 95% CIs (same backend and workload; the 1-worker point is "
+        "that backend's own run, else sequential = 1×); overlapping ranges = depends"
     )
     s = _ok(summary)
     s = s[s["backend"].ne("sequential") & np.isfinite(s["speedup"].astype("float64"))]
@@ -502,14 +531,22 @@ def claim_smt(summary: pd.DataFrame, topology: Mapping[str, Mapping[str, Any]]) 
              "gil_enabled"],
             sort=True,
         ):
-            by_w = part.groupby("workers")["speedup"].max()
-            if physical not in by_w.index or logical not in by_w.index:
+            best = part.sort_values("speedup", kind="mergesort").groupby("workers").tail(1)
+            best = best.set_index("workers")
+            if physical not in best.index or logical not in best.index:
                 continue
             found = True
-            s1 = float(by_w.get(1, 1.0))
-            gain_phys = (float(by_w[physical]) - s1) / (physical - 1)
-            gain_smt = (float(by_w[logical]) - float(by_w[physical])) / (logical - physical)
-            statuses.append("pass" if gain_smt < gain_phys else "fail")
+            one = _bounds(best.loc[1], "speedup") if 1 in best.index else (1.0, 1.0, 1.0)
+            at_p, at_l = _bounds(best.loc[physical], "speedup"), _bounds(best.loc[logical], "speedup")
+            gain_phys = (at_p[0] - one[0]) / (physical - 1)
+            gain_smt = (at_l[0] - at_p[0]) / (logical - physical)
+            # The gains' widest ranges from the speedups' intervals: a pass needs the SMT gain's
+            # whole range below the physical gain's, a fail the reverse; otherwise depends.
+            n_phys, n_smt = physical - 1, logical - physical
+            phys_range = ((at_p[1] - one[2]) / n_phys, (at_p[2] - one[1]) / n_phys)
+            smt_range = ((at_l[1] - at_p[2]) / n_smt, (at_l[2] - at_p[1]) / n_smt)
+            passes, fails = smt_range[1] < phys_range[0], smt_range[0] >= phys_range[1]
+            statuses.append("pass" if passes else "fail" if fails else "unclear")
             evidence.append(
                 f"{key[1]} {key[0]}: +{_f(gain_phys, 2)}× per worker 1→{physical}, "
                 f"+{_f(gain_smt, 2)}× per worker {physical}→{logical}"

@@ -27,7 +27,7 @@ from .csvtext import write_csv
 from .figures import FIGURE_NAMES, FigureFile, FigureJobs
 from .folklore import folklore_table, row_claims
 from .load import GROUP_KEYS, load_results, machine_topology
-from .noise import noise_warnings
+from .noise import cv_warning, noise_warnings, noisy_configurations
 from .physics import FLAG, physics_lines
 from .stats import (
     DESIGN_ROUNDS,
@@ -124,6 +124,7 @@ def _build(paths: list[Path], out_dir: Path | str | None) -> ReportResult:
     scaling_csv = out_dir / "scaling.csv"
     scaling.to_csv(scaling_csv, index=False, float_format="%.6g", lineterminator="\n")
     extras = Extras(
+        partial=partial_lines(paths),
         noise=noise_warnings(summary, environments),
         physics=physics_lines(summary),
         folklore=folklore_table(summary, rows, topology, claims_job.result),
@@ -188,6 +189,45 @@ def _build(paths: list[Path], out_dir: Path | str | None) -> ReportResult:
     )
 
 
+INTERRUPTED_FILE = "interrupted.json"
+#: Jobs that did not run, named one by one in the partial-report box before "and N more".
+MAX_NOT_RUN_SHOWN = 20
+
+
+def partial_lines(paths: Sequence[Path]) -> list[str]:
+    """For each sweep folder that was interrupted (``interrupted.json``, removed once a sweep
+    finishes): one line saying so, then one per job that did not run all its rounds."""
+    out: list[str] = []
+    for path in paths:
+        folder = path.parent if path.is_file() else path
+        record_path = folder / INTERRUPTED_FILE
+        try:
+            record = json.loads(record_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if not isinstance(record, Mapping):
+            continue
+        done, planned = record.get("job_runs_done"), record.get("job_runs_planned")
+        rounds = int(record.get("rounds") or 1)
+        what = "jobs" if rounds == 1 else "job runs"
+        not_run = [j for j in record.get("not_run") or [] if isinstance(j, Mapping)]
+        out.append(
+            f"Partial report: sweep {folder} was interrupted ({record.get('interrupted_at', '')}) after "
+            f"{done} of {planned} {what}; {len(not_run)} job{'s' if len(not_run) != 1 else ''} did not "
+            f"run{' all their rounds' if rounds > 1 else ''}, so every figure and verdict below rests on "
+            f"the runs that finished. Finish it with the same command and resume={folder}."
+        )
+        for job in not_run[:MAX_NOT_RUN_SHOWN]:
+            missing = job.get("rounds_missing") or []
+            when = ""
+            if rounds > 1:
+                when = f" (round{'s' if len(missing) != 1 else ''} {', '.join(map(str, missing))})"
+            out.append(f"job {job.get('job')}: {job.get('overrides', '')}{when}")
+        if len(not_run) > MAX_NOT_RUN_SHOWN:
+            out.append(f"and {len(not_run) - MAX_NOT_RUN_SHOWN} more (see {record_path})")
+    return out
+
+
 @dataclass
 class Extras:
     """The report's derived tables beyond the summary: noise, the classic claims, grain, weak scaling."""
@@ -200,6 +240,8 @@ class Extras:
     weak: pd.DataFrame = field(default_factory=pd.DataFrame)
     #: The summary table as text (header, rows), formatted once for both summary.md and the HTML.
     summary_table: tuple[list[str], list[list[str]]] | None = None
+    #: One line per interrupted sweep (``interrupted.json``): what ran and what did not.
+    partial: list[str] = field(default_factory=list)
 
 
 def _remove_stale_figures(out_dir: Path, drawn: set[str]) -> None:
@@ -267,6 +309,9 @@ def is_flagged(row: Mapping[str, Any]) -> bool:
 
 def _speedup_text(row: Mapping[str, Any]) -> str:
     text = fmt_ratio_ci(row["speedup"], row["speedup_ci_low"], row["speedup_ci_high"])
+    borrowed = borrowed_from(row)
+    if borrowed and np.isfinite(float(row["speedup"])):
+        text += f" (baseline borrowed from sweep {borrowed})"
     return f"{text} {FLAG_MARK}" if is_flagged(row) else text
 
 
@@ -354,6 +399,22 @@ def _varying(frame: pd.DataFrame, dims: Iterable[str] = VARIANT_DIMS) -> list[st
     return [d for d in dims if d in frame and frame[d].nunique(dropna=False) > 1]
 
 
+def borrowed_line(summary: pd.DataFrame) -> str:
+    """One sentence naming every sweep whose baseline another sweep's speedups borrowed, or ""."""
+    if "baseline_sweep" not in summary:
+        return ""
+    lent = summary["baseline_sweep"].fillna("").astype(str)
+    lent = lent[lent.ne("") & np.isfinite(summary["speedup"].astype("float64"))]
+    if lent.empty:
+        return ""
+    names = ", ".join(sorted(lent.unique()))
+    return (
+        f"{len(lent)} configuration{'s' if len(lent) != 1 else ''} ran in a sweep without its own "
+        f"sequential runs: their speedups use the baseline of sweep {names} (same machine, interpreter, "
+        "workload, size and grain, measured at another time), marked “baseline borrowed” wherever shown."
+    )
+
+
 def verdict_lines(summary: pd.DataFrame) -> list[str]:
     """One sentence per (machine, workload, size): the fastest configuration and its speedup CI."""
     best = best_per_workload(summary)
@@ -392,40 +453,102 @@ def verdict_lines(summary: pd.DataFrame) -> list[str]:
                 "(no successful sequential run, so no speedup)."
             )
             continue
-        text = (
-            f"{where}: best is {_config_name(row, vary)}: "
-            f"{fmt_ratio_ci(row['speedup'], row['speedup_ci_low'], row['speedup_ci_high'])} "
-            f"({fmt_seconds(row['baseline_wall_s'])} → {fmt_seconds(row['median_wall_s'])})"
-        )
-        if is_flagged(row):
-            text += f"; flagged: {FLAG}"
-        low = float(row["speedup_ci_low"])
-        if np.isfinite(low) and low <= 1.0:
-            text += "; not clearly faster than sequential (the interval includes 1×)"
-        if np.isfinite(low):
-            tied = group[
-                group["backend"].ne(SEQUENTIAL)
-                & (group["speedup_ci_high"].astype("float64") >= low)
-                & ~(
-                    group["backend"].eq(row["backend"])
-                    & group["workers"].eq(row["workers"])
-                    & group["start_method"].eq(row["start_method"])
-                    & group["pinning"].eq(row["pinning"])
-                    & group["collect"].eq(row["collect"])
-                    & group["grain"].eq(row["grain"])
+        lines.append(where + ": " + _best_sentence(row, group, vary) + ".")
+    borrowed = borrowed_line(summary)
+    return lines + ([borrowed] if borrowed else [])
+
+
+def _interval(row: Mapping[str, Any]) -> tuple[float, float]:
+    """A speedup's 95% interval; the point value for both ends where there is none."""
+    low, high = float(row["speedup_ci_low"]), float(row["speedup_ci_high"])
+    if not (np.isfinite(low) and np.isfinite(high)):
+        low = high = float(row["speedup"])
+    return low, high
+
+
+def _same_config(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+    return all(a[d] == b[d] for d in ("backend", "workers", "start_method", "pinning", "collect", "grain"))
+
+
+def simplest_best(
+    group: pd.DataFrame, fastest: Mapping[str, Any], vary: Mapping[str, list[str]] | None = None
+) -> tuple[Any, pd.DataFrame, str]:
+    """The configuration a verdict names, the others it cannot be told apart from, and why.
+
+    Among the parallel configurations whose speedup intervals overlap the fastest one's, the one
+    with the fewest workers (then the fastest median): more workers that measure the same are
+    no better answer. One above the usable CPUs is named only when it is clearly faster (its
+    interval wholly above) than every configuration within them.
+    """
+    parallel = group[group["backend"].ne(SEQUENTIAL) & np.isfinite(group["speedup"].astype("float64"))]
+    parallel = parallel.sort_values(["median_wall_s", "workers"], kind="mergesort")
+    reason = ""
+    vary = vary or {}
+    usable = float(fastest.get("usable_cpus", np.nan)) if hasattr(fastest, "get") else np.nan
+    if np.isfinite(usable) and int(fastest["workers"]) > usable:
+        within = parallel[parallel["workers"].astype("float64") <= usable]
+        if len(within):
+            top = within.iloc[0]
+            if _interval(fastest)[0] <= _interval(top)[1]:  # not clearly faster: keep within the CPUs
+                reason = (
+                    f"the fastest median, {_config_name(fastest, vary)} ({fmt_num(fastest['speedup'])}×), "
+                    f"oversubscribes the {usable:g} usable CPUs without being clearly faster"
                 )
-            ].sort_values("median_wall_s", kind="mergesort")
-            if len(tied):
-                names = [
-                    f"{_config_name(t, vary)} ({fmt_num(t['speedup'])}×"
-                    + (f", {FLAG_MARK}" if is_flagged(t) else "")
-                    + ")"
-                    for _, t in tied.head(3).iterrows()
-                ]
-                more = f" and {len(tied) - 3} more" if len(tied) > 3 else ""
-                text += "; intervals overlap with " + ", ".join(names) + more
-        lines.append(text + ".")
-    return lines
+                parallel, fastest = within, top
+    low, high = _interval(fastest)
+    everyone = group[group["backend"].ne(SEQUENTIAL) & np.isfinite(group["speedup"].astype("float64"))]
+    overlap = everyone[[_interval(r)[1] >= low and _interval(r)[0] <= high for _, r in everyone.iterrows()]]
+    candidates = overlap[overlap.index.isin(parallel.index)]
+    if candidates.empty:
+        return fastest, overlap.iloc[0:0], reason
+    chosen = candidates.sort_values(["workers", "median_wall_s"], kind="mergesort").iloc[0]
+    others = overlap[[not _same_config(r, chosen) for _, r in overlap.iterrows()]]
+    if not reason and not _same_config(chosen, fastest):
+        reason = (
+            f"fewest workers among those that cannot be told apart from the fastest, "
+            f"{_config_name(fastest, vary)} ({fmt_num(fastest['speedup'])}×)"
+        )
+    return chosen, others, reason
+
+
+def _best_sentence(fastest: Mapping[str, Any], group: pd.DataFrame, vary: Mapping[str, list[str]]) -> str:
+    row, others, reason = simplest_best(group, fastest, vary)
+    text = (
+        f"best is {_config_name(row, vary)}: "
+        f"{fmt_ratio_ci(row['speedup'], row['speedup_ci_low'], row['speedup_ci_high'])} "
+        f"({fmt_seconds(row['baseline_wall_s'])} → {fmt_seconds(row['median_wall_s'])})"
+    )
+    borrowed = borrowed_from(row)
+    if borrowed:
+        text += f"; baseline borrowed from sweep {borrowed}"
+    if reason:
+        text += f" ({reason})"
+    if is_flagged(row):
+        text += f"; flagged: {FLAG}"
+    low = float(row["speedup_ci_low"])
+    if np.isfinite(low) and low <= 1.0:
+        text += "; not clearly faster than sequential (the interval includes 1×)"
+    if len(others):
+        names = [
+            f"{_config_name(t, vary)} ({fmt_num(t['speedup'])}×"
+            + (f", {FLAG_MARK}" if is_flagged(t) else "")
+            + ")"
+            for _, t in others.sort_values("median_wall_s", kind="mergesort").head(3).iterrows()
+        ]
+        more = f" and {len(others) - 3} more" if len(others) > 3 else ""
+        n = len(others)
+        text += (
+            f"; {n} other{'s' if n != 1 else ''} cannot be told apart (intervals overlap): "
+            + ", ".join(names)
+            + more
+        )
+    return text
+
+
+def borrowed_from(row: Mapping[str, Any]) -> str:
+    """The sweep whose sequential runs this configuration's speedup borrowed, or ""."""
+    value = row.get("baseline_sweep") if hasattr(row, "get") else None
+    return value if isinstance(value, str) and value.strip() else ""
 
 
 # ----------------------------------------------------------------------------- Markdown
@@ -493,6 +616,8 @@ def _crossover_text(r: Mapping[str, Any]) -> str:
         return f"never (speedup < 1 up to grain {fmt_grain(r['max_grain'])})"
     if status == "always":
         return f"always (≥ 1 already at grain {fmt_grain(r['min_grain'])})"
+    if status == "unclear":
+        return "unclear (the speedup's interval includes 1 where its median crosses it)"
     text = fmt_grain(r["crossover_grain"])
     lo, hi = float(r["crossover_grain_ci_low"]), float(r["crossover_grain_ci_high"])
     if np.isfinite(lo) and np.isfinite(hi):
@@ -574,9 +699,11 @@ def markdown_summary(
 ) -> str:
     extras = extras or Extras()
     n_ok = int(rows["ok"].sum()) if len(rows) else 0
-    parts = ["# coresweep summary", ""]
+    parts = ["# coresweep summary" + (" (partial: the sweep was interrupted)" if extras.partial else ""), ""]
     counts = f"{len(rows)} timed runs: {n_ok} ok, {len(rows) - n_ok} failed."
     parts.append(f"{counts} {interval_sentence(summary)}")
+    if extras.partial:
+        parts += ["", "## Partial report", ""] + [f"- {line}" for line in extras.partial]
     if extras.noise:
         parts += ["", "## Noise warnings", ""] + [f"- **warning:** {line}" for line in extras.noise]
     parts += ["", "## Physics checks", "", _physics_intro(extras.physics)]
@@ -634,6 +761,8 @@ code{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:
 .cards{display:flex;flex-wrap:wrap;gap:4px 18px;align-items:flex-start}
 .card h4{margin:6px 0 2px;font-size:13px;color:#444}
 .warn{background:#fff8e1;border:1px solid #f1d48a;padding:8px 12px}
+.partial{background:#fde8e8;border:2px solid #c0392b;padding:8px 12px;margin:10px 0}
+.partial ul{margin:4px 0 0 0;padding-left:20px}
 .noise{background:#fff4e5;border:1px solid #f0b35a;padding:8px 12px;margin:10px 0}
 .noise ul{margin:4px 0 0 0;padding-left:20px}
 .physics{background:#fdecea;border:1px solid #e59a94;padding:8px 12px;margin:10px 0}
@@ -951,6 +1080,18 @@ def _physics_intro(physics: list[str]) -> str:
     )
 
 
+def _partial_html(partial: list[str]) -> str:
+    if not partial:
+        return ""
+    head, *jobs = partial
+    items = "".join(f"<li>{_e(line)}</li>" for line in jobs)
+    return (
+        f'<div class="partial" id="partial"><b>{_e(head)}</b>'
+        + (f"<p>Did not run:</p><ul>{items}</ul>" if items else "")
+        + "</div>"
+    )
+
+
 def _physics_html(physics: list[str]) -> str:
     if not physics:
         return ""
@@ -992,6 +1133,17 @@ def _grain_weak_html(extras: Extras) -> str:
     return "\n".join(parts)
 
 
+def warning_count(summary: pd.DataFrame, warnings: Sequence[str], extras: Extras) -> int:
+    """The header's count: reading warnings, physics flags, machine noise warnings and every noisy
+    configuration (the noise box's first line names each one)."""
+    noise = list(extras.noise)
+    noisy = len(noisy_configurations(summary))
+    line = cv_warning(summary) if noisy else None
+    if line is not None and line in noise:
+        noise.remove(line)
+    return len(warnings) + len(extras.physics) + len(noise) + noisy
+
+
 def render_html(
     paths: Sequence[Path],
     rows: pd.DataFrame,
@@ -1013,8 +1165,12 @@ def render_html(
     n_failed = len(rows) - n_ok
     machines = sorted(rows["machine"].astype(str).unique()) if len(rows) else []
     sweeps = list(environments)
-    title = "coresweep report: " + ", ".join(machines or ["no rows"])
+    title = ("coresweep partial report: " if extras.partial else "coresweep report: ") + ", ".join(
+        machines or ["no rows"]
+    )
     nav = ["verdict", "claims", "figures", "scaling", "summary", "failures"]
+    if extras.partial:
+        nav.insert(0, "partial")
     if extras.noise:
         nav.insert(0, "noise")
     if extras.physics:
@@ -1031,8 +1187,9 @@ def render_html(
         if h not in ("machine", "workload", "backend", "start_method", "pinning", "collect")
     ]
     failed_class = "bad" if n_failed else "good"
-    # Every warning listed on the page: reading, noise, physics.
-    n_warnings = len(warnings) + len(extras.noise) + len(extras.physics)
+    # Every warning listed on the page: reading, noise (each noisy configuration counts, as the
+    # box below lists them), physics.
+    n_warnings = warning_count(summary, warnings, extras)
     sections = [
         f"<h1>{_e(title)}</h1>",
         f'<p class="meta">Sweeps: {_e(", ".join(sweeps))}</p>',
@@ -1040,6 +1197,7 @@ def render_html(
         f'<span class="{failed_class}">{n_failed} failed</span><span>{len(summary)} configurations</span>'
         f"<span>{n_warnings} warning{'s' if n_warnings != 1 else ''}</span></p>",
         "<nav>" + "".join(f'<a href="#{n}">{n}</a>' for n in nav) + "</nav>",
+        _partial_html(extras.partial),
         _physics_html(extras.physics),
         _noise_html(extras.noise),
         '<h2 id="verdict">Verdict</h2>',

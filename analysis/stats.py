@@ -30,7 +30,7 @@ from __future__ import annotations
 import math
 import warnings
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -80,6 +80,7 @@ SUMMARY_COLUMNS: tuple[str, ...] = (
     "interval_design",
     "usable_cpus",
     "physics_flag",
+    "baseline_sweep",
 )
 
 SCALING_COLUMNS: tuple[str, ...] = (
@@ -603,7 +604,14 @@ def summarize(rows: pd.DataFrame, n_boot: int = N_BOOT) -> pd.DataFrame:
         mask = np.isin(gid, idle)
         pairs = np.unique(np.stack([gid[mask], block_sweep[blk[mask]]]), axis=1)
         idle_sweeps = {int(g): pairs[1][pairs[0] == g] for g in idle}
-    design = _add_speedup(summary, ok, group_tuples, boots, n_boot, cells, block_sweep, idle_sweeps)
+    if "sweep_id" in rows:
+        names = rows["sweep_id"].astype(object).where(rows["sweep_id"].notna(), "").astype(str)
+        sweep_names = sorted(names.unique())
+    else:
+        sweep_names = [""]
+    design = _add_speedup(
+        summary, ok, group_tuples, boots, n_boot, cells, block_sweep, idle_sweeps, sweep_names
+    )
     # Sequential runs use one core whatever "workers" a sweep paired them with.
     used = summary["workers"].astype("float64").where(summary["backend"].ne(SEQUENTIAL), 1.0)
     summary["efficiency"] = summary["speedup"] / used
@@ -692,8 +700,14 @@ def _add_speedup(
     cells: _Cells,
     block_sweep: np.ndarray,
     idle_sweeps: dict[int, np.ndarray],
+    sweep_names: Sequence[str] = ("",),
 ) -> np.ndarray:
     """Speedup against the same sweep's sequential runs; returns each configuration's interval design.
+
+    A configuration whose own sweep has no ok sequential run of its workload and size borrows
+    the baseline of another sweep of the same machine (interpreter, workload, size, grain),
+    visibly: ``baseline_sweep`` names that sweep, ``baseline`` and ``note`` say so, and its
+    interval is the bootstrap over the runs of both (the drift between the sweeps is not in it).
 
     Only rounds where both the configuration and its baseline have ok runs count. With >= 2
     such rounds, each round gives its own ratio of medians (that round's sequential median over
@@ -775,6 +789,7 @@ def _add_speedup(
     base_n = np.zeros(n, dtype="int64")
     labels: list[str] = []
     notes: list[str] = []
+    borrowed_from = [""] * n
     design = np.full(n, "", dtype=object)
     s_low = np.full(n, np.nan)
     s_high = np.full(n, np.nan)
@@ -799,6 +814,29 @@ def _add_speedup(
         paired = np.flatnonzero(
             [int(s) in chosen and int(b) in chosen[int(s)][3] for b, s in zip(blocks, sweeps)]
         ).astype("int64")
+        if not chosen and n_ok[i] and blocks.size:
+            lender = _lender(bkey, pools, baseline_for)
+            if lender is not None:
+                other, (label, w, _b, _m) = lender
+                name = sweep_names[other] if other < len(sweep_names) else str(other)
+                mine_walls = cells.walls_of(np.arange(mine.start, mine.stop))
+                base_wall[i], base_n[i] = float(np.median(w)), w.size
+                speedup[i] = base_wall[i] / float(np.median(mine_walls))
+                borrowed_from[i] = name or "(unnamed)"
+                labels.append(f"{label}, borrowed from sweep {borrowed_from[i]}")
+                note.append(
+                    f"baseline borrowed from sweep {borrowed_from[i]} (another sweep of this machine: "
+                    "the drift between the sweeps is not in the interval)"
+                )
+                if w.size >= 2 and mine_walls.size >= 2:
+                    b_seed = group_seed("borrowed", *_seed_key(BASELINE_KEYS, bkey))
+                    c_seed = group_seed("wall", *_seed_key(seed_names, key))
+                    bboot = bootstrap_medians(w, b_seed, n_boot)
+                    cboot = bootstrap_medians(mine_walls, c_seed, n_boot)
+                    s_low[i], s_high[i] = percentile_ci(bboot / cboot)
+                    design[i] = DESIGN_RUNS
+                notes.append("; ".join(note))
+                continue
         if not chosen:
             pool_key = bkey[:-1]
             labels.append(
@@ -866,11 +904,22 @@ def _add_speedup(
     summary["baseline_wall_s"] = base_wall
     summary["baseline_n"] = base_n
     summary["baseline"] = labels
+    summary["baseline_sweep"] = borrowed_from
     summary["speedup"] = speedup
     summary["speedup_ci_low"] = s_low
     summary["speedup_ci_high"] = s_high
     summary["note"] = notes
     return design
+
+
+def _lender(bkey: tuple, pools: Mapping[tuple, Any], baseline_for: Callable) -> tuple[int, tuple] | None:
+    """The first other sweep (in sweep order) with an ok sequential baseline for ``bkey``."""
+    pool_key = tuple(bkey[:-1])
+    for other in sorted(int(k[-1]) for k in pools if tuple(k[:-1]) == pool_key):
+        found = baseline_for(bkey, other)
+        if found[3]:
+            return other, found
+    return None
 
 
 def _add_vs_one_worker(summary: pd.DataFrame) -> None:
@@ -1053,11 +1102,23 @@ def _log_crossing(grains: np.ndarray, values: np.ndarray, level: float = 1.0) ->
     return "crosses", float(math.exp(lg0 + t * (lg1 - lg0)))
 
 
+def _clearly_crosses(speedup: np.ndarray, low: np.ndarray, high: np.ndarray) -> bool:
+    """Some grain's interval lies wholly below 1 and a larger grain's wholly above 1 (without an
+    interval, the point value stands for it)."""
+    low = np.where(np.isfinite(low) & np.isfinite(high), low, speedup)
+    high = np.where(np.isfinite(low) & np.isfinite(high), high, speedup)
+    below = np.flatnonzero(high < 1.0)
+    above = np.flatnonzero(low > 1.0)
+    return bool(below.size and above.size and above.max() > below.min())
+
+
 def crossover_grains(summary: pd.DataFrame) -> pd.DataFrame:
     """Per grain series: the smallest grain at which the speedup reaches 1 (parallel starts to pay).
 
     ``crossover`` is "crosses" (``crossover_grain`` interpolated in log-grain between the two
-    measured grains around it), "always" (already >= 1 at the smallest grain measured: the
+    measured grains around it; only where the speedup's interval crosses 1 upward: some grain's
+    interval wholly below 1, a larger grain's wholly above), "unclear" (the median crosses 1
+    but the intervals do not), "always" (already >= 1 at the smallest grain measured: the
     crossover lies below it), or "never" (below 1 at every grain). The interval comes from the
     same interpolation on the speedup's bootstrap bounds: the upper bounds cross first.
     """
@@ -1081,6 +1142,11 @@ def crossover_grains(summary: pd.DataFrame) -> pd.DataFrame:
         _, early = _log_crossing(grains, high)
         late_status, late = _log_crossing(grains, low)
         notes = []
+        if status == "crosses" and not _clearly_crosses(speedup, low, high):
+            # The median passes 1, but no interval lies wholly below 1 before one lies wholly
+            # above it: the data cannot place a crossover (GIL-bound threads hover around 1).
+            status = "unclear"
+            notes.append("the speedup's interval includes 1 where the median crosses it: no clear crossover")
         if status == "always":
             notes.append(f"speedup >= 1 already at the smallest grain ({grains[0]:g})")
         elif status == "never":

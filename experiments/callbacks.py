@@ -148,6 +148,13 @@ class SweepCallback(Callback):
 
     def on_job_end(self, config: DictConfig, job_return: Any, **kwargs: Any) -> None:
         self.jobs_done += 1
+        # Which (job, round) ran to its end: an interrupted sweep's report lists the others.
+        LAST_SWEEP.setdefault("runs_done", []).append(
+            (
+                int(OmegaConf.select(config, "schedule.job", default=-1) or 0),
+                int(OmegaConf.select(config, "schedule.round", default=0) or 0),
+            )
+        )
         # The job's folder (the same in every round), as the summary names failed jobs.
         folder = Path(str(OmegaConf.select(config, "hydra.runtime.output_dir", default="") or "?")).name
         shown = self._prefix(config)
@@ -196,6 +203,8 @@ class SweepCallback(Callback):
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         self._progress_stop()
         sweep_dir = Path(config.hydra.sweep.dir)
+        # The sweep ran to its end (a resumption included): its report is no longer partial.
+        (sweep_dir / records.INTERRUPTED_FILE).unlink(missing_ok=True)
         if self.jobs_done == 0:
             self._count_jobs_run_elsewhere(sweep_dir)
         LAST_SWEEP.update(failed_runs=self.failed_runs, failed_jobs=list(self.failed_jobs))

@@ -64,6 +64,7 @@ def preflight(argv: list[str], composed: ComposedConfigs | None = None) -> tuple
         compose,
         compose_with,
         duplicate_key,
+        ignored_by,
         plan,
         sweep_wide,
     )
@@ -90,7 +91,7 @@ def preflight(argv: list[str], composed: ComposedConfigs | None = None) -> tuple
         keep = None
         if composed is not None:
             keep = functools.partial(composed.compose, loader, CONFIG_NAME, hydra_lines)
-        kept, skipped, seen = [], [], set()
+        kept, skipped, seen, skipped_why = [], [], set(), []
         for job_overrides in sweep.jobs:
             if keep is not None and not extra_search:
                 cfg = compose_with(keep, job_overrides)
@@ -105,7 +106,8 @@ def preflight(argv: list[str], composed: ComposedConfigs | None = None) -> tuple
                 raise ConfigError(f"{exc}  [job: {swept}]") from None
             duplicate = duplicate_key(cfg)
             if duplicate is not None and duplicate in seen:
-                skipped.append(job_overrides)  # sequential again, with only `workers` changed
+                skipped.append(job_overrides)  # e.g. sequential again, with only `workers` changed
+                skipped_why.append((str(cfg.backend.name), ignored_by(cfg)))
                 continue
             seen.add(duplicate)
             kept.append(job_overrides)
@@ -131,14 +133,7 @@ def preflight(argv: list[str], composed: ComposedConfigs | None = None) -> tuple
     LAST_SWEEP_PLAN["composed"] = composed
     LAST_SWEEP_PLAN["rounds"] = rounds
     LAST_SWEEP_PLAN["configurations"] = len(sweep.jobs)
-    if skipped:
-        names = sorted({str(c.backend.name) for c in checked if duplicate_key(c) is not None})
-        print(
-            f"coresweep: note: {len(skipped)} job{'s' if len(skipped) > 1 else ''} skipped: "
-            f"backend={','.join(names)} ignores workers, "
-            "so it runs once per configuration (its runs are the baseline of every worker count)",
-            file=sys.stderr,
-        )
+    _note_skipped(skipped, skipped_why, overrides)
     if checked and not any(c.backend.name == "sequential" for c in checked):
         print(
             "coresweep: note: this sweep has no backend=sequential, so the report can show times "
@@ -153,6 +148,35 @@ def preflight(argv: list[str], composed: ComposedConfigs | None = None) -> tuple
     LAST_SWEEP_PLAN["interpreters"] = describe_selected(c.get("python") for c in checked)
     LAST_SWEEP_PLAN["report"] = bool(sweep.base.get("report", True))
     return argv + sweep.extra_overrides, len(sweep.jobs)
+
+
+def _note_skipped(
+    skipped: list[list[str]], why: list[tuple[str, tuple[str, ...]]], overrides: list[str]
+) -> None:
+    """One line when jobs the user's own command line asked for were left out because their
+    backend ignores a key they list (a preset's own lists are planned that way: no note)."""
+    # Keys the command line sweeps over several values (a single value skips nothing).
+    given = {
+        o.lstrip("+~").split("=", 1)[0]
+        for o in overrides
+        if "=" in o and any(m in o.split("=", 1)[1] for m in (",", "range(", "glob("))
+    }
+    ignored: dict[str, list[str]] = {}
+    count = 0
+    for backend, keys in why:
+        mine = [k for k in keys if k in given]
+        if mine:
+            count += 1
+            ignored.setdefault(backend, [])
+            ignored[backend] += [k for k in mine if k not in ignored[backend]]
+    if not count:
+        return
+    parts = [f"backend={b} ignores {' and '.join(keys)}" for b, keys in sorted(ignored.items())]
+    print(
+        f"coresweep: note: {count} job{'s' if count > 1 else ''} skipped: {'; '.join(parts)}, "
+        "so it runs once per configuration (its runs serve every value of those keys)",
+        file=sys.stderr,
+    )
 
 
 def _check_launcher(base: DictConfig, jobs: int) -> None:
@@ -240,8 +264,9 @@ def _interrupt(signum: int, frame: Any) -> None:
 
 
 def _interrupted(sweep_dir: str | None) -> int:
-    """Ctrl-C/SIGTERM: stop every worker, keep every row, write the partial report."""
-    from .callbacks import LAST_SWEEP
+    """Ctrl-C/SIGTERM: stop every worker, keep every row, write the partial report; one line."""
+    from .callbacks import LAST_SWEEP, LAST_SWEEP_PLAN
+    from .isolation import STOPPED
     from .job import kill_children
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut this short
@@ -250,22 +275,61 @@ def _interrupted(sweep_dir: str | None) -> int:
         if stop_progress is not None:
             stop_progress()
         ISOLATION.close()  # the job's child was stopped already (isolation.run_isolated)
-        stopped = kill_children()
-        print(f"\ncoresweep: interrupted; stopped {stopped} worker processes", file=sys.stderr)
+        stopped = STOPPED["processes"] + kill_children()
+        STOPPED["processes"] = 0
+        done = [tuple(d) for d in LAST_SWEEP.get("runs_done", [])]
+        planned = int(LAST_SWEEP_PLAN.get("jobs") or 0)
+        what = "jobs" if int(LAST_SWEEP_PLAN.get("rounds") or 1) == 1 else "job runs"
+        line = f"coresweep: interrupted: {len(done)} of {planned or '?'} {what} done"
+        processes = f"{stopped} process{'es' if stopped != 1 else ''} stopped"
+        report = None
         if sweep_dir and any(Path(sweep_dir).glob("*/results.jsonl")):
+            _write_interrupted(Path(sweep_dir), done, planned)
             try:
-                index_html = BUILDER.build(Path(sweep_dir))
-                print("coresweep: partial report of the runs so far written", file=sys.stderr)
-                print(f"report: {index_html}", flush=True)  # the result: stdout, as at a sweep's end
+                report = BUILDER.build(Path(sweep_dir))
+                line += f"; partial report {report}"
             except Exception as exc:
-                print(f"coresweep: partial report failed ({exc}); rows are in {sweep_dir}", file=sys.stderr)
-            print(
-                f"coresweep: finish the sweep with the same command and resume={sweep_dir}",
-                file=sys.stderr,
-            )
+                line += f"; partial report failed ({exc}), rows are in {sweep_dir}"
+            line += f"; {processes}; finish with the same command and resume={sweep_dir}"
+        else:
+            line += f"; nothing measured yet; {processes}"
+        # On a terminal, over the "^C" the terminal echoed.
+        print(("\r" if sys.stderr.isatty() else "") + line, file=sys.stderr, flush=True)
+        if report is not None:
+            print(f"report: {report}", flush=True)  # the result: stdout, as at a sweep's end
     finally:
         signal.signal(signal.SIGINT, signal.default_int_handler)
     return EXIT_INTERRUPTED
+
+
+def _write_interrupted(sweep_dir: Path, done: list[tuple], planned: int) -> None:
+    """``interrupted.json``: which job runs ended and which did not, for the partial report."""
+    import json
+    import time
+
+    from .callbacks import LAST_SWEEP_PLAN
+    from .records import INTERRUPTED_FILE
+
+    jobs = (LAST_SWEEP_PLAN.get("planned") or {}).get("jobs") or []
+    rounds = int(LAST_SWEEP_PLAN.get("rounds") or 1)
+    finished = set(done)
+    not_run = []
+    for num, overrides in enumerate(jobs):
+        missing = [r + 1 for r in range(rounds) if (num, r) not in finished]
+        if missing:
+            shown = " ".join(o for o in overrides if not o.startswith(("hydra", "schedule.")))
+            not_run.append({"job": num, "overrides": shown, "rounds_missing": missing})
+    record = {
+        "interrupted_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "job_runs_done": len(done),
+        "job_runs_planned": planned,
+        "rounds": rounds,
+        "not_run": not_run,
+    }
+    try:
+        (sweep_dir / INTERRUPTED_FILE).write_text(json.dumps(record, indent=2), encoding="utf-8")
+    except OSError:
+        pass
 
 
 def entry() -> None:

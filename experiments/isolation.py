@@ -515,8 +515,24 @@ def _died(stream_path: str, returncode: int | None, stderr: str, ended: str) -> 
     return job
 
 
+#: Processes stopped by Ctrl-C/SIGTERM (the job's process and its workers), for the CLI's line.
+STOPPED = {"processes": 0}
+
+
+def _count_tree(pid: int) -> int:
+    """The process and its descendants, counted now (0 if it is gone)."""
+    try:
+        import psutil
+
+        proc = psutil.Process(pid)
+        return 1 + len(proc.children(recursive=True))
+    except Exception:
+        return 0
+
+
 def _stop(child: Child) -> int | None:
     """Ctrl-C/SIGTERM here: pass Ctrl-C on, so the child stops its workers and writes its runs."""
+    STOPPED["processes"] += _count_tree(child.pid)
     child.signal_group(signal.SIGINT)
     try:
         status = child.wait(INTERRUPT_GRACE_S)

@@ -54,6 +54,8 @@ FIELDS: tuple[str, ...] = (
 
 RESULTS_FILE = "results.jsonl"
 ENVIRONMENT_FILE = "environment.json"
+#: Written when a sweep is interrupted (what ran, what did not); removed when it is finished.
+INTERRUPTED_FILE = "interrupted.json"
 
 
 class RecordWriter:

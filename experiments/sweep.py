@@ -422,7 +422,8 @@ def check_resume_jobs(
         if before != now and before in dropped:
             raise ConfigError(
                 f"resume={resume}: job {num} of that sweep is [{' '.join(before)}], which this version "
-                "skips (sequential ignores workers and now runs once per configuration), so its jobs "
+                "skips (sequential ignores workers, start_method and pinning and now runs once per "
+                "configuration), so its jobs "
                 f"are numbered differently and it cannot be resumed; coresweep-report {resume} builds "
                 "the report of its rows, and the same command without resume= runs it anew"
             )
@@ -434,9 +435,10 @@ def check_resume_jobs(
 
 
 def duplicate_key(cfg: DictConfig) -> str | None:
-    """For a backend that ignores ``workers`` (sequential), what its job measures: the
-    resolved config without ``workers`` (and Hydra's node). Two jobs with the same key time
-    the same thing, so one is enough. None for backends that use ``workers``.
+    """For a backend that ignores some keys (sequential: ``workers``, ``start_method``,
+    ``pinning``; thread backends: ``start_method``), what its job measures: the resolved config
+    without those keys (and Hydra's node). Two jobs with the same key time the same thing, so
+    one is enough. None for backends that use every key.
 
     Resolved, so a key that follows the workers (``workload.size=${mul:32,${workers}}`` in
     weak scaling) differs and both jobs run.
@@ -444,17 +446,26 @@ def duplicate_key(cfg: DictConfig) -> str | None:
     import json
 
     try:
-        if not backend_class(cfg).single_worker:
-            return None
+        ignored = set(backend_class(cfg).ignored_keys())
     except Exception:
+        return None
+    if not ignored:
         return None
     shown = {}
     for key in sorted(str(k) for k in cfg):
-        if key in ("hydra", "workers"):
+        if key == "hydra" or key in ignored:
             continue
         value = cfg[key]
         shown[key] = OmegaConf.to_container(value, resolve=True) if OmegaConf.is_config(value) else value
     return json.dumps(shown, sort_keys=True, default=str)
+
+
+def ignored_by(cfg: DictConfig) -> tuple[str, ...]:
+    """The keys ``cfg``'s backend ignores (see ``duplicate_key``)."""
+    try:
+        return tuple(backend_class(cfg).ignored_keys())
+    except Exception:
+        return ()
 
 
 def _positive_int(cfg: DictConfig, key: str, minimum: int = 1, alternative: str = "") -> int:

@@ -204,7 +204,7 @@ def test_memory_figure_shows_coinciding_backends_apart_and_the_sequential_refere
     assert len(set(at_two)) == 3 and all(1.8 < x < 2.2 for x in at_two)
     assert len({line.get_marker() for line in lines.values()}) == 3  # and has its own marker
     # ...and the figure says which coincide.
-    texts = " ".join(t.get_text() for t in fig.texts)
+    texts = " ".join(t.get_text().replace("\n", " ") for t in fig.texts)  # captions wrap
     assert "pool = process_pool = thread_pool" in texts and "nudged sideways" in texts
     # The sequential run is the reference: a dotted horizontal line at its value, in the legend.
     mib = 50_000_000 / 2**20

@@ -177,6 +177,11 @@ def test_noise_warnings_for_noisy_configurations_and_a_busy_machine(tmp_path: Pa
     assert "'powersave'" in text and "throttled 2 times" in text
     page = result.index_html.read_text()
     assert page.index("Noise warnings") < page.index('id="verdict"')  # at the top
+    # The header counts what the boxes below list: each noisy configuration, each machine warning.
+    noisy = int(warnings[0].split(" of ", 1)[0])
+    machine = len(result.noise_warnings) - 1
+    assert noisy >= 2 and machine == 4
+    assert f"<span>{noisy + machine + len(result.physics_flags)} warnings</span>" in page
     assert "powersave" in (sweep / "report" / "summary.md").read_text()
 
 

@@ -217,3 +217,20 @@ def test_gustafson_does_not_apply_to_strong_scaling_grids(tmp_path: Path) -> Non
         configs += ladder(["process_pool"], [1, 2], size=size)
     summary = _summary(tmp_path, configs, lambda c: c["size"] / 64 / c["workers"])
     assert weak_scaling(summary).empty
+
+
+def test_crossover_only_where_the_interval_crosses_1_upward(tmp_path: Path) -> None:
+    """GIL-bound threads hovering around 1 (median 0.98 then 1.02, noisy) get no crossover mark."""
+
+    def wall(c):
+        if c["backend"] == "sequential":
+            return 1.0
+        return {10: 1.02, 100: 1.01, 1000: 0.98, 10000: 0.99}[c["grain"]]
+
+    configs = []
+    for g in (10, 100, 1000, 10000):
+        configs += ladder(["thread_pool"], [2], grain=g, size=100_000 // g)
+    summary = _summary(tmp_path, configs, wall, noise=0.08)
+    row = crossover_grains(summary).iloc[0]
+    assert row["crossover"] == "unclear", row.to_dict()
+    assert np.isnan(row["crossover_grain"]) and "no clear crossover" in row["note"]

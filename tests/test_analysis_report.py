@@ -191,8 +191,12 @@ def test_degenerate_sweeps_still_give_a_report(tmp_path: Path, case: str) -> Non
         configs, fail = ladder(["process_pool", "thread"], [2]), None
     sweep = write_sweep(tmp_path / "s", configs, amdahl_wall(1.0, 0.0), fail=fail)
     result = build_report([sweep])
-    assert (result.out_dir / "speedup.png").is_file() and (result.out_dir / "efficiency.svg").is_file()
     page = result.index_html.read_text()
+    if case == "single_worker_count":  # one worker count: nothing to draw against workers, said why
+        assert not (result.out_dir / "speedup.png").exists()
+        assert "every run used 2 workers" in page
+    else:
+        assert (result.out_dir / "speedup.png").is_file() and (result.out_dir / "efficiency.svg").is_file()
     if case == "failures_only":
         assert result.n_ok == 0 and "No configuration has a successful run" in page
     if case == "sequential_only":

@@ -66,3 +66,58 @@ def test_bootstrapping_error_gets_the_main_guard_hint() -> None:
 def test_missing_attribute_in_worker_gets_the_importable_module_hint() -> None:
     exc = AttributeError("Can't get attribute 'work' on <module '__main__' (built-in)>")
     assert "importable module" in describe(exc)
+
+
+def test_function_defined_only_under_the_main_guard_says_so(tmp_path: Path, monkeypatch) -> None:
+    """The seed's classic error: ``def f`` inside ``if __name__ == "__main__":``."""
+    from coresweep.experiments.workloads.base import WorkloadError
+    from coresweep.experiments.workloads.custom import resolve_function
+
+    (tmp_path / "myscript_guarded.py").write_text(
+        "import math\n\nif __name__ == '__main__':\n    def f(i):\n        return i * 2\n    print(f(3))\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(WorkloadError) as info:
+        resolve_function("myscript_guarded:f")
+    message = str(info.value)
+    assert "'f' is defined only under `if __name__ == \"__main__\":`" in message
+    assert str(tmp_path / "myscript_guarded.py") in message
+    assert "move its definition to the top level of the module" in message
+    assert "\n" not in message
+    # A name that is simply missing keeps the plain message.
+    with pytest.raises(WorkloadError, match="has no attribute 'g'"):
+        resolve_function("myscript_guarded:g")
+
+
+def test_function_only_in_the_script_run_as_main_says_so(tmp_path: Path) -> None:
+    script = tmp_path / "runme.py"
+    script.write_text(
+        "import sys\n"
+        "from coresweep.experiments.workloads.base import WorkloadError\n"
+        "from coresweep.experiments.workloads.custom import resolve_function\n"
+        "if __name__ == '__main__':\n"
+        "    globals()['work'] = len\n"
+        "    try:\n"
+        "        resolve_function('runme:work')\n"
+        "    except WorkloadError as exc:\n"
+        "        print(exc)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=60,
+        env={**os.environ, "PYTHONPATH": str(tmp_path)},
+    )
+    assert "'work' exists only in the script run as __main__" in out.stdout, out.stdout + out.stderr
+
+
+def test_the_command_says_the_main_guard_error_in_one_line(tmp_path: Path, capsys, monkeypatch) -> None:
+    source = "if __name__ == '__main__':\n    def work(i):\n        return i\n"
+    (tmp_path / "guarded_cli.py").write_text(source)
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    code = main(
+        ["-m", "workload=custom", "workload.fn=guarded_cli:work", "backend=sequential", "report=false",
+         f"hydra.sweep.dir={tmp_path / 'sweep'}"]
+    )
+    assert code == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert "is defined only under `if __name__ == \"__main__\":`" in line

@@ -98,3 +98,36 @@ def test_resume_refuses_a_different_sweep(tmp_path: Path) -> None:
     out = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert out.returncode == 2
     assert "resume" in out.stderr and "original command" in out.stderr
+
+
+def test_ctrl_c_from_the_terminal_prints_one_line_and_a_partial_report(tmp_path: Path) -> None:
+    """Ctrl-C at a terminal reaches the whole foreground group: one line, no worker tracebacks,
+    the true number of processes stopped, and a report that says it is partial."""
+    sweep = tmp_path / "sweep"
+    proc = start(sweep)
+    wait_for_rows(sweep / "0" / "results.jsonl")
+    time.sleep(0.5)  # into the second job (process_pool x2): its process and two workers
+    os.killpg(proc.pid, signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err and "InvalidStateError" not in err
+    job_lines = [ln for ln in err.splitlines() if ln.startswith("[")]
+    other = [ln for ln in err.splitlines() if ln.strip() and not ln.startswith("[")]
+    other = [ln for ln in other if not ln.startswith("coresweep: note:")]  # no sequential here
+    assert other[0].startswith("coresweep: 3 jobs")  # the sweep's first line
+    (line,) = other[1:]
+    assert line.startswith(f"coresweep: interrupted: {len(job_lines)} of 3 jobs done; partial report "), line
+    stopped = int(line.split(" process", 1)[0].rsplit("; ", 1)[1])
+    assert stopped >= 3, line  # the job's process and its two workers
+    assert f"resume={sweep}" in line
+    assert out == f"report: {sweep / 'report' / 'index.html'}\n"
+    page = (sweep / "report" / "index.html").read_text()
+    assert "coresweep partial report" in page and "Did not run:" in page
+    assert page.index('id="partial"') < page.index('id="verdict"')
+    assert "backend=thread_pool" in page.split('id="partial"', 1)[1].split("</div>", 1)[0]
+    # Finishing the sweep makes the report whole again.
+    resumed = start(sweep, f"resume={sweep}")
+    _, err = resumed.communicate(timeout=300)
+    assert resumed.returncode == 0, err
+    assert not (sweep / "interrupted.json").exists()
+    assert "partial report" not in (sweep / "report" / "index.html").read_text()

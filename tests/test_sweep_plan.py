@@ -63,3 +63,31 @@ def test_a_sweep_that_ran_sequential_per_worker_count_is_not_resumed_silently(tm
     assert main(argv) == 2
     (line,) = capsys.readouterr().err.strip().splitlines()
     assert "which this version skips" in line and f"coresweep-report {old}" in line
+
+
+PRESETS = sorted(
+    p.stem for p in (Path(__file__).resolve().parents[1] / "conf" / "experiment").glob("*.yaml")
+)
+
+
+@pytest.mark.parametrize("preset", PRESETS)
+def test_no_preset_notes_about_itself(preset: str, capsys) -> None:
+    """A preset is planned as it should run: no note about skipped jobs or a missing baseline."""
+    _, jobs = preflight(["-m", f"+experiment={preset}"])
+    assert jobs > 0
+    err = capsys.readouterr().err
+    assert "note:" not in err and "warning:" not in err, err
+
+
+def test_sequential_runs_once_whatever_start_method_and_pinning_list(capsys) -> None:
+    _, jobs = preflight(["-m", "+experiment=start_methods"])
+    skipped = LAST_SWEEP_PLAN["skipped_jobs"]
+    # sequential once, not once per start method; 4 process backends x 3 start methods
+    assert jobs == 1 + 4 * 3 and len(skipped) == 2
+    assert all("backend=sequential" in job for job in skipped)
+    argv = ["-m", "backend=sequential,thread_pool,pool", "start_method=fork,spawn", "workers=2"]
+    argv.append("workload=io_sleep")
+    _, jobs = preflight(argv)
+    assert jobs == 1 + 1 + 2  # thread_pool has no start method either
+    err = capsys.readouterr().err
+    assert "2 jobs skipped: backend=sequential ignores start_method; backend=thread_pool ignores " in err

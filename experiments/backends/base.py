@@ -90,6 +90,14 @@ class Backend(ABC):
         self.task_timeout_s: float | None = None
 
     @classmethod
+    def ignored_keys(cls) -> tuple[str, ...]:
+        """Config keys this backend's measurement does not depend on: jobs that differ only in
+        them time the same thing, so a sweep runs one of them (``sweep.duplicate_key``)."""
+        if cls.single_worker:
+            return ("workers", "start_method", "pinning")
+        return () if cls.supports_start_method else ("start_method",)
+
+    @classmethod
     def available(cls) -> bool:
         """Whether this interpreter and platform can run the backend at all."""
         return True
