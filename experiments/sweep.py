@@ -116,6 +116,20 @@ def plan(cli_overrides: Sequence[str], topo: Topology | None = None) -> SweepPla
 
     parsed = _parse(cli_overrides)
     fixed = [o.input_line for o in parsed if not o.is_sweep_override()]
+    # With several workloads swept, Hydra applies a single-valued workload key to all of them
+    # (and fails on those without it); as a sweep, it goes with the jobs it applies to.
+    for o in parsed:
+        if o.key_or_group == "workload" and o.is_sweep_override():
+            for line in fixed:
+                key = line.lstrip("+~").partition("=")[0]
+                names = [str(v) for v in o.sweep_string_iterator()]
+                if key.startswith("workload.") and any(
+                    key[9:] not in (_workload_keys(n) or {key[9:]}) for n in names
+                ):
+                    raise ConfigError(
+                        f"{line}: not every workload swept has {key}; give it as a sweep, "
+                        f"{key}=choice({line.partition('=')[2]}), so it applies to those that have it"
+                    )
     base = compose(fixed)
     params = OmegaConf.select(base, "hydra.sweeper.params") or {}
     param_lines = [f"{k}={v}" for k, v in params.items()]

@@ -227,4 +227,4 @@ class Stateful(Workload):
         return [dict(merged)]
 
     def fields(self) -> dict[str, Any]:
-        return {"state_objects": len(self.counters) if self.state == "manager" else None}
+        return {"state_objects": self._workers if self.state == "manager" else None}
