@@ -564,4 +564,7 @@ def folklore_table(
             pool_vs_process,
             claim_smt(summary, topology),
         ]
+    from .patterns import pattern_claims  # issue 16: the workload patterns' claims, where measured
+
+    records += pattern_claims(summary, len(records) + 1)
     return pd.DataFrame.from_records(records, columns=list(FOLKLORE_COLUMNS))
