@@ -202,8 +202,9 @@ def applicable_jobs(jobs: Sequence[Sequence[str]], base_workload: str) -> list[l
         out = []
         for line in job:
             key = line.partition("=")[0].lstrip("+~")
-            if key in DIMENSIONS and key not in uses:
-                continue
+            value = line.partition("=")[2]
+            if key in DIMENSIONS and key not in uses and value in DIMENSIONS[key][0]:
+                continue  # (a value outside the list is kept, for check_job to refuse)
             if several and own is not None and key.startswith("workload.") and key[9:] not in own:
                 continue
             out.append(line)
