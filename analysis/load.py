@@ -87,7 +87,7 @@ INT_COLUMNS = (
 )
 FLOAT_COLUMNS = (
     "wall_s", "startup_s", "teardown_s", "cpu_user_s", "cpu_sys_s", "usable_cpus",
-    "setup_s", "init_s", "worker_init_s",
+    "setup_s",
 )
 BOOL_COLUMNS = ("verified", "ok", "gil_enabled")
 #: The column order of ``results.csv``; unknown extra fields follow, sorted by name.
