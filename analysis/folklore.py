@@ -656,7 +656,8 @@ def folklore_table(
     topology: Mapping[str, Mapping[str, Any]],
     judged_rows: Callable[[], list[dict]] | None = None,
 ) -> pd.DataFrame:
-    """The seven classic claims, each judged only from the data present (``FOLKLORE_COLUMNS``).
+    """The classic claims (1-7), the patterns' (8, 9) and subinterpreters' (10), each judged only
+    from the data present (``FOLKLORE_COLUMNS``).
 
     ``judged_rows`` gives ``row_claims(rows)`` where it was computed elsewhere (asked only when
     some configuration has data).
@@ -695,4 +696,7 @@ def folklore_table(
             claim_smt(summary, topology),
             claim_subinterpreters(summary, rows, topology),
         ]
+    from .patterns import pattern_claims  # claims 8 and 9: the workload patterns (docs/patterns.md)
+
+    records[7:7] = pattern_claims(summary)
     return pd.DataFrame.from_records(records, columns=list(FOLKLORE_COLUMNS))

@@ -20,7 +20,9 @@ import pandas as pd
 from ._gc import paused_gc
 
 #: The row format this reader was written for (``experiments/records.py`` ``SCHEMA``).
-SCHEMA = 1
+SCHEMA = 2
+#: Row formats this reader reads as they are (1: before the pattern dimensions of schema 2).
+KNOWN_SCHEMAS = (1, 2)
 RESULTS_FILE = "results.jsonl"
 ENVIRONMENT_FILE = "environment.json"
 #: Folders never searched for rows: our own output and Hydra's bookkeeping.
@@ -39,7 +41,11 @@ GROUP_KEYS: tuple[str, ...] = (
     "collect",
     "python",
     "gil_enabled",
+    *("share", "init", "state", "input_mb", "init_ms"),
 )
+#: The pattern workloads' dimensions (schema 2), and what a row without them means: the
+#: workload does not use them (no warning: most rows are of such workloads).
+PATTERN_DEFAULTS: dict[str, Any] = {"share": "-", "init": "-", "state": "-", "input_mb": 0, "init_ms": 0}
 
 STR_COLUMNS = (
     "sweep_id",
@@ -53,6 +59,12 @@ STR_COLUMNS = (
     "error",
     "python",
     "timestamp",
+    "share",
+    "init",
+    "state",
+    "memory_measure",
+    "share_how",
+    "init_lands",
 )
 INT_COLUMNS = (
     "schema",
@@ -69,8 +81,14 @@ INT_COLUMNS = (
     "physical_cores",
     "sockets",
     "numa_nodes",
+    "input_mb",
+    "init_ms",
+    "peak_pss_bytes",
 )
-FLOAT_COLUMNS = ("wall_s", "startup_s", "teardown_s", "cpu_user_s", "cpu_sys_s", "usable_cpus")
+FLOAT_COLUMNS = (
+    "wall_s", "startup_s", "teardown_s", "cpu_user_s", "cpu_sys_s", "usable_cpus",
+    "setup_s",
+)
 BOOL_COLUMNS = ("verified", "ok", "gil_enabled")
 #: The column order of ``results.csv``; unknown extra fields follow, sorted by name.
 COLUMNS: tuple[str, ...] = (
@@ -109,6 +127,14 @@ COLUMNS: tuple[str, ...] = (
     "timestamp",
     "position",
     "order_seed",
+    "share",
+    "init",
+    "state",
+    "input_mb",
+    "init_ms",
+    "setup_s",
+    "peak_pss_bytes",
+    "memory_measure",
 )
 #: What a missing dimension means (an older runner that did not sweep it used the default).
 KEY_DEFAULTS: dict[str, Any] = {
@@ -188,7 +214,7 @@ def _read_environment(sweep_dir: Path, warnings: list[str]) -> dict[str, Any]:
     if not isinstance(env, dict):
         warnings.append(f"{path}: not a JSON object; ignored")
         return {}
-    if env.get("schema", SCHEMA) != SCHEMA:
+    if env.get("schema", SCHEMA) not in KNOWN_SCHEMAS:
         warnings.append(
             f"{path}: schema {env.get('schema')!r} (this reader knows {SCHEMA}); read as best it can"
         )
@@ -410,7 +436,7 @@ def _normalise(df: pd.DataFrame, warnings: list[str]) -> pd.DataFrame:
             df[col] = None
     if "schema" in df.columns:
         schemas = pd.to_numeric(df["schema"], errors="coerce")
-        odd = schemas[schemas.ne(SCHEMA) | schemas.isna()]
+        odd = schemas[~schemas.isin(KNOWN_SCHEMAS) | schemas.isna()]
         for value, count in odd.value_counts(dropna=False).sort_index().items():
             shown = "missing" if pd.isna(value) else int(value)
             warnings.append(
@@ -433,6 +459,8 @@ def _normalise(df: pd.DataFrame, warnings: list[str]) -> pd.DataFrame:
         if missing.any():
             warnings.append(f"{int(missing.sum())} rows have no {col!r}; taken as {default!r}")
             df[col] = df[col].where(~missing, default)
+    for col, default in PATTERN_DEFAULTS.items():
+        df[col] = df[col].where(df[col].notna(), default)
     workers_missing = df["workers"].isna()
     if workers_missing.any():
         warnings.append(f"{int(workers_missing.sum())} rows have no 'workers'; taken as 1")

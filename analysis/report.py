@@ -28,6 +28,7 @@ from .figures import FIGURE_NAMES, FigureFile, FigureJobs
 from .folklore import folklore_table, row_claims
 from .load import GROUP_KEYS, load_results, machine_topology
 from .noise import cv_warning, noise_warnings, noisy_configurations
+from .patterns import pattern_figures
 from .physics import FLAG, physics_lines
 from .stats import (
     DESIGN_ROUNDS,
@@ -164,6 +165,7 @@ def _build(paths: list[Path], out_dir: Path | str | None) -> ReportResult:
         figures_section=FIGURES_MARK,
     )
     figures = figure_jobs.result()
+    figures += pattern_figures(summary, rows, topology, out_dir)  # issue 16; none without pattern rows
     csv_job.wait()
     claims_job.close()
     for fig in figures:

@@ -461,6 +461,7 @@ def _measurement(
     job = JobMeasurement(
         startup_s=m.get("startup_s"),
         teardown_s=m.get("teardown_s"),
+        setup_s=m.get("setup_s"),
         warmup_s=list(m.get("warmup_s") or []),
         runs=[RunMeasurement(**run) for run in m.get("runs") or []],
         interrupted=bool(m.get("interrupted")),
@@ -477,6 +478,7 @@ def _measurement(
         "job_process": result.get("job_process"),
         "job_process_s": result.get("job_process_s"),
     }
+    fields.update(result.get("workload_fields") or {})
     if "pinning_ok" in result:
         fields["pinning_ok"] = result["pinning_ok"]
         fields["worker_cpus"] = {int(k): v for k, v in (result.get("worker_cpus") or {}).items()}

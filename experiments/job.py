@@ -23,7 +23,7 @@ from .isolation import JobRequest, run_isolated
 from .protocol import ADAPTIVE_MIN_REPEATS, AdaptiveRepeats, JobMeasurement, Protocol
 from .resources import METHOD as RESOURCE_METHOD
 from .resources import parse_memory
-from .sweep import backend_class, backend_options, job_topology, make_workload
+from .sweep import backend_class, backend_options, dimension_options, job_topology, make_workload
 from .topology import Topology, format_cpu_list, pinning_plan
 from .worker_setup import resolve_blas_threads
 
@@ -116,6 +116,7 @@ def run_job(
     options = OmegaConf.to_container(cfg.workload, resolve=True)
     assert isinstance(options, dict)
     options = {k: v for k, v in options.items() if k not in ("_target_", "name")}
+    options.update(dimension_options(cfg, type(workload)))
     request = JobRequest(
         backend_target=str(cfg.backend._target_),
         workers=int(cfg.workers),
@@ -163,6 +164,20 @@ def config_fields(cfg: DictConfig, workload: Any, workers: int, cpus: Any) -> di
         "grain": workload.grain if workload.uses_grain else None,
         "collect": cfg.collect,
         "cpus": format_cpu_list(cpus) if cpus is not None else None,
+        **pattern_fields(cfg, workload),
+    }
+
+
+def pattern_fields(cfg: DictConfig, workload: Any) -> dict[str, Any]:
+    """The pattern dimensions (null where the workload does not use them, so that every row
+    has them): ``share``, ``init``, ``state`` and the pattern workloads' sizes."""
+    uses = getattr(workload, "dimensions", ())
+    return {
+        "share": cfg.get("share") if "share" in uses else None,
+        "init": cfg.get("init") if "init" in uses else None,
+        "state": cfg.get("state") if "state" in uses else None,
+        "input_mb": getattr(workload, "input_mb", None),
+        "init_ms": getattr(workload, "init_ms", None),
     }
 
 
@@ -297,10 +312,14 @@ def _write_rows(path: Path, base_row: dict[str, Any], measurement: JobMeasuremen
                     "wall_s": run.wall_s,
                     "startup_s": measurement.startup_s,
                     "teardown_s": measurement.teardown_s,
+                    "setup_s": measurement.setup_s,
                     "warmup_s": measurement.warmup_s,
                     "cpu_user_s": run.cpu_user_s,
                     "cpu_sys_s": run.cpu_sys_s,
                     "peak_rss_bytes": run.peak_rss_bytes,
+                    "peak_pss_bytes": run.peak_pss_bytes,
+                    # Which reading says how much memory the run took: pss where it was sampled.
+                    "memory_measure": "pss" if run.peak_pss_bytes is not None else "rss",
                     "verified": run.verified,
                     "ok": run.ok,
                     "error": run.error,

@@ -130,6 +130,7 @@ def run(request: dict[str, Any], result_path: str) -> dict[str, Any]:
     adaptive = settings.pop("adaptive", None)
     protocol = Protocol(**settings, adaptive=AdaptiveRepeats(**adaptive) if adaptive else None)
     protocol.on_run = _stream(request.get("stream"))
+    protocol.measure_pss = bool(getattr(workload, "measure_pss", False))
     plan = request.get("pinning_plan")
     pinner = Pinner(plan, backend.workers_per_run) if plan else None
     result: dict[str, Any] = {
@@ -147,6 +148,10 @@ def run(request: dict[str, Any], result_path: str) -> dict[str, Any]:
         # From here, not from the process start: the rest is the isolation's cost.
         result["job_process_s"] = time.perf_counter() - started
         result["measurement"] = asdict(measurement)
+        try:
+            result["workload_fields"] = workload.fields()
+        except Exception:  # what a workload adds to its rows must never lose them
+            result["workload_fields"] = {}
         _write(result_path, result)
         return result
 

@@ -23,7 +23,7 @@ from typing import Any, Callable
 
 from .backends.base import Backend
 from .collect import Collector
-from .resources import CpuTimes, PeakMemory, tree_cpu_times, tree_rss
+from .resources import CpuTimes, PeakMemory, PeakPss, tree_cpu_times, tree_rss
 
 Clock = Callable[[], int]
 Verifier = Callable[[Sequence[Any], Sequence[Any]], "str | None"]
@@ -45,12 +45,17 @@ class RunMeasurement:
     verified: bool
     ok: bool
     error: str | None
+    #: Peak PSS of the process tree (only where the workload asks for it: ``measure_pss``).
+    peak_pss_bytes: int | None = None
 
 
 @dataclass
 class JobMeasurement:
     startup_s: float | None = None
     teardown_s: float | None = None
+    #: The workload's set-up (inputs built and placed: arrays, files, shared memory, managers),
+    #: outside every timed run and timed on its own.
+    setup_s: float | None = None
     warmup_s: list[float] = field(default_factory=list)
     runs: list[RunMeasurement] = field(default_factory=list)
     interrupted: bool = False
@@ -293,6 +298,8 @@ class Protocol:
     clock: Clock = time.perf_counter_ns
     cpu_times: Callable[[], CpuTimes] = tree_cpu_times
     measure_memory: bool = True
+    #: Also sample the tree's PSS during each timed run (set from ``Workload.measure_pss``).
+    measure_pss: bool = False
     #: Called (from the watchdog thread) when a timed-out run cannot be stopped; gets the job.
     on_stuck: Callable[[JobMeasurement], None] | None = None
     #: Called after each timed run (a job's child streams its runs, so a crash keeps them).
@@ -343,7 +350,16 @@ class Protocol:
         """
         measurement = JobMeasurement()
         try:
+            t0 = self.clock()
+            # The workload's set-up is not part of any run: building and placing its inputs
+            # (a large array in shared memory, a file, a manager process) is timed on its own.
+            bind = getattr(workload, "bind", None)  # a stand-in workload (tests) may lack the hooks
+            if bind is not None:
+                bind(backend)
             workload.setup()
+            wrap = getattr(workload, "wrap_collector", None)
+            collector = wrap(collector) if wrap is not None else collector
+            setup_s = (self.clock() - t0) / 1e9
             try:
                 items = workload.inputs()
                 with limits if limits is not None else nullcontext():
@@ -361,6 +377,7 @@ class Protocol:
                         measurement = self.measure(
                             backend, collector, task, items, expected, workload.verify, before
                         )
+                measurement.setup_s = setup_s
             finally:
                 workload.teardown()
         except Exception as exc:
@@ -468,11 +485,14 @@ class Protocol:
             if self.measure_memory
             else None
         )
+        pss = PeakPss() if self.measure_pss else None
         watchdog = self._watchdog(backend, job)
         cpu0 = self.cpu_times()
         try:
             if memory is not None:
                 memory.__enter__()
+            if pss is not None:
+                pss.__enter__()
             with watchdog:
                 t0 = self.clock()
                 for _ in range(loops):
@@ -484,6 +504,8 @@ class Protocol:
                 error = self._limit_error(watchdog, "the run") + "; workers stopped"
             return RunMeasurement(repeat, loops, None, None, None, None, False, False, error)
         finally:
+            if pss is not None:
+                pss.__exit__(None, None, None)
             if memory is not None:
                 memory.__exit__(None, None, None)
         if watchdog.fired:  # finished, but only past a limit: not a valid time
@@ -501,6 +523,7 @@ class Protocol:
             verified=problem is None,
             ok=problem is None,
             error=None if problem is None else f"wrong result: {problem}",
+            peak_pss_bytes=pss.peak_bytes if pss is not None else None,
         )
 
     def _teardown(

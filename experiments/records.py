@@ -13,7 +13,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, Any
 
-SCHEMA = 1
+SCHEMA = 2
+#: Schema 2 (issue 16): rows also carry ``share``, ``init``, ``state``, ``input_mb``, ``init_ms``
+#: (null where the workload does not use them), ``setup_s``, ``peak_pss_bytes`` and
+#: ``memory_measure``; schema-1 rows read as if those were null.
 
 #: Every row carries at least these fields (DESIGN.md, "Records").
 FIELDS: tuple[str, ...] = (
@@ -30,6 +33,9 @@ FIELDS: tuple[str, ...] = (
     "size",
     "grain",
     "collect",
+    "share",
+    "init",
+    "state",
     "repeat",
     "loops",
     "wall_s",

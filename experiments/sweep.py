@@ -34,6 +34,7 @@ from .topology import (
     worker_ladder,
 )
 from .workloads import WORKLOADS, WorkloadError
+from .workloads.patterns import DIMENSIONS
 
 CONFIG_MODULE = "coresweep.conf"
 CONFIG_NAME = "config"
@@ -48,6 +49,9 @@ class SweepPlan:
     base: DictConfig  # the primary config composed with the non-sweep overrides (hydra node included)
     jobs: list[list[str]]  # each job's overrides, in launch order
     extra_overrides: list[str]  # overrides the CLI must add (e.g. workers=auto expanded)
+    #: Combinations left out because a dimension or workload key does not apply to the job's
+    #: workload (``share`` with workload=stateful, ``workload.input_mb`` with init_heavy, ...).
+    not_applicable: int = 0
 
 
 def _parse(overrides: Sequence[str]) -> list[Any]:
@@ -112,6 +116,20 @@ def plan(cli_overrides: Sequence[str], topo: Topology | None = None) -> SweepPla
 
     parsed = _parse(cli_overrides)
     fixed = [o.input_line for o in parsed if not o.is_sweep_override()]
+    # With several workloads swept, Hydra applies a single-valued workload key to all of them
+    # (and fails on those without it); as a sweep, it goes with the jobs it applies to.
+    for o in parsed:
+        if o.key_or_group == "workload" and o.is_sweep_override():
+            for line in fixed:
+                key = line.lstrip("+~").partition("=")[0]
+                names = [str(v) for v in o.sweep_string_iterator()]
+                if key.startswith("workload.") and any(
+                    key[9:] not in (_workload_keys(n) or {key[9:]}) for n in names
+                ):
+                    raise ConfigError(
+                        f"{line}: not every workload swept has {key}; give it as a sweep, "
+                        f"{key}=choice({line.partition('=')[2]}), so it applies to those that have it"
+                    )
     base = compose(fixed)
     params = OmegaConf.select(base, "hydra.sweeper.params") or {}
     param_lines = [f"{k}={v}" for k, v in params.items()]
@@ -136,7 +154,66 @@ def plan(cli_overrides: Sequence[str], topo: Topology | None = None) -> SweepPla
     overrides = _parse(all_lines)
     batches = BasicSweeper.split_arguments(overrides, None)[0]
     jobs = [[ln for ln in job if not ln.startswith(("hydra.", "hydra/"))] for job in batches]
-    return SweepPlan(base=base, jobs=jobs, extra_overrides=extra)
+    kept = applicable_jobs(jobs, str(OmegaConf.select(base, "workload.name")))
+    return SweepPlan(base=base, jobs=kept, extra_overrides=extra, not_applicable=len(jobs) - len(kept))
+
+
+def _workload_keys(name: str) -> set[str] | None:
+    """The keys of ``conf/workload/NAME.yaml`` (None for a workload coresweep does not ship)."""
+    from importlib import resources as importlib_resources
+
+    try:
+        text = (importlib_resources.files(CONFIG_MODULE) / "workload" / f"{name}.yaml").read_text()
+    except (OSError, ModuleNotFoundError):
+        return None
+    node = OmegaConf.create(text)
+    return {str(k) for k in node} if isinstance(node, DictConfig) else None
+
+
+def applicable_jobs(jobs: Sequence[Sequence[str]], base_workload: str) -> list[list[str]]:
+    """Each job without the overrides that do not apply to its workload, duplicates left out.
+
+    ``share=``, ``init=`` and ``state=`` apply only to the workload that uses each; in a sweep
+    over several workloads, a ``workload.KEY`` the job's workload does not have applies to the
+    others only. So ``workload=shared_input,init_heavy share=argument,inherit
+    workload.init_ms=1,10`` runs shared_input once per share (not per init_ms) and init_heavy
+    once per init_ms (not per share). With a single workload, an unknown ``workload.KEY`` is
+    kept, so that composing it fails with Hydra's one-line error.
+    """
+    workloads = {base_workload}
+    for job in jobs:
+        for line in job:
+            if line.partition("=")[0].lstrip("+~") == "workload":
+                workloads.add(line.partition("=")[2])
+    several = len(workloads) > 1
+    kept: list[list[str]] = []
+    seen: set[tuple[str, ...]] = set()
+    keys_of: dict[str, set[str] | None] = {}
+    for job in jobs:
+        name = base_workload
+        for line in job:
+            if line.partition("=")[0].lstrip("+~") == "workload":
+                name = line.partition("=")[2]
+        cls = WORKLOADS.get(name)
+        uses = set(cls.dimensions) if cls is not None else set(DIMENSIONS)
+        if name not in keys_of:
+            keys_of[name] = _workload_keys(name)
+        own = keys_of[name]
+        out = []
+        for line in job:
+            key = line.partition("=")[0].lstrip("+~")
+            value = line.partition("=")[2]
+            if key in DIMENSIONS and key not in uses and value in DIMENSIONS[key][0]:
+                continue  # (a value outside the list is kept, for check_job to refuse)
+            if several and own is not None and key.startswith("workload.") and key[9:] not in own:
+                continue
+            out.append(line)
+        signature = tuple(out)
+        if signature in seen:
+            continue
+        seen.add(signature)
+        kept.append(out)
+    return kept
 
 
 def swept_keys(jobs: Sequence[Sequence[str]]) -> set[str]:
@@ -188,7 +265,7 @@ KNOWN_KEYS = {
     "backend", "workload", "workers", "start_method", "pinning", "cpus", "collect", "repeats",
     "repeats_target", "repeats_max", "repeats_budget_s", "warmup", "min_time_s", "timeout_s",
     "max_memory", "blas_threads", "machine", "resume", "report", "python", "hydra",
-    "rounds", "order_seed", "schedule",
+    "rounds", "order_seed", "schedule", *DIMENSIONS,
 }
 
 
@@ -234,6 +311,9 @@ def check_job(cfg: DictConfig, topo: Topology | None = None) -> None:
         )
     if cfg.get("collect") not in COLLECT_MODES:
         raise ConfigError(f"collect={cfg.get('collect')}: choose one of {', '.join(COLLECT_MODES)}")
+    for key, (allowed_values, _) in DIMENSIONS.items():
+        if cfg.get(key) not in allowed_values:
+            raise ConfigError(f"{key}={cfg.get(key)}: choose one of {', '.join(allowed_values)}")
     pinning = cfg.get("pinning")
     if pinning not in PINNING_MODES:
         raise ConfigError(f"pinning={pinning}: choose one of {', '.join(PINNING_MODES)}")
@@ -285,8 +365,45 @@ def check_job(cfg: DictConfig, topo: Topology | None = None) -> None:
         raise ConfigError(_unknown_backend_option(cfg, cls)) from None
     if cls.uses_processes and cfg.workload.name == "custom":
         _check_picklable(workload.task, f"workload.fn={cfg.workload.fn}")
+    _check_pattern(cfg, cls, workload)
     if interp is not None:
         _check_interpreter(interp, cfg, cls, workload)
+
+
+def _check_pattern(cfg: DictConfig, cls: type[Backend], workload: Any) -> None:
+    """A pattern workload's method that this backend cannot do, or an input too large: one line."""
+    name = cfg.workload.name
+    uses = workload.dimensions
+    if "share" in uses and cfg.share == "inherit" and cls.uses_processes and not cls.has_initializer:
+        raise ConfigError(
+            f"share=inherit: backend={cfg.backend.name} has no per-worker initializer to hand "
+            "the input to its workers; use share=argument, shared_memory or memmap"
+        )
+    if "init" in workload.dimensions and cfg.init == "per_worker" and not cls.has_initializer:
+        raise ConfigError(
+            f"init=per_worker: backend={cfg.backend.name} has no per-worker initializer; "
+            "use init=per_task or another backend"
+        )
+    if "state" in workload.dimensions:
+        if cfg.state == "manager" and not cls.supports_manager:
+            raise ConfigError(
+                f"state=manager: backend={cfg.backend.name} cannot reach a Manager from its "
+                "workers; use state=mapreduce"
+            )
+        if cfg.collect != "return":
+            raise ConfigError(
+                f"collect={cfg.collect}: workload={name} merges each run's state itself; use collect=return"
+            )
+    need = getattr(workload, "input_bytes", None)
+    if need is not None:
+        from .resources import psutil
+
+        available = psutil.virtual_memory().available if psutil is not None else None
+        if available is not None and need() > available:
+            raise ConfigError(
+                f"workload.input_mb={workload.input_mb}: the input ({need() / 2**20:.0f} MiB) is larger "
+                f"than the memory available ({available / 2**20:.0f} MiB); choose a smaller input_mb"
+            )
 
 
 def _check_interpreter(
@@ -475,6 +592,11 @@ def _positive_int(cfg: DictConfig, key: str, minimum: int = 1, alternative: str 
     return value
 
 
+def dimension_options(cfg: DictConfig, workload_cls: Any) -> dict[str, Any]:
+    """The top-level dimensions (``share``, ``init``, ``state``) this workload class takes."""
+    return {key: cfg.get(key) for key in getattr(workload_cls, "dimensions", ()) if key in cfg}
+
+
 def backend_class(cfg: DictConfig) -> type[Backend]:
     """The class named by ``backend._target_`` (so a user's own backend YAML works too)."""
     from hydra.utils import get_class
@@ -500,6 +622,7 @@ def make_workload(cfg: DictConfig) -> Any:
     assert isinstance(node, dict)
     cls = get_class(node.pop("_target_"))
     node.pop("name", None)
+    node.update(dimension_options(cfg, cls))
     for key in ("size", "grain"):
         if key in node and not isinstance(node[key], int) or isinstance(node.get(key), bool):
             raise ConfigError(f"workload.{key}={node[key]!r}: must be an integer >= 1")

@@ -157,7 +157,7 @@ def test_malformed_input_warns_and_goes_on(tmp_path: Path) -> None:
     lines[-1] = lines[-1][: len(lines[-1]) // 2]  # truncated by a kill mid-write
     job.write_text("\n".join(lines) + "\n")
     extra = json.loads((sweep / "2" / "results.jsonl").read_text().splitlines()[0])
-    extra.update(schema=2, shiny_new_field=[1, 2], machine=None)
+    extra.update(schema=3, shiny_new_field=[1, 2], machine=None)
     with (sweep / "2" / "results.jsonl").open("a") as fh:
         fh.write(json.dumps(extra) + "\n")
     (sweep / "99").mkdir()
@@ -165,7 +165,7 @@ def test_malformed_input_warns_and_goes_on(tmp_path: Path) -> None:
     result = build_report([sweep])
     text = "\n".join(result.warnings)
     assert "invalid JSON" in text and "truncated last line" in text
-    assert "schema 2" in text and "no rows" in text
+    assert "schema 3" in text and "no rows" in text
     assert result.n_rows == 35 - 1 + 1
     results = _csv(sweep / "report" / "results.csv")
     assert "shiny_new_field" in results[0]

@@ -75,11 +75,13 @@ def test_exception_in_task_propagates(name: str) -> None:
 @pytest.mark.parametrize("name", ["sequential", "thread_pool", "process_pool", "joblib_loky"])
 def test_builtin_workloads_verify(workload: str, name: str) -> None:
     wl = WORKLOADS[workload](size=3, grain=2)
+    backend = BACKENDS[name](2, None)
+    wl.bind(backend)  # the pattern workloads set up for their backend (and may give it an initializer)
     wl.setup()
     try:
         items = wl.inputs()
         expected = wl.reference(items)
-        got = _run(BACKENDS[name](2, None), COLLECTORS["return"](), wl.task, items)
+        got = _run(backend, wl.wrap_collector(COLLECTORS["return"]()), wl.task, items)
         assert wl.verify(expected, got) is None
     finally:
         wl.teardown()

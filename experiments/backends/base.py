@@ -65,6 +65,13 @@ class Backend(ABC):
     #: Modules (or ``module:attribute``) it needs beyond the standard library; checked per
     #: interpreter before a ``python=...`` sweep starts, so imports stay inside the backend.
     requires: ClassVar[tuple[str, ...]] = ()
+    #: Runs an initializer in every worker it starts (per-worker set-up: ``init=per_worker``,
+    #: ``share=inherit``); backends without one refuse those methods before the sweep starts.
+    has_initializer: ClassVar[bool] = True
+    #: Can send a Manager proxy to its workers (``state=manager``).
+    supports_manager: ClassVar[bool] = True
+    #: Memory-maps large array arguments by itself (joblib's ``max_nbytes``).
+    has_auto_memmap: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -88,6 +95,9 @@ class Backend(ABC):
         self.initargs = initargs
         #: Longest a single task may take, for backends that can enforce it themselves.
         self.task_timeout_s: float | None = None
+        #: For backends with ``has_auto_memmap``: True memory-maps every array argument, False
+        #: turns it off (arrays are pickled), None keeps the library's default (set by a workload).
+        self.auto_memmap: bool | None = None
 
     @classmethod
     def ignored_keys(cls) -> tuple[str, ...]:

@@ -21,6 +21,7 @@ class _JoblibBackend(Backend):
     """Shared by the three joblib backends; subclasses say which joblib backend object to build."""
 
     requires: ClassVar[tuple[str, ...]] = ("joblib",)
+    has_auto_memmap: ClassVar[bool] = True
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -41,7 +42,12 @@ class _JoblibBackend(Backend):
         # multiprocessing backend would otherwise wait forever for the lost task.
         # (With one worker joblib falls back to its sequential backend, which has no timeout.)
         timeout = self.task_timeout_s if self.workers > 1 else None
-        self._parallel = Parallel(n_jobs=self.workers, backend=self.make_backend(), timeout=timeout)
+        memmap: dict[str, Any] = {}
+        if self.auto_memmap is not None:  # share=memmap: every array; share=argument: none (pickled)
+            memmap["max_nbytes"] = 0 if self.auto_memmap else None
+        self._parallel = Parallel(
+            n_jobs=self.workers, backend=self.make_backend(), timeout=timeout, **memmap
+        )
         self.configure_parallel(self._parallel)
         self._parallel.__enter__()
         # One task per worker so that the workers exist before the first timed run.
@@ -122,6 +128,9 @@ class JoblibMultiprocessingBackend(_JoblibBackend):
 class JoblibThreadingBackend(_JoblibBackend):
     name: ClassVar[str] = "joblib_threading"
     summary: ClassVar[str] = "joblib with threads (prefer='threads'): for GIL-releasing work"
+
+    # Its initializer runs once, in the calling thread, not in each of joblib's threads.
+    has_initializer: ClassVar[bool] = False
 
     def make_backend(self) -> Any:
         from joblib._parallel_backends import ThreadingBackend

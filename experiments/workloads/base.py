@@ -32,6 +32,12 @@ class Workload(ABC):
     rel_tol: ClassVar[float] = 0.0
     #: Modules the task needs beyond the standard library (checked per interpreter for python=...).
     requires: ClassVar[tuple[str, ...]] = ()
+    #: Top-level dimensions this workload takes (``share``, ``init``, ``state``): passed to its
+    #: constructor and recorded in its rows; other workloads record null for them.
+    dimensions: ClassVar[tuple[str, ...]] = ()
+    #: Sample the process tree's PSS in every timed run (``peak_pss_bytes``): where
+    #: copy-on-write against copies is the point, RSS sums count shared pages once per process.
+    measure_pss: ClassVar[bool] = False
 
     def __init__(self, size: int, grain: int = 1, seed: int = 0, **options: Any) -> None:
         if isinstance(size, bool) or not isinstance(size, int) or size < 1:
@@ -53,6 +59,21 @@ class Workload(ABC):
     @abstractmethod
     def inputs(self) -> list[Any]:
         """``size`` picklable inputs, the same for the same seed."""
+
+    def bind(self, backend: Any) -> None:
+        """Learn which backend runs the tasks, before ``setup`` (both outside the timed runs).
+
+        A workload may set the backend's initializer here (per-worker set-up) or its
+        ``auto_memmap``; the backend is started only after this.
+        """
+
+    def wrap_collector(self, collector: Any) -> Any:
+        """The collector a run goes through (a stateful workload merges the workers' state)."""
+        return collector
+
+    def fields(self) -> dict[str, Any]:
+        """Extra row fields this workload records (after the job; e.g. how the input was shared)."""
+        return {}
 
     def setup(self) -> None:
         """Create what the tasks need (files, folders); called once per job before timing."""
