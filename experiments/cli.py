@@ -285,11 +285,14 @@ def _interrupted(sweep_dir: str | None) -> int:
         report = None
         if sweep_dir and any(Path(sweep_dir).glob("*/results.jsonl")):
             _write_interrupted(Path(sweep_dir), done, planned)
-            try:
-                report = BUILDER.build(Path(sweep_dir))
-                line += f"; partial report {report}"
-            except Exception as exc:
-                line += f"; partial report failed ({exc}), rows are in {sweep_dir}"
+            if not LAST_SWEEP_PLAN.get("report", True):  # report=false: no report, partial or whole
+                line += f"; rows are in {sweep_dir}"
+            else:
+                try:
+                    report = BUILDER.build(Path(sweep_dir))
+                    line += f"; partial report {report}"
+                except Exception as exc:
+                    line += f"; partial report failed ({exc}), rows are in {sweep_dir}"
             line += f"; {processes}; finish with the same command and resume={sweep_dir}"
         else:
             line += f"; nothing measured yet; {processes}"

@@ -71,6 +71,18 @@ def test_interrupt_keeps_rows_stops_workers_and_writes_partial_report(tmp_path: 
     assert_all_gone(tree)
 
 
+def test_interrupt_with_report_false_writes_no_report(tmp_path: Path) -> None:
+    sweep = tmp_path / "sweep"
+    proc = start(sweep, "report=false")
+    wait_for_rows(sweep / "0" / "results.jsonl")
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert out == "" and not (sweep / "report").exists()
+    lines = [ln for ln in err.splitlines() if ln.startswith("coresweep: interrupted")]
+    assert len(lines) == 1 and f"rows are in {sweep}" in lines[0] and "partial report" not in lines[0]
+
+
 def test_sigkill_then_resume_finishes_the_sweep(tmp_path: Path) -> None:
     sweep = tmp_path / "sweep"
     proc = start(sweep)

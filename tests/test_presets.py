@@ -18,7 +18,13 @@ ROOT = Path(__file__).resolve().parents[1]
 PRESETS = sorted(p.stem for p in (ROOT / "conf" / "experiment").glob("*.yaml"))
 #: Tiny: one timed run per job and round, two rounds (so intervals exist), a few tasks.
 TINY = ["repeats=1", "warmup=0", "min_time_s=0", "rounds=2"]
-SIZE = {"grain": ["workload.size=12"], "weak_scaling": []}
+SIZE = {
+    "grain": ["workload.size=12"],
+    "weak_scaling": [],
+    # 260 jobs in full (about 2.5 min on 2 cores): one input size and init cost, two backends.
+    "patterns": ["backend=sequential,pool", "workers=1,2", "workload.input_mb=1",
+                 "workload.init_ms=choice(1)", "workload.grain=choice(5)", "workload.size=8"],
+}
 
 pytestmark = pytest.mark.slow
 
