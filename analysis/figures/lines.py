@@ -7,8 +7,10 @@ seaborn's own estimator.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, Callable
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
@@ -43,6 +45,244 @@ MEMORY_DODGE = 0.035
 COINCIDE = 0.02
 
 
+@dataclass(frozen=True)
+class LineSpec:
+    """What a figure against workers draws: its column, interval columns and guide lines."""
+
+    y: str
+    y_low: str | None
+    y_high: str | None
+    title: str
+    ylabel: str
+    ideal: Callable[[np.ndarray], np.ndarray] | None = None
+    ideal_label: str = ""
+    baseline_y: float | None = None
+    baseline_label: str = ""
+    log2_x: bool | None = None
+    log_y_with_x: bool = False
+    empty_message: str = "no parallel runs: nothing to plot against workers"
+    dodge: float = 0.0
+    sequential_reference: str = ""
+
+
+OVERSUBSCRIBED = "oversubscribed (workers > logical CPUs)"
+
+
+@dataclass
+class _Series:
+    """The series of one figure, worked out once: their labels, styles, offsets and values."""
+
+    data: pd.DataFrame
+    variants: dict[str, list[str]]
+    dims: list[str]  # the columns that tell series apart (VARIANT_DIMS, and size where it varies)
+    labels: set[str]
+    order: list[str]  # labels in legend order
+    offset_of: dict[str, float]  # label -> sideways offset (dodge)
+    v_indices: dict[tuple, int]
+    positions: dict[tuple, list[tuple[tuple, np.ndarray]]]  # (machine, panel) -> series
+    values: dict[str, np.ndarray]  # y, y_low, y_high as arrays
+    workers: np.ndarray
+
+    @property
+    def max_offset(self) -> float:
+        return max(self.offset_of.values(), default=0.0)
+
+
+def _figure_series(data: pd.DataFrame, spec: LineSpec, palette: Mapping[str, str]) -> _Series:
+    variants = line_variants(data)
+    dims = [*VARIANT_DIMS, *(["size"] if any("size" in v for v in variants.values()) else [])]
+    labels = {
+        series_label(str(b), variants.get(str(b), []), dict(zip(dims, rest)))
+        for b, *rest in data[["backend", *dims]].drop_duplicates().itertuples(index=False, name=None)
+    }
+    # A series keeps its sideways offset in every panel: its place among all the figure's series.
+    order = sorted(labels, key=lambda label: legend_order(label, palette))
+    offset_of = {label: (i - (len(order) - 1) / 2) * spec.dodge for i, label in enumerate(order)}
+    columns = (spec.y, spec.y_low, spec.y_high)
+    return _Series(
+        data=data,
+        variants=variants,
+        dims=dims,
+        labels=labels,
+        order=order,
+        offset_of=offset_of,
+        v_indices=variant_indices(data, variants),
+        positions=series_positions(data, ["machine", "_panel", "backend", *dims]),
+        values={c: data[c].to_numpy(dtype="float64", na_value=np.nan) for c in columns if c},
+        workers=data["workers"].astype("float64").to_numpy(),
+    )
+
+
+def _draw_series(
+    ax: plt.Axes,
+    series: _Series,
+    panel_series: list[tuple[tuple, np.ndarray]],
+    spec: LineSpec,
+    palette: Mapping[str, str],
+    log2_x: bool,
+    logical: float | None,
+    handles: dict[str, Any],
+) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """Every line of a panel, with its band (or error bars at a single point); returns the points
+    drawn where they are dodged, to name the series that coincide."""
+    y, y_low, y_high = spec.y, spec.y_low, spec.y_high
+    bands: list[tuple[np.ndarray, str]] = []
+    panel_points: list[tuple[str, np.ndarray, np.ndarray]] = []
+    for (backend, *rest), pos in panel_series:
+        backend = str(backend)
+        dims = series.variants.get(backend, [])
+        values = dict(zip(series.dims, rest))
+        label = series_label(backend, dims, values)
+        v_index = series.v_indices.get((backend, *(str(values[d]) for d in dims)), 0)
+        xs = series.workers[pos]
+        ys = series.values[y][pos]
+        colour = palette.get(backend, "#333333")
+        if y_low and y_high:
+            lo = series.values[y_low][pos]
+            hi = series.values[y_high][pos]
+            has = np.isfinite(lo) & np.isfinite(hi)
+            if has.sum() >= 2:
+                bands.append((band_polygon(xs[has], lo[has], hi[has]), colour))
+            elif has.any():
+                yerr = np.vstack([np.clip(ys - lo, 0, None), np.clip(hi - ys, 0, None)])[:, has]
+                ax.errorbar(
+                    xs[has], ys[has], yerr=yerr, fmt="none", ecolor=colour, elinewidth=1.0, capsize=3,
+                    zorder=3,
+                )  # fmt: skip
+        marker_index = None
+        if spec.dodge:
+            panel_points.append((label, xs, ys))
+            shift = np.full(xs.shape, series.offset_of[label])
+            if logical:  # points within the CPUs are nudged leftwards only: never into the band
+                shift = np.where(xs <= logical, shift - series.max_offset, shift)
+            xs = xs * 2.0**shift if log2_x else xs + shift
+            marker_index = series.order.index(label)
+        line = series_line(
+            ax, xs, ys, v_index, colour, label=label, marker_index=marker_index, backend=backend
+        )
+        handles.setdefault(label, line)
+    add_bands(ax, bands)
+    return panel_points
+
+
+def _y_axis(
+    ax: plt.Axes,
+    series: _Series,
+    in_panel: np.ndarray,
+    spec: LineSpec,
+    log2_x: bool,
+    x_max: float,
+    reference_top: float,
+) -> None:
+    """The panel's y range: every value and interval, the ideal line where it stays in reach, the
+    baseline and the sequential reference; log2 with ratio ticks where x is log2 too (``log_y_with_x``)."""
+    values_of, ideal, baseline_y = series.values, spec.ideal, spec.baseline_y
+    top = np.nanmax(values_of[spec.y_high if spec.y_high else spec.y][in_panel])
+    top = np.nanmax([top, np.nanmax(values_of[spec.y][in_panel])])
+    if ideal is not None and not log2_x:
+        top = max(top, float(ideal(np.array([x_max]))[0]))
+    if ideal is not None and log2_x:
+        top = max(top, min(float(ideal(np.array([x_max]))[0]), top * 1.5))
+    if baseline_y is not None:
+        top = max(top, baseline_y)
+    if np.isfinite(reference_top):
+        top = max(top, reference_top)
+    if log2_x and spec.log_y_with_x:
+        # Log-log: the ideal line stays straight and 0.5x and 2x look equally far from 1x.
+        values = np.concatenate([v[in_panel] for v in values_of.values()])
+        values = values[np.isfinite(values) & (values > 0)]
+        bottom = min(float(values.min()) if values.size else 1.0, baseline_y or 1.0) / 1.3
+        top = max(float(values.max()) if values.size else 1.0, baseline_y or 1.0) * 1.3
+        if ideal is not None:
+            top = max(top, min(float(ideal(np.array([x_max]))[0]), top * 4))
+        ax.set_yscale("log", base=2)
+        ax.set_ylim(bottom, top)
+        ax.yaxis.set_major_locator(FixedLocator(log2_ticks(bottom, top)))
+        ax.yaxis.set_major_formatter(FuncFormatter(ratio_tick))
+        ax.yaxis.set_minor_locator(NullLocator())
+    else:
+        ax.set_ylim(0, top * 1.12 if np.isfinite(top) and top > 0 else 1.0)
+        ax.yaxis.set_major_locator(MaxNLocator(6, steps=[1, 2, 2.5, 5, 10]))
+
+
+def _draw_panel(
+    ax: plt.Axes,
+    series: _Series,
+    panel_series: list[tuple[tuple, np.ndarray]],
+    spec: LineSpec,
+    palette: Mapping[str, str],
+    topo: Mapping[str, Any],
+    log2_x: bool,
+    references: list[float],
+    handles: dict[str, Any],
+) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """One panel with data: its lines and bands, the guides (sequential reference, ideal,
+    baseline), the worker axis with the core counts, and the y range. Returns the points drawn
+    where they are dodged (``_coinciding`` names the series among them that coincide)."""
+    logical = topo.get("logical_cores")
+    logical = float(logical) if isinstance(logical, (int, float)) and logical > 0 else None
+    w_all = series.workers
+    in_panel = np.concatenate([pos for _, pos in panel_series])
+    x_max = float(w_all[in_panel].max())
+    right = max(x_max, logical or 0.0)
+    panel_points = _draw_series(ax, series, panel_series, spec, palette, log2_x, logical, handles)
+    reference_top = np.nan
+    seq_colour = palette.get(SEQUENTIAL, BACKEND_COLOURS[SEQUENTIAL])
+    for value in references:
+        ax.axhline(value, color=seq_colour, linestyle=":", linewidth=1.4, zorder=3)
+        handles.setdefault(spec.sequential_reference, Line2D([], [], color=seq_colour, linestyle=":"))
+        reference_top = np.nanmax([reference_top, value])
+    ticks = np.unique(np.concatenate([w_all[in_panel], [logical] if logical else []]))
+    worker_axis(ax, ticks, log2_x)
+    lim = (min(ticks) / 1.4, right * 1.4) if log2_x else (0.0, right + max(0.6, right * 0.08))
+    ax.set_xlim(*lim)
+    if spec.ideal is not None:
+        xs_ideal = np.geomspace(max(lim[0], 0.5), lim[1], 48)
+        ax.plot(xs_ideal, spec.ideal(xs_ideal), color="#888888", linestyle="--", linewidth=1.0, zorder=1)
+        handles.setdefault(spec.ideal_label, Line2D([], [], color="#888888", linestyle="--"))
+    if spec.baseline_y is not None:
+        ax.axhline(spec.baseline_y, color=seq_colour, linewidth=1.2, alpha=0.8, zorder=1)
+        handles.setdefault(spec.baseline_label, Line2D([], [], color=seq_colour))
+    rows_drawn = core_markers(ax, topo, lim[1])
+    if rows_drawn:  # the panel title goes above the core-count labels
+        ax.title.set_y(1.01 + rows_drawn * CORE_LABEL_ROW_IN / PANEL_H)
+    if logical and x_max > logical:
+        handles.setdefault(OVERSUBSCRIBED, Patch(color="#d62728", alpha=0.15))
+    _y_axis(ax, series, in_panel, spec, log2_x, x_max, reference_top)
+    return panel_points
+
+
+def _empty_panel(ax: plt.Axes, workers: np.ndarray, log2_x: bool) -> None:
+    ax.text(
+        0.5,
+        0.5,
+        "no successful parallel runs",
+        ha="center",
+        va="center",
+        transform=ax.transAxes,
+        fontsize=8,
+        color="#666666",
+    )
+    worker_axis(ax, workers, log2_x)
+
+
+def _legend(fig: Figure, layout: Layout, handles: Mapping[str, Any], palette: Mapping[str, str]) -> None:
+    """Backends first (alphabetical), then the guides, right of the panels."""
+    if not handles:
+        return
+    width, height = layout.size
+    ordered = sorted(handles.items(), key=lambda kv: legend_order(kv[0], palette))
+    fig.legend(
+        [h for _, h in ordered],
+        [k for k, _ in ordered],
+        loc="upper left",
+        bbox_to_anchor=((width - layout.legend_w) / width, 1 - layout.top / height),
+        frameon=False,
+        title="backend",
+        alignment="left",
+    )
+
+
 def line_figure(
     summary: pd.DataFrame,
     topology: Mapping[str, Mapping[str, Any]],
@@ -71,6 +311,10 @@ def line_figure(
     ``sequential_reference`` (its legend label) draws the sequential run's value of each panel
     as a horizontal line, for metrics that have no "1x" of their own.
     """
+    spec = LineSpec(
+        y, y_low, y_high, title, ylabel, ideal, ideal_label, baseline_y, baseline_label,
+        log2_x, log_y_with_x, empty_message, dodge, sequential_reference,
+    )  # fmt: skip
     data = line_data(summary, y)
     if data.empty:
         return message_figure(title, empty_message)
@@ -85,48 +329,29 @@ def line_figure(
     machines = sorted(data["machine"].unique())
     panels = plan.titles
     n_rows, n_cols = grid_shape(len(panels), len(machines))
-    variants = line_variants(data)
-    series_dims = [*VARIANT_DIMS, *(["size"] if any("size" in v for v in variants.values()) else [])]
-    labels = {
-        series_label(str(b), variants.get(str(b), []), dict(zip(series_dims, rest)))
-        for b, *rest in data[["backend", *series_dims]].drop_duplicates().itertuples(index=False, name=None)
-    }
-    guides = [ideal_label, baseline_label, "oversubscribed (workers > logical CPUs)", sequential_reference]
-    # A series keeps its sideways offset in every panel: its place among all the figure's series.
-    order = sorted(labels, key=lambda label: legend_order(label, palette))
-    offset_of = {label: (i - (len(order) - 1) / 2) * dodge for i, label in enumerate(order)}
-    max_offset = max(offset_of.values(), default=0.0)
+    series = _figure_series(data, spec, palette)
+    guides = [ideal_label, baseline_label, OVERSUBSCRIBED, sequential_reference]
     references = _sequential_values(summary, y) if sequential_reference else None
     coinciding: dict[str, list[str]] = {}  # "a = b" -> the panels where their lines coincide
     label_rows = core_label_rows(topology.get(m) for m in machines)
     layout = Layout(
         n_rows,
         n_cols,
-        max(len(t) for t in [*labels, *guides]),
+        max(len(t) for t in [*series.labels, *guides]),
         bottom=0.9 if note else 0.6,
         top=0.75 + CORE_LABEL_ROW_IN * label_rows,
         hspace=0.85 + CORE_LABEL_ROW_IN * label_rows,
     )
     fig, axes = panel_grid(layout, len(panels) if len(machines) == 1 else n_rows * n_cols)
     layout.apply(fig)
-    workers_all = data["workers"].astype("float64").to_numpy()
     if log2_x is None:
-        log2_x = workers_all.max() > 16
+        log2_x = series.workers.max() > 16
     handles: dict[str, Any] = {}
     used = set()
-    series_of = series_positions(data, ["machine", "_panel", "backend", *series_dims])
-    values_of = {c: data[c].to_numpy(dtype="float64", na_value=np.nan) for c in (y, y_low, y_high) if c}
-    w_all = workers_all
-    v_indices = variant_indices(data, variants)
     for m_index, machine in enumerate(machines):
         topo = topology.get(machine, {}) or {}
-        logical = topo.get("logical_cores")
-        logical = float(logical) if isinstance(logical, (int, float)) and logical > 0 else None
         for p_index, panel_title in enumerate(panels):
-            if len(machines) > 1:
-                r, c = m_index, p_index
-            else:
-                r, c = divmod(p_index, n_cols)
+            r, c = (m_index, p_index) if len(machines) > 1 else divmod(p_index, n_cols)
             ax = axes[r][c]
             used.add((r, c))
             # An explicit y skips matplotlib's per-draw title placement (it measures every tick label).
@@ -135,117 +360,15 @@ def line_figure(
                 ax.set_ylabel(ylabel)
             if r == n_rows - 1 or (len(machines) == 1 and p_index + n_cols >= len(panels)):
                 ax.set_xlabel("workers")
-            panel_series = series_of.get((machine, p_index))
+            panel_series = series.positions.get((machine, p_index))
             if not panel_series:
-                ax.text(
-                    0.5,
-                    0.5,
-                    "no successful parallel runs",
-                    ha="center",
-                    va="center",
-                    transform=ax.transAxes,
-                    fontsize=8,
-                    color="#666666",
-                )
-                worker_axis(ax, workers_all, log2_x)
+                _empty_panel(ax, series.workers, log2_x)
                 continue
             in_panel = np.concatenate([pos for _, pos in panel_series])
-            x_max = float(w_all[in_panel].max())
-            right = max(x_max, logical or 0.0)
-            bands: list[tuple[np.ndarray, str]] = []
-            panel_points: list[tuple[str, np.ndarray, np.ndarray]] = []
-            for (backend, *rest), pos in panel_series:
-                backend = str(backend)
-                dims = variants.get(backend, [])
-                values = dict(zip(series_dims, rest))
-                label = series_label(backend, dims, values)
-                v_index = v_indices.get((backend, *(str(values[d]) for d in dims)), 0)
-                xs = w_all[pos]
-                ys = values_of[y][pos]
-                colour = palette.get(backend, "#333333")
-                if y_low and y_high:
-                    lo = values_of[y_low][pos]
-                    hi = values_of[y_high][pos]
-                    has = np.isfinite(lo) & np.isfinite(hi)
-                    if has.sum() >= 2:
-                        bands.append((band_polygon(xs[has], lo[has], hi[has]), colour))
-                    elif has.any():
-                        yerr = np.vstack([np.clip(ys - lo, 0, None), np.clip(hi - ys, 0, None)])[:, has]
-                        ax.errorbar(
-                            xs[has],
-                            ys[has],
-                            yerr=yerr,
-                            fmt="none",
-                            ecolor=colour,
-                            elinewidth=1.0,
-                            capsize=3,
-                            zorder=3,
-                        )
-                marker_index = None
-                if dodge:
-                    panel_points.append((label, xs, ys))
-                    shift = np.full(xs.shape, offset_of[label])
-                    if logical:  # points within the CPUs are nudged leftwards only: never into the band
-                        shift = np.where(xs <= logical, shift - max_offset, shift)
-                    xs = xs * 2.0**shift if log2_x else xs + shift
-                    marker_index = order.index(label)
-                line = series_line(
-                    ax, xs, ys, v_index, colour, label=label, marker_index=marker_index, backend=backend
-                )
-                handles.setdefault(label, line)
-            for group in _coinciding(panel_points):
+            refs = [] if references is None else _panel_references(references, machine, data.iloc[in_panel])
+            points = _draw_panel(ax, series, panel_series, spec, palette, topo, log2_x, refs, handles)
+            for group in _coinciding(points):
                 coinciding.setdefault(" = ".join(group), []).append(panel_title)
-            add_bands(ax, bands)
-            reference_top = np.nan
-            if references is not None:
-                seq_colour = palette.get(SEQUENTIAL, BACKEND_COLOURS[SEQUENTIAL])
-                for value in _panel_references(references, machine, data.iloc[in_panel]):
-                    ax.axhline(value, color=seq_colour, linestyle=":", linewidth=1.4, zorder=3)
-                    handles.setdefault(sequential_reference, Line2D([], [], color=seq_colour, linestyle=":"))
-                    reference_top = np.nanmax([reference_top, value])
-            ticks = np.unique(np.concatenate([w_all[in_panel], [logical] if logical else []]))
-            worker_axis(ax, ticks, log2_x)
-            lim = (min(ticks) / 1.4, right * 1.4) if log2_x else (0.0, right + max(0.6, right * 0.08))
-            ax.set_xlim(*lim)
-            if ideal is not None:
-                xs_ideal = np.geomspace(max(lim[0], 0.5), lim[1], 48)
-                ax.plot(xs_ideal, ideal(xs_ideal), color="#888888", linestyle="--", linewidth=1.0, zorder=1)
-                handles.setdefault(ideal_label, Line2D([], [], color="#888888", linestyle="--"))
-            if baseline_y is not None:
-                seq_colour = palette.get(SEQUENTIAL, BACKEND_COLOURS[SEQUENTIAL])
-                ax.axhline(baseline_y, color=seq_colour, linewidth=1.2, alpha=0.8, zorder=1)
-                handles.setdefault(baseline_label, Line2D([], [], color=seq_colour))
-            rows_drawn = core_markers(ax, topo, lim[1])
-            if rows_drawn:  # the panel title goes above the core-count labels
-                ax.title.set_y(1.01 + rows_drawn * CORE_LABEL_ROW_IN / PANEL_H)
-            if logical and x_max > logical:
-                handles.setdefault(guides[2], Patch(color="#d62728", alpha=0.15))
-            top = np.nanmax(values_of[y_high if y_high else y][in_panel])
-            top = np.nanmax([top, np.nanmax(values_of[y][in_panel])])
-            if ideal is not None and not log2_x:
-                top = max(top, float(ideal(np.array([x_max]))[0]))
-            if ideal is not None and log2_x:
-                top = max(top, min(float(ideal(np.array([x_max]))[0]), top * 1.5))
-            if baseline_y is not None:
-                top = max(top, baseline_y)
-            if np.isfinite(reference_top):
-                top = max(top, reference_top)
-            if log2_x and log_y_with_x:
-                # Log-log: the ideal line stays straight and 0.5x and 2x look equally far from 1x.
-                values = np.concatenate([v[in_panel] for v in values_of.values()])
-                values = values[np.isfinite(values) & (values > 0)]
-                bottom = min(float(values.min()) if values.size else 1.0, baseline_y or 1.0) / 1.3
-                top = max(float(values.max()) if values.size else 1.0, baseline_y or 1.0) * 1.3
-                if ideal is not None:
-                    top = max(top, min(float(ideal(np.array([x_max]))[0]), top * 4))
-                ax.set_yscale("log", base=2)
-                ax.set_ylim(bottom, top)
-                ax.yaxis.set_major_locator(FixedLocator(log2_ticks(bottom, top)))
-                ax.yaxis.set_major_formatter(FuncFormatter(ratio_tick))
-                ax.yaxis.set_minor_locator(NullLocator())
-            else:
-                ax.set_ylim(0, top * 1.12 if np.isfinite(top) and top > 0 else 1.0)
-                ax.yaxis.set_major_locator(MaxNLocator(6, steps=[1, 2, 2.5, 5, 10]))
     for r in range(n_rows):
         for c in range(n_cols):
             if (r, c) not in used and axes[r][c] is not None:
@@ -258,17 +381,7 @@ def line_figure(
             for group, where in coinciding.items()
         )
         note += f" Equal within {COINCIDE:.0%} at every point: {same}."
-    if handles:
-        ordered = sorted(handles.items(), key=lambda kv: legend_order(kv[0], palette))
-        fig.legend(
-            [h for _, h in ordered],
-            [k for k, _ in ordered],
-            loc="upper left",
-            bbox_to_anchor=((width - layout.legend_w) / width, 1 - layout.top / height),
-            frameon=False,
-            title="backend",
-            alignment="left",
-        )
+    _legend(fig, layout, handles, palette)
     if note:
         figure_note(fig, note, layout.left * 0.4, room_in=layout.bottom - 0.55)
     return fig
