@@ -13,13 +13,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .load import GROUP_KEYS
+from .load import GROUP_KEYS, PATTERN_DEFAULTS
 from .physics import FLAG
 from .stats import (
     DESIGN_ROUNDS,
     DESIGN_RUNS,
     GRAIN_SERIES_KEYS,
     SEQUENTIAL,
+    VARIANT_DIMS,
     best_per_workload,
 )
 
@@ -27,7 +28,6 @@ from .stats import (
 WARNINGS_FILE = "warnings.txt"
 
 
-VARIANT_DIMS = ("start_method", "pinning", "collect", "grain", "python", "gil_enabled")
 
 
 @dataclass
@@ -153,8 +153,13 @@ def fmt_bytes(value: Any) -> str:
 
 
 def config_name(row: Mapping[str, Any], vary: Mapping[str, list[str]]) -> str:
-    """ "process_pool with 4 workers (spawn)" — only the dimensions that vary are named."""
-    extras = [f"{d}={row[d]}" for d in vary.get(str(row["backend"]), []) if d in row]
+    """ "process_pool with 4 workers (spawn)" — only the dimensions that vary are named, and a
+    pattern dimension only where the row's workload uses it (not "share=-", "input_mb=0")."""
+    extras = [
+        f"{d}={row[d]}"
+        for d in vary.get(str(row["backend"]), [])
+        if d in row and (d not in PATTERN_DEFAULTS or str(row[d]) != str(PATTERN_DEFAULTS[d]))
+    ]
     workers = int(row["workers"])
     text = str(row["backend"])
     if row["backend"] != SEQUENTIAL:
@@ -167,7 +172,7 @@ def config_name(row: Mapping[str, Any], vary: Mapping[str, list[str]]) -> str:
 def varying_per_backend(frame: pd.DataFrame) -> dict[str, list[str]]:
     """Per backend, the dimensions that tell its configurations apart (they name it in verdicts)."""
     return {
-        str(backend): [d for d in VARIANT_DIMS if part[d].nunique(dropna=False) > 1]
+        str(backend): [d for d in VARIANT_DIMS if d in part and part[d].nunique(dropna=False) > 1]
         for backend, part in frame.groupby("backend", sort=True)
     }
 

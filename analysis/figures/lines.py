@@ -90,7 +90,8 @@ class _Series:
 
 def _figure_series(data: pd.DataFrame, spec: LineSpec, palette: Mapping[str, str]) -> _Series:
     variants = line_variants(data)
-    dims = [*VARIANT_DIMS, *(["size"] if any("size" in v for v in variants.values()) else [])]
+    dims = [d for d in VARIANT_DIMS if d in data.columns]
+    dims += ["size"] if any("size" in v for v in variants.values()) else []
     labels = {
         series_label(str(b), variants.get(str(b), []), dict(zip(dims, rest)))
         for b, *rest in data[["backend", *dims]].drop_duplicates().itertuples(index=False, name=None)

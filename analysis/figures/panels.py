@@ -9,10 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..stats import SEQUENTIAL, grain_series
-
-#: Dimensions that may split one backend into several lines within a panel.
-VARIANT_DIMS = ("start_method", "pinning", "collect", "grain", "python", "gil_enabled")
+from ..stats import SEQUENTIAL, VARIANT_DIMS, grain_series
 
 
 def panel_label(workload: Any, size: Any, several_sizes: bool) -> str:
@@ -53,7 +50,7 @@ def line_variants(data: pd.DataFrame) -> dict[str, list[str]]:
     for backend, part in data.groupby("backend", sort=True):
         varying = set()
         for _, cell in part.groupby(panel, sort=False) if panel else [(None, part)]:
-            varying |= {d for d in VARIANT_DIMS if cell[d].nunique(dropna=False) > 1}
+            varying |= {d for d in VARIANT_DIMS if d in cell and cell[d].nunique(dropna=False) > 1}
         dims = [d for d in VARIANT_DIMS if d in varying]
         if "_panel" in part.columns:
             sizes = part.groupby([*panel, *dims, "workers"], sort=False, dropna=False)["size"].nunique()

@@ -11,6 +11,8 @@ import numpy as np
 import seaborn as sns
 from matplotlib.collections import PolyCollection
 
+from ..load import PATTERN_DEFAULTS
+
 DPI = 110
 
 
@@ -141,7 +143,10 @@ def add_bands(ax: plt.Axes, bands: list[tuple[np.ndarray, str]]) -> None:
 
 
 def series_label(backend: str, dims: list[str], values: Mapping[str, Any]) -> str:
-    variant = ", ".join(f"{d}={values[d]}" for d in dims)
+    """"backend (dim=value, ...)"; a pattern dimension at its "not used" value (share=-,
+    input_mb=0...) is left out: it only says the series is of another pattern workload."""
+    shown = [d for d in dims if d not in PATTERN_DEFAULTS or str(values[d]) != str(PATTERN_DEFAULTS[d])]
+    variant = ", ".join(f"{d}={values[d]}" for d in shown)
     return backend + (f" ({variant})" if variant else "")
 
 

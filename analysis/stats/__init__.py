@@ -48,7 +48,7 @@ from .intervals import (
     t_quantile,
     t_quantiles,
 )
-from .keys import BASELINE_KEYS, CURVE_KEYS, SEQUENTIAL
+from .keys import BASELINE_KEYS, CURVE_KEYS, SEQUENTIAL, VARIANT_DIMS
 from .models import (
     AMDAHL_MIN_POINTS,
     FIT_RMSE_REL_MAX,
@@ -81,6 +81,7 @@ __all__ = [
     "SUMMARY_COLUMNS",
     "USL_LOWER",
     "USL_MIN_POINTS",
+    "VARIANT_DIMS",
     "WEAK_COLUMNS",
     "WEAK_KEYS",
     "amdahl_speedup",

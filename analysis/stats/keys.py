@@ -15,3 +15,10 @@ BASELINE_KEYS: tuple[str, ...] = (
     "share", "init", "state", "input_mb", "init_ms",
     "grain",  # last: the baseline search may fall back to another grain
 )
+#: Dimensions that may split one backend into several lines or rows where they vary: the
+#: executor's settings, the interpreter, and the pattern workloads' (issue 16) share, init and
+#: state methods and their input size and initialisation time.
+VARIANT_DIMS: tuple[str, ...] = (
+    "start_method", "pinning", "collect", "grain", "python", "gil_enabled",
+    "share", "init", "state", "input_mb", "init_ms",
+)  # fmt: skip
