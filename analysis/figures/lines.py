@@ -21,6 +21,7 @@ from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator, NullLoca
 from ..stats import SEQUENTIAL
 from .layout import PANEL_H, Layout, figure_note, grid_shape, message_figure, panel_grid
 from .panels import (
+    PANEL_METHODS,
     VARIANT_DIMS,
     grain_sweep_workloads,
     line_data,
@@ -418,8 +419,9 @@ def _sequential_values(summary: pd.DataFrame, y: str) -> pd.DataFrame:
 
 
 def _panel_references(seq: pd.DataFrame, machine: str, panel_rows: pd.DataFrame) -> list[float]:
-    """The sequential values that belong to a panel: same machine, workload, size and grain."""
-    keys = [k for k in ("workload", "size", "grain") if k in seq.columns and k in panel_rows.columns]
+    """The sequential values that belong to a panel: same machine, workload, size, grain and
+    pattern method."""
+    keys = [k for k in ("workload", "size", "grain", *PANEL_METHODS) if k in seq.columns and k in panel_rows]
     wanted = set(panel_rows[keys].astype(str).itertuples(index=False, name=None))
     mine = seq[seq["machine"].eq(machine)]
     if mine.empty or not keys:

@@ -110,7 +110,42 @@ def worker_panels(data: pd.DataFrame, grain_workloads: Iterable[str] = ()) -> Pa
         panel_of.get((w, s), panel_of.get((w, None), -1)) for w, s in zip(data["workload"], data["size"])
     ]
     data = data.assign(_panel=index)
-    return Panels(data[data["_panel"] >= 0], titles, left_out)
+    data, titles = _split_by_method(data[data["_panel"] >= 0], titles)
+    return Panels(data, titles, left_out)
+
+
+#: The pattern workloads' methods (issue 16): a panel holds one method of each, so its lines
+#: compare backends under one share, init or state method (input size and init time, which
+#: vary within it, name the lines: see ``line_variants``).
+PANEL_METHODS = ("share", "init", "state")
+
+
+def _split_by_method(data: pd.DataFrame, titles: list[str]) -> tuple[pd.DataFrame, list[str]]:
+    """Each panel whose rows ran several pattern methods becomes one panel per method (in sorted
+    order, titled "shared_input · share=memmap"); the others keep their place and title."""
+    methods = [d for d in PANEL_METHODS if d in data.columns]
+    if not methods or data.empty:
+        return data, titles
+    panel = data["_panel"].to_numpy()
+    if not any(data[d].nunique(dropna=False) > 1 for d in methods):
+        return data, titles  # no pattern workload ran several methods: nothing to split
+    text = {d: data[d].astype(str).to_numpy() for d in methods}
+    new_index = np.full(len(data), -1)
+    new_titles: list[str] = []
+    for p, title in enumerate(titles):
+        mask = panel == p
+        varying = [d for d in methods if len(set(text[d][mask])) > 1]
+        if not varying:
+            new_index[mask] = len(new_titles)
+            new_titles.append(title)
+            continue
+        for combo in sorted({tuple(text[d][i] for d in varying) for i in np.flatnonzero(mask)}):
+            sub = mask.copy()
+            for d, value in zip(varying, combo):
+                sub &= text[d] == value
+            new_index[sub] = len(new_titles)
+            new_titles.append(title + " · " + ", ".join(f"{d}={v}" for d, v in zip(varying, combo)))
+    return data.assign(_panel=new_index), new_titles
 
 
 def line_data(summary: pd.DataFrame, y: str) -> pd.DataFrame:
