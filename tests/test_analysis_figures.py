@@ -285,3 +285,23 @@ def test_size_figure_and_best_heatmap_keep_interpreters_apart(tmp_path: Path) ->
     assert not any("python=" in label for label in best_table(one)["row_label"])
     assert not any("python=" in ax.get_title() for ax in _panels(size_figure(one, topology, palette)))
     plt.close("all")
+
+
+def test_pattern_methods_get_panels_and_sizes_name_lines() -> None:
+    """A pattern workload run with several share methods gets a panel per method, and its input
+    sizes name the lines (a 'not used' pattern value such as share=- is left out of names)."""
+    import pandas as pd
+
+    from coresweep.analysis.figures.panels import line_variants, worker_panels
+    from coresweep.analysis.figures.style import series_label
+
+    rows = [
+        {"machine": "m", "workload": "shared_input", "backend": "pool", "workers": w, "size": 4,
+         "grain": 250, "start_method": "fork", "pinning": "none", "collect": "result", "python": "",
+         "gil_enabled": "", "share": share, "init": "-", "state": "-", "input_mb": mb, "init_ms": 0}
+        for share in ("argument", "inherit") for mb in (1, 10) for w in (1, 2)
+    ]  # fmt: skip
+    plan = worker_panels(pd.DataFrame(rows))
+    assert plan.titles == ["shared_input · share=argument", "shared_input · share=inherit"]
+    assert line_variants(plan.data) == {"pool": ["input_mb"]}
+    assert series_label("pool", ["share", "input_mb"], {"share": "-", "input_mb": 10}) == "pool (input_mb=10)"

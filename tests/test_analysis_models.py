@@ -73,7 +73,7 @@ def test_usl_bounds_keep_parameters_non_negative() -> None:
 
 
 def test_usl_on_its_bound_says_speedup_never_falls(tmp_path: Path) -> None:
-    from coresweep.analysis.report import _scaling_html
+    from coresweep.analysis.report_html import _scaling_html
 
     # Amdahl-shaped data: no coherency cost, so the fit puts kappa on its bound.
     summary = _summary(
@@ -99,8 +99,8 @@ def test_amdahl_always_has_a_ci_or_says_why(tmp_path: Path) -> None:
 def test_amdahl_ci_falls_back_on_the_speedup_interval_envelope(monkeypatch) -> None:
     from coresweep.analysis import stats
 
-    real = stats._amdahl_lsq
-    monkeypatch.setattr(stats, "_amdahl_lsq", lambda p, s: (real(p, s)[0], np.nan))
+    real = stats.models._amdahl_lsq
+    monkeypatch.setattr(stats.models, "_amdahl_lsq", lambda p, s: (real(p, s)[0], np.nan))
     p = np.array([1.0, 2.0, 4.0, 8.0])
     s = stats.amdahl_speedup(p, 0.2)
     out = fit_amdahl(p, s, speedup_low=s * 0.95, speedup_high=s * 1.05)
