@@ -17,136 +17,27 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .. import schema as _schema
+from ..schema import ENVIRONMENT_FILE, KNOWN_SCHEMAS, RESULTS_FILE, SCHEMA
 from ._gc import paused_gc
 
-#: The row format this reader was written for (``experiments/records.py`` ``SCHEMA``).
-SCHEMA = 2
-#: Row formats this reader reads as they are (1: before the pattern dimensions of schema 2).
-KNOWN_SCHEMAS = (1, 2)
-RESULTS_FILE = "results.jsonl"
-ENVIRONMENT_FILE = "environment.json"
 #: Folders never searched for rows: our own output and Hydra's bookkeeping.
 SKIP_DIRS = frozenset({"report", ".hydra", "__pycache__", ".git"})
 
 #: One configuration = one value of each of these (the sweep's dimensions).
-GROUP_KEYS: tuple[str, ...] = (
-    "machine",
-    "backend",
-    "start_method",
-    "workers",
-    "pinning",
-    "workload",
-    "size",
-    "grain",
-    "collect",
-    "python",
-    "gil_enabled",
-    *("share", "init", "state", "input_mb", "init_ms"),
-)
+GROUP_KEYS: tuple[str, ...] = _schema.names(group=True)
 #: The pattern workloads' dimensions (schema 2), and what a row without them means: the
 #: workload does not use them (no warning: most rows are of such workloads).
-PATTERN_DEFAULTS: dict[str, Any] = {"share": "-", "init": "-", "state": "-", "input_mb": 0, "init_ms": 0}
+PATTERN_DEFAULTS: dict[str, Any] = _schema.defaults(warn=False)
 
-STR_COLUMNS = (
-    "sweep_id",
-    "job",
-    "machine",
-    "backend",
-    "start_method",
-    "pinning",
-    "workload",
-    "collect",
-    "error",
-    "python",
-    "timestamp",
-    "share",
-    "init",
-    "state",
-    "memory_measure",
-    "share_how",
-    "init_lands",
-)
-INT_COLUMNS = (
-    "schema",
-    "workers",
-    "size",
-    "grain",
-    "repeat",
-    "round",
-    "position",
-    "order_seed",
-    "loops",
-    "peak_rss_bytes",
-    "logical_cores",
-    "physical_cores",
-    "sockets",
-    "numa_nodes",
-    "input_mb",
-    "init_ms",
-    "peak_pss_bytes",
-)
-FLOAT_COLUMNS = (
-    "wall_s", "startup_s", "teardown_s", "cpu_user_s", "cpu_sys_s", "usable_cpus",
-    "setup_s",
-)
-BOOL_COLUMNS = ("verified", "ok", "gil_enabled")
+STR_COLUMNS = _schema.names(type="str")
+INT_COLUMNS = _schema.names(type="int")
+FLOAT_COLUMNS = _schema.names(type="float")
+BOOL_COLUMNS = _schema.names(type="bool")
 #: The column order of ``results.csv``; unknown extra fields follow, sorted by name.
-COLUMNS: tuple[str, ...] = (
-    "schema",
-    "sweep_id",
-    "job",
-    "machine",
-    "backend",
-    "start_method",
-    "workers",
-    "pinning",
-    "workload",
-    "size",
-    "grain",
-    "collect",
-    "round",
-    "repeat",
-    "loops",
-    "wall_s",
-    "startup_s",
-    "teardown_s",
-    "cpu_user_s",
-    "cpu_sys_s",
-    "peak_rss_bytes",
-    "verified",
-    "ok",
-    "error",
-    "python",
-    "gil_enabled",
-    "logical_cores",
-    "physical_cores",
-    "sockets",
-    "numa_nodes",
-    "affinity_cpus",
-    "usable_cpus",
-    "timestamp",
-    "position",
-    "order_seed",
-    "share",
-    "init",
-    "state",
-    "input_mb",
-    "init_ms",
-    "setup_s",
-    "peak_pss_bytes",
-    "memory_measure",
-)
+COLUMNS: tuple[str, ...] = _schema.names(column=True)
 #: What a missing dimension means (an older runner that did not sweep it used the default).
-KEY_DEFAULTS: dict[str, Any] = {
-    "backend": "unknown",
-    "start_method": "none",
-    "pinning": "none",
-    "workload": "unknown",
-    "collect": "return",
-    "size": 0,
-    "grain": 0,
-    "python": "unknown",
-}
+KEY_DEFAULTS: dict[str, Any] = _schema.defaults(warn=True)
 
 
 class AnalysisError(Exception):

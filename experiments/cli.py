@@ -29,12 +29,15 @@ def _hydra_app(cfg: DictConfig) -> Any:
     from hydra.core.hydra_config import HydraConfig
 
     from .job import run_job
+    from .spec import JobSpec
     from .topology_state import current_topology
 
     hc = HydraConfig.get()
     topo = current_topology()
     job_dir = Path(hc.runtime.output_dir)
-    return run_job(cfg, job_dir=job_dir, sweep_dir=Path(hc.sweep.dir), job=job_dir.name, topology=topo)
+    # The launcher boundary: the composed config becomes a typed spec, read once.
+    spec = JobSpec.from_config(cfg)
+    return run_job(spec, job_dir=job_dir, sweep_dir=Path(hc.sweep.dir), job=job_dir.name, topology=topo)
 
 
 def _passthrough(args: Any) -> bool:

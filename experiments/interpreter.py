@@ -287,7 +287,8 @@ def _found_list() -> str:
 
 @functools.lru_cache(maxsize=1)
 def link_dir() -> str:
-    """A temporary folder holding ``coresweep/experiments`` -> this installation's runner code.
+    """A temporary folder holding ``coresweep/experiments`` -> this installation's runner code
+    (and ``coresweep/schema``, the row format it imports).
 
     Put first on the child's PYTHONPATH, it makes ``coresweep.experiments`` importable in any
     interpreter without exposing this environment's site-packages. Removed at exit.
@@ -299,7 +300,12 @@ def link_dir() -> str:
     os.mkdir(package)
     with open(os.path.join(package, "__init__.py"), "w") as fh:
         fh.write('"""coresweep runner code, linked for a job under another interpreter."""\n')
-    os.symlink(os.path.dirname(os.path.realpath(experiments_init)), os.path.join(package, "experiments"))
+    experiments = os.path.dirname(os.path.realpath(experiments_init))
+    os.symlink(experiments, os.path.join(package, "experiments"))
+    # The row schema (``coresweep.schema``, standard library only), which the runner imports.
+    schema = os.path.join(os.path.dirname(experiments), "schema")
+    if os.path.isdir(schema):
+        os.symlink(schema, os.path.join(package, "schema"))
     atexit.register(shutil.rmtree, folder, True)
     return folder
 

@@ -14,18 +14,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig, OmegaConf
-
 from . import records
+from .backends import backend_class
 from .environment import default_machine_name, gil_enabled, python_info
 from .interpreter import selected as selected_interpreter
 from .isolation import JobRequest, run_isolated
 from .protocol import ADAPTIVE_MIN_REPEATS, AdaptiveRepeats, JobMeasurement, Protocol
 from .resources import METHOD as RESOURCE_METHOD
 from .resources import parse_memory
-from .sweep import backend_class, backend_options, dimension_options, job_topology, make_workload
-from .topology import Topology, format_cpu_list, pinning_plan
+from .spec import JobSpec
+from .topology import Topology, format_cpu_list, job_topology, pinning_plan
 from .worker_setup import resolve_blas_threads
+from .workloads import make_workload
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,7 @@ class JobOutcome:
 
 
 def run_job(
-    cfg: DictConfig,
+    spec: JobSpec,
     job_dir: Path,
     sweep_dir: Path,
     job: str,
@@ -54,44 +54,43 @@ def run_job(
     The measuring happens in a child process (``isolation.run_isolated``): this process only
     plans the job and writes the rows, so nothing the job does can end the sweep.
     """
-    schedule = _schedule(cfg)
+    schedule = _schedule(spec)
     results_path = job_dir / records.RESULTS_FILE
-    if cfg.get("resume"):
+    if spec.resume:
         kept = complete_round(
-            results_path, schedule["round"], min_repeats(cfg.repeats), since=_resumed_at(sweep_dir)
+            results_path, schedule["round"], min_repeats(spec.repeats), since=_resumed_at(sweep_dir)
         )
         if kept is not None:
             return _outcome(job, kept, resumed=True)
-    topology, cpus = job_topology(cfg, topology)
+    topology, cpus = job_topology(spec.cpus, topology)
     counts = topology.counts()
     environment = _read_environment(sweep_dir)
-    machine = cfg.get("machine") or environment.get("machine") or default_machine_name()
-    if not cfg.get("machine") and environment.get("hostname") not in (None, default_machine_name()):
+    machine = spec.machine or environment.get("machine") or default_machine_name()
+    if not spec.machine and environment.get("hostname") not in (None, default_machine_name()):
         machine = default_machine_name()  # a launcher (SLURM) ran this job on another host than the sweep's
     sweep_id = environment.get("sweep_id") or sweep_dir.name
 
-    workload = make_workload(cfg)
-    cls = backend_class(cfg)
-    workers = 1 if cls.single_worker else int(cfg.workers)
+    workload = _workload(spec)
+    cls = backend_class(spec.backend_target)
+    workers = 1 if cls.single_worker else spec.workers
     usable = counts.get("usable_cpus") or counts.get("logical_cores") or 1
-    blas_threads = resolve_blas_threads(cfg.get("blas_threads", "auto"), usable, workers)
-    python = selected_interpreter(cfg.get("python"))
-    plan = pinning_plan(topology, cfg.pinning, workers) if cfg.pinning != "none" else None
-    timeout = cfg.get("timeout_s")
+    blas_threads = resolve_blas_threads(spec.blas_threads, usable, workers)
+    python = selected_interpreter(spec.python)
+    plan = pinning_plan(topology, spec.pinning, workers) if spec.pinning != "none" else None
     adaptive = None
-    if cfg.repeats == "auto":
+    if spec.repeats == "auto":
         adaptive = AdaptiveRepeats(
-            target=float(cfg.repeats_target),
-            max_repeats=int(cfg.repeats_max),
-            budget_s=float(cfg.repeats_budget_s),
+            target=float(spec.repeats_target),
+            max_repeats=int(spec.repeats_max),
+            budget_s=float(spec.repeats_budget_s),
         )
     protocol = Protocol(
-        repeats=min_repeats(cfg.repeats),
+        repeats=min_repeats(spec.repeats),
         adaptive=adaptive,
-        warmup=int(cfg.warmup),
-        min_time_s=float(cfg.min_time_s),
-        timeout_s=float(timeout) if timeout else None,
-        max_memory_bytes=parse_memory(cfg.get("max_memory")),
+        warmup=spec.warmup,
+        min_time_s=spec.min_time_s,
+        timeout_s=spec.timeout_s,
+        max_memory_bytes=parse_memory(spec.max_memory),
     )
 
     base_row: dict[str, Any] = {
@@ -100,7 +99,7 @@ def run_job(
         "job": job,
         **schedule,
         "machine": machine,
-        **config_fields(cfg, workload, workers, cpus),
+        **config_fields(spec, workload, workers, cpus),
         "start_method": None,
         "pinning_plan": plan,
         "blas_threads": blas_threads,
@@ -110,26 +109,24 @@ def run_job(
         "resource_method": RESOURCE_METHOD,
         **counts,
     }
-    if cfg.workload.name == "custom":
-        base_row["fn"] = cfg.workload.fn
+    if spec.fn is not None:
+        base_row["fn"] = spec.fn
 
-    options = OmegaConf.to_container(cfg.workload, resolve=True)
-    assert isinstance(options, dict)
-    options = {k: v for k, v in options.items() if k not in ("_target_", "name")}
-    options.update(dimension_options(cfg, type(workload)))
+    options = dict(spec.workload_options)
+    options.update(_used_dimensions(spec, type(workload)))
     request = JobRequest(
-        backend_target=str(cfg.backend._target_),
-        workers=int(cfg.workers),
-        start_method=str(cfg.start_method),
-        workload_target=str(cfg.workload._target_),
+        backend_target=spec.backend_target,
+        workers=spec.workers,
+        start_method=spec.start_method,
+        workload_target=spec.workload_target,
         workload_options=options,
-        collect=str(cfg.collect),
+        collect=str(spec.collect),
         protocol=protocol,
         pinning_plan=plan,
-        task_timeout_s=float(timeout) if timeout else None,
+        task_timeout_s=spec.timeout_s,
         blas_threads=blas_threads,
         cpus=list(cpus) if cpus is not None else None,
-        backend_options=backend_options(cfg),
+        backend_options=dict(spec.backend_options),
     )
     measurement, fields = run_isolated(python, request, workload.key())
     base_row.update(fields)
@@ -139,65 +136,73 @@ def run_job(
     return _outcome(job, [{"ok": r.ok, "wall_s": r.wall_s, "error": r.error} for r in measurement.runs])
 
 
-def _schedule(cfg: DictConfig) -> dict[str, Any]:
+def _schedule(spec: JobSpec) -> dict[str, Any]:
     """Where this run of the job sits in the sweep's plan (set by coresweep's sweeper)."""
-    node = cfg.get("schedule") or {}
-    planned = node.get("job") is not None  # another sweeper (hydra/sweeper=basic): one pass
     return {
-        "round": int(node.get("round") or 0),
-        "rounds": int(cfg.get("rounds") or 1) if planned else 1,
-        "position": node.get("position"),
-        "order_seed": cfg.get("order_seed"),
+        "round": spec.round,
+        "rounds": spec.rounds if spec.planned else 1,  # another sweeper (hydra/sweeper=basic): one pass
+        "position": spec.position,
+        "order_seed": spec.order_seed,
     }
 
 
-def config_fields(cfg: DictConfig, workload: Any, workers: int, cpus: Any) -> dict[str, Any]:
+def _workload(spec: JobSpec) -> Any:
+    """The job's workload, built by the workloads' registry."""
+    return make_workload(spec.workload_target, spec.workload, spec.workload_options, spec.dimensions)
+
+
+def _used_dimensions(spec: JobSpec, workload_cls: Any) -> dict[str, Any]:
+    """The pattern dimensions (``share``, ``init``, ``state``) this workload class takes."""
+    return {k: v for k, v in spec.dimensions.items() if k in getattr(workload_cls, "dimensions", ())}
+
+
+def config_fields(spec: JobSpec, workload: Any, workers: int, cpus: Any) -> dict[str, Any]:
     """The row fields that say which configuration ran: the same for a measured job and for
     the failed row of a job that died, so the report groups both alike."""
     return {
-        "backend": cfg.backend.name,
+        "backend": spec.backend,
         "workers": workers,
-        "workers_requested": int(cfg.workers),
-        "pinning": cfg.pinning,
-        "workload": cfg.workload.name,
+        "workers_requested": spec.workers,
+        "pinning": spec.pinning,
+        "workload": spec.workload,
         "size": workload.size,
         "grain": workload.grain if workload.uses_grain else None,
-        "collect": cfg.collect,
+        "collect": spec.collect,
         "cpus": format_cpu_list(cpus) if cpus is not None else None,
-        **pattern_fields(cfg, workload),
+        **pattern_fields(spec, workload),
     }
 
 
-def pattern_fields(cfg: DictConfig, workload: Any) -> dict[str, Any]:
+def pattern_fields(spec: JobSpec, workload: Any) -> dict[str, Any]:
     """The pattern dimensions (null where the workload does not use them, so that every row
     has them): ``share``, ``init``, ``state`` and the pattern workloads' sizes."""
     uses = getattr(workload, "dimensions", ())
     return {
-        "share": cfg.get("share") if "share" in uses else None,
-        "init": cfg.get("init") if "init" in uses else None,
-        "state": cfg.get("state") if "state" in uses else None,
+        "share": spec.dimension("share") if "share" in uses else None,
+        "init": spec.dimension("init") if "init" in uses else None,
+        "state": spec.dimension("state") if "state" in uses else None,
         "input_mb": getattr(workload, "input_mb", None),
         "init_ms": getattr(workload, "init_ms", None),
     }
 
 
-def record_dead_job(cfg: DictConfig, job_dir: Path, sweep_dir: Path, job: str, error: str) -> None:
+def record_dead_job(spec: JobSpec, job_dir: Path, sweep_dir: Path, job: str, error: str) -> None:
     """One failed row for a job whose process died before it returned (killed, out of memory,
     a scheduler's time limit): the report lists it among the failures, the exit status is 1,
     and ``resume=`` runs it again. Rows the job wrote before it died are kept as they are."""
     from .topology_state import current_topology
 
     environment = _read_environment(sweep_dir)
-    topology, cpus = job_topology(cfg, current_topology())
-    workload = make_workload(cfg)
-    cls = backend_class(cfg)
+    topology, cpus = job_topology(spec.cpus, current_topology())
+    workload = _workload(spec)
+    cls = backend_class(spec.backend_target)
     row: dict[str, Any] = {
         "schema": records.SCHEMA,
         "sweep_id": environment.get("sweep_id") or sweep_dir.name,
         "job": job,
-        **_schedule(cfg),
-        "machine": cfg.get("machine") or environment.get("machine") or default_machine_name(),
-        **config_fields(cfg, workload, 1 if cls.single_worker else int(cfg.workers), cpus),
+        **_schedule(spec),
+        "machine": spec.machine or environment.get("machine") or default_machine_name(),
+        **config_fields(spec, workload, 1 if cls.single_worker else spec.workers, cpus),
         "start_method": None,
         **topology.counts(),
         "repeat": 0,
@@ -209,16 +214,16 @@ def record_dead_job(cfg: DictConfig, job_dir: Path, sweep_dir: Path, job: str, e
         "cpu_sys_s": None,
         "peak_rss_bytes": None,
         # Under python=... the child's version is unknown once it is gone; here it is this one.
-        "python": python_info()["version"] if cfg.get("python") is None else None,
-        "gil_enabled": gil_enabled() if cfg.get("python") is None else None,
+        "python": python_info()["version"] if spec.python is None else None,
+        "gil_enabled": gil_enabled() if spec.python is None else None,
         "verified": False,
         "ok": False,
         "error": error,
         "job_died": True,
         "timestamp": dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds"),
     }
-    if cfg.workload.name == "custom":
-        row["fn"] = cfg.workload.fn
+    if spec.fn is not None:
+        row["fn"] = spec.fn
     with records.RecordWriter(job_dir / records.RESULTS_FILE) as writer:
         writer.write(row)
 

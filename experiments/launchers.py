@@ -208,6 +208,7 @@ def _record_death(launcher: Any, died: _Died, overrides: list[str], num: int) ->
     from hydra.core.utils import JobReturn, JobStatus
 
     from .job import record_dead_job
+    from .spec import JobSpec
 
     job = str(num)
     sweep_dir = Path(str(launcher.config.hydra.sweep.dir))
@@ -217,7 +218,7 @@ def _record_death(launcher: Any, died: _Died, overrides: list[str], num: int) ->
     error = f"job process died: {why}"
     try:
         cfg = launcher.hydra_context.config_loader.load_sweep_config(launcher.config, overrides)
-        record_dead_job(cfg, sweep_dir / job, sweep_dir, job, error)
+        record_dead_job(JobSpec.from_config(cfg), sweep_dir / job, sweep_dir, job, error)
     except Exception as exc:  # the error line still names the job; the row is a courtesy
         DEAD_JOBS[-1] = (job, shown or "defaults", f"{why} (no failed row written: {exc})")
     from .job import JobOutcome

@@ -1,8 +1,8 @@
 """The one place that writes result rows: one JSON object per timed run, appended and flushed.
 
 `results.jsonl` is the contract between measuring (``experiments``) and showing
-(``analysis``); ``analysis`` never imports this module, it reads the files. Bump
-``SCHEMA`` when a field changes meaning; add fields freely (readers ignore unknown ones).
+(``analysis``); ``analysis`` never imports this module, it reads the files. The fields, their
+types and the schema version live in ``coresweep.schema``, which both sides import.
 """
 
 from __future__ import annotations
@@ -13,53 +13,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, Any
 
-SCHEMA = 2
-#: Schema 2 (issue 16): rows also carry ``share``, ``init``, ``state``, ``input_mb``, ``init_ms``
-#: (null where the workload does not use them), ``setup_s``, ``peak_pss_bytes`` and
-#: ``memory_measure``; schema-1 rows read as if those were null.
+from .. import schema as _schema
+from ..schema import ENVIRONMENT_FILE, RESULTS_FILE, SCHEMA  # noqa: F401  (re-exported)
 
-#: Every row carries at least these fields (DESIGN.md, "Records").
-FIELDS: tuple[str, ...] = (
-    "schema",
-    "sweep_id",
-    "job",
-    "round",
-    "machine",
-    "backend",
-    "start_method",
-    "workers",
-    "pinning",
-    "workload",
-    "size",
-    "grain",
-    "collect",
-    "share",
-    "init",
-    "state",
-    "repeat",
-    "loops",
-    "wall_s",
-    "startup_s",
-    "teardown_s",
-    "cpu_user_s",
-    "cpu_sys_s",
-    "peak_rss_bytes",
-    "verified",
-    "ok",
-    "error",
-    "python",
-    "gil_enabled",
-    "logical_cores",
-    "physical_cores",
-    "sockets",
-    "numa_nodes",
-    "affinity_cpus",
-    "usable_cpus",
-    "timestamp",
-)
+#: Every row carries at least these fields (the schema's required fields; DESIGN.md, "Records").
+FIELDS: tuple[str, ...] = _schema.names(required=True)
 
-RESULTS_FILE = "results.jsonl"
-ENVIRONMENT_FILE = "environment.json"
 #: Written when a sweep is interrupted (what ran, what did not); removed when it is finished.
 INTERRUPTED_FILE = "interrupted.json"
 

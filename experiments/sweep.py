@@ -21,27 +21,25 @@ from . import (
     resolvers,  # noqa: F401  (presets use ${mul:...})
 )
 from .backends import BACKENDS, Backend, BackendError
+from .backends import backend_class as _backend_class
 from .backends.base import available_start_methods
 from .collect import COLLECT_MODES, COLLECTORS
+from .errors import ConfigError
 from .pinning import can_pin
 from .resources import parse_memory
 from .topology import (
     PINNING_MODES,
     Topology,
-    parse_cpus_option,
+    job_topology,
     pinning_plan,
-    restrict,
     worker_ladder,
 )
 from .workloads import WORKLOADS, WorkloadError
+from .workloads import make_workload as _make_workload
 from .workloads.patterns import DIMENSIONS
 
 CONFIG_MODULE = "coresweep.conf"
 CONFIG_NAME = "config"
-
-
-class ConfigError(ValueError):
-    """Bad input: reported as one line, exit status 2, before any work starts."""
 
 
 @dataclass
@@ -146,7 +144,7 @@ def plan(cli_overrides: Sequence[str], topo: Topology | None = None) -> SweepPla
             )
         if topo is None:
             raise ConfigError("workers=auto: the core topology could not be detected")
-        ladder = worker_ladder(job_topology(base, topo)[0])
+        ladder = worker_ladder(job_topology(base.get("cpus"), topo)[0])
         expanded = "workers=" + ",".join(str(n) for n in ladder)
         extra.append(expanded)
         all_lines.append(expanded)
@@ -248,18 +246,6 @@ def sweep_wide(message: str, jobs: Sequence[Sequence[str]]) -> bool:
     return True
 
 
-def job_topology(cfg: DictConfig, topo: Topology) -> tuple[Topology, list[int] | None]:
-    """The topology a job runs on: the whole affinity, or the CPUs that ``cpus=`` names."""
-    value = cfg.get("cpus")
-    if value in (None, "all"):
-        return topo, None
-    try:
-        cpus = parse_cpus_option(value, topo)
-    except ValueError as exc:
-        raise ConfigError(str(exc)) from None
-    return restrict(topo, cpus), cpus
-
-
 #: Top-level keys of a job config; anything else came from a `+key=value` typo.
 KNOWN_KEYS = {
     "backend", "workload", "workers", "start_method", "pinning", "cpus", "collect", "repeats",
@@ -323,7 +309,7 @@ def check_job(cfg: DictConfig, topo: Topology | None = None) -> None:
             "(no os.sched_setaffinity); use pinning=none"
         )
     if topo is not None:
-        run_topo, _ = job_topology(cfg, topo)
+        run_topo, _ = job_topology(cfg.get("cpus"), topo)
         workers = 1 if backend_class(cfg).single_worker else cfg.workers
         try:
             pinning_plan(run_topo, pinning, workers)
@@ -598,13 +584,8 @@ def dimension_options(cfg: DictConfig, workload_cls: Any) -> dict[str, Any]:
 
 
 def backend_class(cfg: DictConfig) -> type[Backend]:
-    """The class named by ``backend._target_`` (so a user's own backend YAML works too)."""
-    from hydra.utils import get_class
-
-    cls = get_class(cfg.backend._target_)
-    if not (isinstance(cls, type) and issubclass(cls, Backend)):
-        raise TypeError(f"{cfg.backend._target_} is not a Backend")
-    return cls
+    """The class named by ``backend._target_`` (the registry's ``backends.backend_class``)."""
+    return _backend_class(str(cfg.backend._target_))
 
 
 def backend_options(cfg: DictConfig) -> dict[str, Any]:
@@ -615,18 +596,14 @@ def backend_options(cfg: DictConfig) -> dict[str, Any]:
 
 
 def make_workload(cfg: DictConfig) -> Any:
-    """Build the workload from its config node (the keys besides _target_ and name)."""
-    from hydra.utils import get_class
-
+    """Build the workload from its config node (the registry's ``workloads.make_workload``)."""
     node = OmegaConf.to_container(cfg.workload, resolve=True)
     assert isinstance(node, dict)
-    cls = get_class(node.pop("_target_"))
+    target = str(node.pop("_target_"))
     node.pop("name", None)
-    node.update(dimension_options(cfg, cls))
-    for key in ("size", "grain"):
-        if key in node and not isinstance(node[key], int) or isinstance(node.get(key), bool):
-            raise ConfigError(f"workload.{key}={node[key]!r}: must be an integer >= 1")
-    try:
-        return cls(**node)
-    except TypeError as exc:
-        raise ConfigError(f"workload={cfg.workload.name}: {exc}") from None
+    return _make_workload(target, str(cfg.workload.name), node, _dimensions(cfg))
+
+
+def _dimensions(cfg: DictConfig) -> dict[str, Any]:
+    """The pattern dimensions the config sets (a workload takes those it uses)."""
+    return {key: cfg.get(key) for key in DIMENSIONS if key in cfg}

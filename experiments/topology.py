@@ -747,3 +747,16 @@ def _loky_cpu_count() -> Optional[int]:
         return int(cpu_count())
     except Exception:
         return None
+
+
+def job_topology(cpus: Any, topo: Topology) -> tuple[Topology, list[int] | None]:
+    """The topology a job runs on: the whole affinity, or the CPUs that ``cpus=`` names."""
+    from .errors import ConfigError
+
+    if cpus in (None, "all"):
+        return topo, None
+    try:
+        chosen = parse_cpus_option(cpus, topo)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    return restrict(topo, chosen), chosen

@@ -103,6 +103,7 @@ def test_the_callback_survives_pickling() -> None:
 def test_a_job_run_on_another_host_is_labelled_with_that_host(tmp_path: Path) -> None:
     from coresweep.experiments.environment import default_machine_name
     from coresweep.experiments.job import run_job
+    from coresweep.experiments.spec import JobSpec
     from coresweep.experiments.topology_state import current_topology
 
     GlobalHydra.instance().clear()
@@ -117,7 +118,8 @@ def test_a_job_run_on_another_host_is_labelled_with_that_host(tmp_path: Path) ->
         sweep = tmp_path / host
         sweep.mkdir()
         (sweep / "environment.json").write_text(json.dumps({"machine": "the-sweep", "hostname": host}))
-        run_job(cfg, job_dir=sweep / "0", sweep_dir=sweep, job="0", topology=current_topology())
+        spec = JobSpec.from_config(cfg)
+        run_job(spec, job_dir=sweep / "0", sweep_dir=sweep, job="0", topology=current_topology())
         machines[host] = json.loads((sweep / "0" / "results.jsonl").read_text().splitlines()[0])["machine"]
     # SLURM ran it elsewhere: the rows name the host that ran them, not the one that submitted.
     assert machines == {"login-node": default_machine_name(), default_machine_name(): "the-sweep"}

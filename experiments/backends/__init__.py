@@ -39,4 +39,19 @@ BACKENDS: dict[str, type[Backend]] = {
 #: the optional extra coresweep[dask]).
 AVAILABLE_BACKENDS: list[str] = [name for name, cls in BACKENDS.items() if cls.available()]
 
-__all__ = ["AVAILABLE_BACKENDS", "BACKENDS", "Backend", "BackendError", "WorkerDied", "split_evenly"]
+
+
+def backend_class(target: str) -> type[Backend]:
+    """The class a backend config's ``_target_`` names (so a user's own backend YAML works too)."""
+    from hydra.utils import get_class
+
+    cls = get_class(target)
+    if not (isinstance(cls, type) and issubclass(cls, Backend)):
+        raise TypeError(f"{target} is not a Backend")
+    return cls
+
+
+__all__ = [
+    "AVAILABLE_BACKENDS", "BACKENDS", "Backend", "BackendError", "WorkerDied", "backend_class",
+    "split_evenly",
+]
