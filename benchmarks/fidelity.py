@@ -55,7 +55,7 @@ import numpy as np
 
 from benchmarks._results import machine_header, write_result
 from benchmarks.turns import turn
-from coresweep.experiments.allocator import TUNABLES
+from coresweep.experiments.machine.allocator import TUNABLES
 from coresweep.experiments.workloads import WORKLOADS
 
 CASES = {

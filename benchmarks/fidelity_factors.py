@@ -36,10 +36,10 @@ import numpy as np
 from scipy.stats import bootstrap
 
 from benchmarks._results import machine_header, write_result
-from coresweep.experiments.allocator import fix_allocator
 from coresweep.experiments.backends import BACKENDS
-from coresweep.experiments.collect import Collector
-from coresweep.experiments.protocol import JobMeasurement, Protocol, _Work
+from coresweep.experiments.job.collect import Collector
+from coresweep.experiments.job.protocol import JobMeasurement, Protocol, _Work
+from coresweep.experiments.machine.allocator import fix_allocator
 
 CASES = {"cpu_python": (64, 20000), "io_sleep": (64, 5000), "gil_release": (128, 256)}
 BACKEND_NAMES = ("sequential", "pool", "process_pool", "thread_pool", "joblib_loky")

@@ -35,7 +35,7 @@ import time
 from pathlib import Path
 
 from benchmarks._results import machine_header, write_result
-from coresweep.experiments import interpreter
+from coresweep.experiments.launch import interpreter
 
 BACKENDS = ("sequential", "thread_pool", "process_pool")
 WORKERS = (1, 2)

@@ -39,7 +39,8 @@ def _instrument(spent: dict[str, float], counts: dict[str, int]) -> None:
     """Wrap the phases of a sweep with timers (in the measured process only)."""
     from hydra._internal.config_loader_impl import ConfigLoaderImpl
 
-    from coresweep.experiments import callbacks, cli, job, report_builder
+    from coresweep.experiments import callbacks, cli, report_builder
+    from coresweep.experiments.job import runner as job
 
     def timed(owner: Any, name: str, phase: str) -> None:
         original: Callable[..., Any] = getattr(owner, name)

@@ -133,7 +133,7 @@ def _drive(sides: list[Side]) -> dict[str, dict[str, Any]]:
 
 def _take_turns_in_protocol() -> None:
     """``Protocol._timed_run`` first calls ``turn()``, in this process and its forks."""
-    from coresweep.experiments import protocol
+    from coresweep.experiments.job import protocol
 
     original = protocol.Protocol._timed_run
 
@@ -146,7 +146,7 @@ def _take_turns_in_protocol() -> None:
 
 def serve_in_turns() -> None:
     """coresweep's job server, whose job children take turns (they are forked from it)."""
-    from coresweep.experiments import job_server
+    from coresweep.experiments.launch import job_server
 
     _take_turns_in_protocol()
     job_server.serve()
@@ -158,7 +158,8 @@ def harness_main(argv: list[str]) -> int:
     Jobs are measured in children forked from coresweep's job server: the server keeps the
     turn pipes open and patches the protocol before it forks (this benchmark only).
     """
-    from coresweep.experiments import cli, isolation
+    from coresweep.experiments import cli
+    from coresweep.experiments.launch import isolation
 
     _take_turns_in_protocol()
     fds = os.environ.get(_ENV)

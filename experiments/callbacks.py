@@ -13,12 +13,12 @@ from omegaconf import DictConfig, OmegaConf
 from rich.console import Console
 from rich.markup import escape
 
-from . import records
-from .allocator import fix_allocator
-from .environment import NoiseMonitor, collect_environment, default_machine_name, noise_warnings
+from .job import records
+from .machine.allocator import fix_allocator
+from .machine.environment import NoiseMonitor, collect_environment, default_machine_name, noise_warnings
+from .machine.topology import parse_cpus_option, restrict
+from .machine.topology_state import current_topology
 from .report_builder import BUILDER, ReportError
-from .topology import parse_cpus_option, restrict
-from .topology_state import current_topology
 
 #: A job whose runs vary more than this (coefficient of variation) is flagged as noisy.
 NOISY_CV = 0.10
@@ -193,7 +193,7 @@ class SweepCallback(Callback):
 
     def _count_jobs_run_elsewhere(self, sweep_dir: Path) -> None:
         """Jobs that ran in other processes (submitit) told this one nothing: read their rows."""
-        from .launchers import outcomes_from_disk
+        from .launch.launchers import outcomes_from_disk
 
         for outcome, overrides in outcomes_from_disk(sweep_dir):
             self.jobs_done += 1
@@ -247,7 +247,7 @@ class SweepCallback(Callback):
 
     def _say_dead_jobs(self) -> None:
         """One error line per job whose process died (submitit launchers; see launchers.py)."""
-        from .launchers import DEAD_JOBS
+        from .launch.launchers import DEAD_JOBS
 
         for job, overrides, why in DEAD_JOBS:
             which = f"job {int(job) + 1}/{self.total or '?'} ({overrides})"

@@ -15,11 +15,11 @@ from typing import Any
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
-from .composed import ComposedConfigs
-from .isolation import ISOLATION
-from .launchers import surviving_dead_jobs
+from .launch.isolation import ISOLATION
+from .launch.launchers import surviving_dead_jobs
+from .plan.composed import ComposedConfigs
+from .plan.sweep import CONFIG_NAME, ConfigError
 from .report_builder import BUILDER
-from .sweep import CONFIG_NAME, ConfigError
 
 EXIT_OK, EXIT_FAILED_RUNS, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -28,9 +28,9 @@ EXIT_OK, EXIT_FAILED_RUNS, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 def _hydra_app(cfg: DictConfig) -> Any:
     from hydra.core.hydra_config import HydraConfig
 
-    from .job import run_job
-    from .spec import JobSpec
-    from .topology_state import current_topology
+    from .job.runner import run_job
+    from .job.spec import JobSpec
+    from .machine.topology_state import current_topology
 
     hc = HydraConfig.get()
     topo = current_topology()
@@ -57,8 +57,9 @@ def preflight(argv: list[str], composed: ComposedConfigs | None = None) -> tuple
     from hydra.core.global_hydra import GlobalHydra
 
     from .callbacks import LAST_SWEEP_PLAN
-    from .composed import hydra_overrides
-    from .sweep import (
+    from .machine.topology_state import current_topology
+    from .plan.composed import hydra_overrides
+    from .plan.sweep import (
         check_job,
         check_resume,
         check_resume_jobs,
@@ -71,7 +72,6 @@ def preflight(argv: list[str], composed: ComposedConfigs | None = None) -> tuple
         plan,
         sweep_wide,
     )
-    from .topology_state import current_topology
 
     args = get_args_parser().parse_args(argv)
     overrides = list(args.overrides)
@@ -146,7 +146,7 @@ def preflight(argv: list[str], composed: ComposedConfigs | None = None) -> tuple
     _check_launcher(sweep.base, len(sweep.jobs))
     cpus_values = {str(c.get("cpus")) for c in checked}
     LAST_SWEEP_PLAN["cpus"] = checked[0].get("cpus") if len(cpus_values) == 1 and checked else None
-    from .interpreter import describe_selected
+    from .launch.interpreter import describe_selected
 
     LAST_SWEEP_PLAN["interpreters"] = describe_selected(c.get("python") for c in checked)
     LAST_SWEEP_PLAN["report"] = bool(sweep.base.get("report", True))
@@ -185,7 +185,7 @@ def _note_skipped(
 def _check_launcher(base: DictConfig, jobs: int) -> None:
     """Warn (one line, and in environment.json) when jobs would be timed at the same time."""
     from .callbacks import LAST_SWEEP_PLAN
-    from .launchers import concurrency_warning, launcher_info
+    from .launch.launchers import concurrency_warning, launcher_info
 
     info = launcher_info(base.hydra, jobs, os.cpu_count())
     info["warning"] = concurrency_warning(info)
@@ -269,8 +269,8 @@ def _interrupt(signum: int, frame: Any) -> None:
 def _interrupted(sweep_dir: str | None) -> int:
     """Ctrl-C/SIGTERM: stop every worker, keep every row, write the partial report; one line."""
     from .callbacks import LAST_SWEEP, LAST_SWEEP_PLAN
-    from .isolation import STOPPED
-    from .job import kill_children
+    from .job.runner import kill_children
+    from .launch.isolation import STOPPED
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut this short
     try:
@@ -314,7 +314,7 @@ def _write_interrupted(sweep_dir: Path, done: list[tuple], planned: int) -> None
     import time
 
     from .callbacks import LAST_SWEEP_PLAN
-    from .records import INTERRUPTED_FILE
+    from .job.records import INTERRUPTED_FILE
 
     jobs = (LAST_SWEEP_PLAN.get("planned") or {}).get("jobs") or []
     rounds = int(LAST_SWEEP_PLAN.get("rounds") or 1)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
-from coresweep.experiments.topology import format_cpu_list, parse_cpu_list
+from coresweep.experiments.machine.topology import format_cpu_list, parse_cpu_list
 
 
 @dataclass

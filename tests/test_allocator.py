@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from coresweep.experiments.allocator import TUNABLES, fix_allocator
+from coresweep.experiments.machine.allocator import TUNABLES, fix_allocator
 
 glibc_only = pytest.mark.skipif(
     not sys.platform.startswith("linux") or os.confstr("CS_GNU_LIBC_VERSION") is None,
@@ -36,7 +36,7 @@ def test_large_blocks_are_reused_not_faulted_in_again() -> None:
     # kernel (64 page faults) until the process happens to free a larger one.
     code = (
         "import sys, resource\n"
-        "from coresweep.experiments.allocator import fix_allocator\n"
+        "from coresweep.experiments.machine.allocator import fix_allocator\n"
         "if sys.argv[1] == 'fixed': fix_allocator()\n"
         "from coresweep.experiments.workloads.gil_release import hash_block\n"
         "hash_block((1, 256))\n"

@@ -7,7 +7,7 @@ import multiprocessing as mp
 import pytest
 
 from coresweep.experiments.backends import AVAILABLE_BACKENDS, BACKENDS, BackendError
-from coresweep.experiments.collect import COLLECTORS
+from coresweep.experiments.job.collect import COLLECTORS
 from coresweep.experiments.workloads import WORKLOADS
 
 from . import tasks

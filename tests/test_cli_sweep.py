@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from coresweep.experiments.records import FIELDS
+from coresweep.experiments.job.records import FIELDS
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
@@ -138,7 +138,7 @@ def test_help_and_cfg_job_behave_as_in_hydra(tmp_path: Path) -> None:
 
 
 def test_topology_command_json(tmp_path: Path) -> None:
-    out = coresweep("--json", cwd=tmp_path, module="coresweep.experiments.topology_cli")
+    out = coresweep("--json", cwd=tmp_path, module="coresweep.experiments.machine.topology_cli")
     assert out.returncode == 0, out.stderr
     topo = json.loads(out.stdout)
     assert topo["logical_cores"] >= 1 and topo["affinity_cpus"]

@@ -9,7 +9,7 @@ from omegaconf import OmegaConf
 
 from coresweep.experiments import cli
 from coresweep.experiments.callbacks import LAST_SWEEP
-from coresweep.experiments.composed import ComposedConfigs, hydra_overrides
+from coresweep.experiments.plan.composed import ComposedConfigs, hydra_overrides
 
 SWEEP = ["-m", "backend=sequential,thread_pool", "workers=1,2", "workload=io_sleep", "workload.size=4",
          "workload.grain=500", "repeats=1", "warmup=0", "report=false"]
@@ -89,7 +89,7 @@ def test_only_plain_value_changes_are_derived(tmp_path: Path, monkeypatch: pytes
 
 
 def test_what_makes_siblings() -> None:
-    from coresweep.experiments.composed import _family
+    from coresweep.experiments.plan.composed import _family
 
     class Loader:
         class repository:  # noqa: N801 - stands in for Hydra's config repository

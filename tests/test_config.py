@@ -8,7 +8,7 @@ import pytest
 from hydra import compose
 
 from coresweep.experiments.backends import BACKENDS
-from coresweep.experiments.sweep import backend_class, check_job, make_workload
+from coresweep.experiments.plan.sweep import backend_class, check_job, make_workload
 from coresweep.experiments.workloads import WORKLOADS
 
 CONF = resources.files("coresweep.conf")
@@ -36,7 +36,7 @@ def test_backend_config_targets_its_class(hydra_ctx, backend: str) -> None:
 
 @pytest.mark.skipif(BACKENDS["interpreter_pool"].available(), reason="this Python has subinterpreters")
 def test_interpreter_pool_is_refused_clearly_before_3_14(hydra_ctx) -> None:
-    from coresweep.experiments.sweep import ConfigError
+    from coresweep.experiments.plan.sweep import ConfigError
 
     cfg = compose("config", overrides=["backend=interpreter_pool"])
     with pytest.raises(ConfigError, match="needs concurrent.futures.InterpreterPoolExecutor"):

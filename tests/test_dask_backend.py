@@ -9,7 +9,7 @@ import pytest
 from hydra import compose
 
 from coresweep.experiments.backends import BACKENDS, BackendError, dask_backend
-from coresweep.experiments.sweep import ConfigError, check_job
+from coresweep.experiments.plan.sweep import ConfigError, check_job
 
 from . import tasks
 

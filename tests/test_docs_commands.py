@@ -152,7 +152,7 @@ def test_documented_command_passes_its_checks(command: str, page: str, tmp_path,
                 assert committed, f"{page}: {path} is not a committed sweep"
         return
     if program == "coresweep-topology":
-        from coresweep.experiments.topology_cli import main as topology_main
+        from coresweep.experiments.machine.topology_cli import main as topology_main
 
         assert topology_main(args) in (0, None)
         assert capsys.readouterr().out.strip()
@@ -164,7 +164,7 @@ def test_documented_command_passes_its_checks(command: str, page: str, tmp_path,
         assert main(args) == 0, f"{page}: {command}"
         return
     from coresweep.experiments.cli import preflight
-    from coresweep.experiments.sweep import ConfigError
+    from coresweep.experiments.plan.sweep import ConfigError
 
     multirun = [a for a in args if a in ("-m", "--multirun")]
     argv = multirun[:1] + [a for a in args if a not in ("-m", "--multirun")]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from coresweep.experiments.environment import NoiseMonitor, collect_environment, noise_warnings
+from coresweep.experiments.machine.environment import NoiseMonitor, collect_environment, noise_warnings
 
 
 def test_environment_has_what_a_rebuild_needs() -> None:
@@ -46,7 +46,7 @@ def test_busy_machine_is_named() -> None:
 def test_gil_detection_on_free_threaded_builds(monkeypatch) -> None:
     import sys
 
-    from coresweep.experiments.environment import gil_enabled, python_info
+    from coresweep.experiments.machine.environment import gil_enabled, python_info
 
     monkeypatch.setattr(sys, "_is_gil_enabled", lambda: False, raising=False)
     assert gil_enabled() is False and python_info()["gil_enabled"] is False
@@ -57,7 +57,7 @@ def test_gil_detection_on_free_threaded_builds(monkeypatch) -> None:
 def test_gil_is_assumed_on_interpreters_without_the_check(monkeypatch) -> None:
     import sys
 
-    from coresweep.experiments.environment import gil_enabled
+    from coresweep.experiments.machine.environment import gil_enabled
 
     monkeypatch.delattr(sys, "_is_gil_enabled", raising=False)
     assert gil_enabled() is True
@@ -68,7 +68,7 @@ def test_environment_records_the_hypervisor_and_where_it_came_from(tmp_path) -> 
     import json
     import struct
 
-    from coresweep.experiments.topology import detect
+    from coresweep.experiments.machine.topology import detect
 
     from .sysfs_trees import regular, write_tree
 

@@ -9,8 +9,8 @@ import psutil
 import pytest
 
 from coresweep.experiments.backends import AVAILABLE_BACKENDS, BACKENDS
-from coresweep.experiments.collect import Collector
-from coresweep.experiments.protocol import Protocol
+from coresweep.experiments.job.collect import Collector
+from coresweep.experiments.job.protocol import Protocol
 
 from . import tasks
 
@@ -107,7 +107,7 @@ def test_wrong_result_is_never_counted() -> None:
 
 @pytest.mark.parametrize("name", ["process_pool", "pool", "process"])
 def test_memory_guard_stops_a_run_that_grows_too_large(name: str) -> None:
-    from coresweep.experiments.resources import tree_rss
+    from coresweep.experiments.job.resources import tree_rss
 
     # RSS sums count pages shared after fork once per process, and this test process may be
     # big (pandas, matplotlib): spawned workers, and a limit set above what is here already.
@@ -126,14 +126,14 @@ def test_memory_guard_stops_a_run_that_grows_too_large(name: str) -> None:
     [(None, None), (1024, 1024), ("4GiB", 4 * 2**30), ("500MB", 500 * 10**6), ("1.5g", int(1.5 * 2**30))],
 )
 def test_parse_memory(value, expected) -> None:
-    from coresweep.experiments.resources import parse_memory
+    from coresweep.experiments.job.resources import parse_memory
 
     assert parse_memory(value) == expected
 
 
 @pytest.mark.parametrize("value", ["-1", "lots", "0%", "150%", 0, True])
 def test_parse_memory_rejects_nonsense(value) -> None:
-    from coresweep.experiments.resources import parse_memory
+    from coresweep.experiments.job.resources import parse_memory
 
     with pytest.raises(ValueError):
         parse_memory(value)

@@ -11,7 +11,7 @@ import pytest
 
 from coresweep.experiments.cli import main
 from coresweep.experiments.entry import shadowing_files
-from coresweep.experiments.protocol import describe
+from coresweep.experiments.job.protocol import describe
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
-from coresweep.experiments import interpreter
 from coresweep.experiments.cli import main
+from coresweep.experiments.launch import interpreter
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -175,8 +175,8 @@ def test_missing_module_in_a_real_bare_interpreter(capsys, tmp_path: Path) -> No
 
 
 def _request(**overrides: Any) -> Any:
-    from coresweep.experiments.isolation import JobRequest
-    from coresweep.experiments.protocol import Protocol
+    from coresweep.experiments.job.protocol import Protocol
+    from coresweep.experiments.launch.isolation import JobRequest
 
     fields: dict[str, Any] = dict(
         backend_target="coresweep.experiments.backends.threads.ThreadPoolBackend",
@@ -192,7 +192,7 @@ def _request(**overrides: Any) -> Any:
 
 
 def test_child_side_measures_with_the_protocol_and_hands_back_its_reference(tmp_path: Path) -> None:
-    from coresweep.experiments.job_child import run
+    from coresweep.experiments.launch.job_child import run
 
     request = _request().to_json(None)
     first = run(request, str(tmp_path / "a.json"))
@@ -208,7 +208,7 @@ def test_a_wrong_reference_fails_every_run(tmp_path: Path) -> None:
     import base64
     import pickle
 
-    from coresweep.experiments.job_child import run
+    from coresweep.experiments.launch.job_child import run
 
     wrong = base64.b64encode(pickle.dumps([0] * 6)).decode()
     result = run(_request().to_json(wrong), str(tmp_path / "r.json"))
@@ -218,7 +218,7 @@ def test_a_wrong_reference_fails_every_run(tmp_path: Path) -> None:
 
 
 def test_a_child_that_dies_gives_a_failed_row_saying_how(tmp_path: Path) -> None:
-    from coresweep.experiments.isolation import run_isolated
+    from coresweep.experiments.launch.isolation import run_isolated
 
     script = tmp_path / "python3.12"
     script.write_text("#!/bin/sh\necho 'Fatal Python error: boom' >&2\nexit 3\n")
@@ -289,7 +289,7 @@ def test_the_child_side_imports_only_the_standard_library() -> None:
         "BLOCKED = {'numpy', 'psutil', 'joblib', 'scipy', 'pandas', 'omegaconf', 'hydra', 'dask',\n"
         "           'distributed', 'threadpoolctl', 'rich', 'matplotlib', 'seaborn', 'submitit'}\n"
         "sys.meta_path.insert(0, Block())\n"
-        "import coresweep.experiments.job_child\n"
+        "import coresweep.experiments.launch.job_child\n"
         "from coresweep.experiments.backends import BACKENDS\n"
         "from coresweep.experiments.workloads import WORKLOADS\n"
         "import importlib\n"
@@ -303,7 +303,7 @@ def test_the_child_side_imports_only_the_standard_library() -> None:
 
 
 def test_child_records_the_gil_state_it_ran_with(tmp_path: Path, monkeypatch) -> None:
-    from coresweep.experiments.job_child import run
+    from coresweep.experiments.launch.job_child import run
 
     monkeypatch.setattr(sys, "_is_gil_enabled", lambda: False, raising=False)
     assert run(_request().to_json(None), str(tmp_path / "r.json"))["gil_enabled"] is False

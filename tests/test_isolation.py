@@ -30,7 +30,7 @@ from typing import Any
 import psutil
 import pytest
 
-from coresweep.experiments.records import FIELDS
+from coresweep.experiments.job.records import FIELDS
 
 ROOT = Path(__file__).resolve().parents[1]
 MARKER = "CRASH_TEST_MARKER"
@@ -179,7 +179,7 @@ def crash_sweep_args(kind: str) -> list[str]:
 
 def hung_order_seed() -> int:
     """An ``order_seed`` that runs the sweep's first job (the hung one) before its second."""
-    from coresweep.experiments.schedule import round_orders
+    from coresweep.experiments.plan.schedule import round_orders
 
     return next(seed for seed in range(100) if round_orders(2, 1, seed)[0] == [0, 1])
 

@@ -17,7 +17,7 @@ from hydra.core.global_hydra import GlobalHydra
 from omegaconf import OmegaConf
 
 from coresweep.experiments.callbacks import LAST_SWEEP_PLAN, SweepCallback
-from coresweep.experiments.launchers import concurrency_warning, launcher_info
+from coresweep.experiments.launch.launchers import concurrency_warning, launcher_info
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -101,10 +101,10 @@ def test_the_callback_survives_pickling() -> None:
 
 
 def test_a_job_run_on_another_host_is_labelled_with_that_host(tmp_path: Path) -> None:
-    from coresweep.experiments.environment import default_machine_name
-    from coresweep.experiments.job import run_job
-    from coresweep.experiments.spec import JobSpec
-    from coresweep.experiments.topology_state import current_topology
+    from coresweep.experiments.job.runner import run_job
+    from coresweep.experiments.job.spec import JobSpec
+    from coresweep.experiments.machine.environment import default_machine_name
+    from coresweep.experiments.machine.topology_state import current_topology
 
     GlobalHydra.instance().clear()
     with initialize_config_module("coresweep.conf", version_base="1.3"):

@@ -14,10 +14,10 @@ import pytest
 
 from coresweep.experiments.backends import BACKENDS
 from coresweep.experiments.cli import main
-from coresweep.experiments.collect import Collector
-from coresweep.experiments.protocol import Protocol
-from coresweep.experiments.resources import HAS_PSS, tree_pss, tree_rss
-from coresweep.experiments.sweep import applicable_jobs
+from coresweep.experiments.job.collect import Collector
+from coresweep.experiments.job.protocol import Protocol
+from coresweep.experiments.job.resources import HAS_PSS, tree_pss, tree_rss
+from coresweep.experiments.plan.sweep import applicable_jobs
 from coresweep.experiments.workloads import WORKLOADS
 from coresweep.experiments.workloads.patterns import INIT_METHODS, SHARE_METHODS, STATE_METHODS
 

@@ -7,7 +7,7 @@ import os
 import pytest
 
 from coresweep.experiments.backends import AVAILABLE_BACKENDS, BACKENDS
-from coresweep.experiments.pinning import Pinner, can_pin, current_cpu
+from coresweep.experiments.machine.pinning import Pinner, can_pin, current_cpu
 
 from . import tasks
 

@@ -7,9 +7,9 @@ import itertools
 import pytest
 
 from coresweep.experiments.backends import BACKENDS
-from coresweep.experiments.collect import Collector
-from coresweep.experiments.protocol import Protocol, calibrate_loops
-from coresweep.experiments.resources import CpuTimes
+from coresweep.experiments.job.collect import Collector
+from coresweep.experiments.job.protocol import Protocol, calibrate_loops
+from coresweep.experiments.job.resources import CpuTimes
 
 from . import tasks
 
@@ -148,7 +148,7 @@ class ScriptedClock:
 
 
 def _adaptive(durations_ms, **kw) -> Protocol:
-    from coresweep.experiments.protocol import AdaptiveRepeats
+    from coresweep.experiments.job.protocol import AdaptiveRepeats
 
     return Protocol(
         repeats=6, warmup=0, clock=ScriptedClock(durations_ms), cpu_times=fake_cpu,
@@ -185,7 +185,7 @@ def test_fixed_repeats_record_why_they_stopped() -> None:
 
 
 def test_median_ci_halfwidth() -> None:
-    from coresweep.experiments.protocol import median_ci_halfwidth
+    from coresweep.experiments.job.protocol import median_ci_halfwidth
 
     assert median_ci_halfwidth([1.0] * 5) is None  # too few for a 95 % interval
     assert median_ci_halfwidth([1.0] * 10) == 0
@@ -202,7 +202,7 @@ def _watchdog_threads() -> list:
 def test_watchdogs_share_one_parked_thread_and_entering_starts_none() -> None:
     """A thread start makes the caller wait, and a run timed right after such a wait ran
     faster than in a hand-written script: entering a watchdog hands it to the parked thread."""
-    from coresweep.experiments.protocol import Watchdog
+    from coresweep.experiments.job.protocol import Watchdog
 
     with Watchdog(60.0, lambda: None, None):
         pass
@@ -217,7 +217,7 @@ def test_watchdogs_share_one_parked_thread_and_entering_starts_none() -> None:
 def test_the_shared_watchdog_still_fires_and_the_next_one_still_watches() -> None:
     import threading
 
-    from coresweep.experiments.protocol import Watchdog
+    from coresweep.experiments.job.protocol import Watchdog
 
     aborted = threading.Event()
     with Watchdog(0.05, aborted.set, None) as dog:
@@ -234,7 +234,7 @@ def test_a_watchdog_still_in_its_grace_period_does_not_block_the_next_one() -> N
     meanwhile (nested) gets a thread of its own and fires on time."""
     import threading
 
-    from coresweep.experiments.protocol import Watchdog
+    from coresweep.experiments.job.protocol import Watchdog
 
     first_fired, second_fired = threading.Event(), threading.Event()
     with Watchdog(0.01, first_fired.set, None, grace_s=30.0):

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from coresweep.experiments.job.resources import child_pids
 from coresweep.experiments.report_builder import ReportBuilder, ReportError
-from coresweep.experiments.resources import child_pids
 from tests.test_analysis_synth import amdahl_wall, ladder, write_sweep
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="the report process needs fork")

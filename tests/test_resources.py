@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from coresweep.experiments.resources import PeakMemory, _StatmReader
+from coresweep.experiments.job.resources import PeakMemory, _StatmReader
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from coresweep import schema
 from coresweep.analysis import load
-from coresweep.experiments import records
+from coresweep.experiments.job import records
 
 ROOT = Path(__file__).resolve().parents[1]
 

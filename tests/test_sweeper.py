@@ -14,7 +14,7 @@ from hydra import compose, initialize_config_module
 from hydra.core.global_hydra import GlobalHydra
 from hydra.utils import instantiate
 
-from coresweep.experiments.schedule import round_batches, round_orders
+from coresweep.experiments.plan.schedule import round_batches, round_orders
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from coresweep.experiments.topology import (
+from coresweep.experiments.machine.topology import (
     Topology,
     detect,
     format_cpu_list,
@@ -21,7 +21,7 @@ from coresweep.experiments.topology import (
     restrict,
     worker_ladder,
 )
-from coresweep.experiments.topology_cli import main
+from coresweep.experiments.machine.topology_cli import main
 
 from .sysfs_trees import (
     Core,
@@ -408,7 +408,7 @@ def test_arm_guest_named_by_systemd_detect_virt(tmp_path):
 
 
 def test_machine_probes_are_not_used_for_a_fake_tree(tmp_path, monkeypatch):
-    from coresweep.experiments import topology
+    from coresweep.experiments.machine import topology
 
     def boom(*args):
         raise AssertionError("asked the real machine about a fake tree")
@@ -430,7 +430,7 @@ def test_cli_names_the_hypervisor_and_its_source(tmp_path, capsys):
 
 def test_cpuid_on_this_machine_agrees_with_lscpu():
     """The real CPUID read (machine code through ctypes) against lscpu's "Hypervisor vendor"."""
-    from coresweep.experiments.topology import hypervisor_from_cpuid, read_cpuid
+    from coresweep.experiments.machine.topology import hypervisor_from_cpuid, read_cpuid
 
     if platform.machine() != "x86_64" or not sys.platform.startswith("linux"):
         assert read_cpuid(0) is None

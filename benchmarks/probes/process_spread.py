@@ -12,7 +12,7 @@ from __future__ import annotations
 import statistics
 import time
 
-from coresweep.experiments.allocator import fix_allocator
+from coresweep.experiments.machine.allocator import fix_allocator
 from coresweep.experiments.workloads import WORKLOADS
 
 

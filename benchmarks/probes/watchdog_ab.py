@@ -23,8 +23,8 @@ from typing import Any, Callable
 import numpy as np
 from scipy.stats import bootstrap
 
-from coresweep.experiments.allocator import fix_allocator
-from coresweep.experiments.protocol import Watchdog
+from coresweep.experiments.job.protocol import Watchdog
+from coresweep.experiments.machine.allocator import fix_allocator
 from coresweep.experiments.workloads import WORKLOADS
 
 

@@ -93,7 +93,7 @@ class SharedMemoryTask:
         key = ("shm", self.name, os.getpid())
         array = _INPUT.get(key)
         if array is None:
-            from ..collect import _attach  # the tracker-safe attach (it never unlinks the block)
+            from ..job.collect import _attach  # the tracker-safe attach (it never unlinks the block)
 
             shm = _attach(self.name)
             array = _INPUT[key] = np.ndarray((self.length,), dtype=np.float64, buffer=shm.buf)
@@ -177,7 +177,7 @@ class SharedInput(Workload):
                 self._how = "same array (threads share memory)"
         elif self.share == "shared_memory":
             self._shm = SharedMemory(create=True, size=self._array.nbytes)
-            from ..collect import _OWNED
+            from ..job.collect import _OWNED
 
             _OWNED[self._shm.name] = self._shm  # threads of this process use the owner's mapping
             np.ndarray(self._array.shape, dtype=np.float64, buffer=self._shm.buf)[:] = self._array
@@ -198,7 +198,7 @@ class SharedInput(Workload):
     def teardown(self) -> None:
         _INPUT.clear()
         if self._shm is not None:
-            from ..collect import _OWNED
+            from ..job.collect import _OWNED
 
             _OWNED.pop(self._shm.name, None)
             self._shm.close()

@@ -38,13 +38,13 @@ class CoresweepLauncher(Launcher):
         self.task_function = task_function
 
     def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
-        from coresweep.experiments.launch import launch_jobs
+        from coresweep.experiments.launch.launcher import launch_jobs
 
         assert self.config is not None and self.hydra_context is not None and self.task_function is not None
         return launch_jobs(self, job_overrides, initial_job_idx)
 
     def close(self) -> Any:
         """The sweep is over: stop the job server."""
-        from coresweep.experiments.isolation import ISOLATION
+        from coresweep.experiments.launch.isolation import ISOLATION
 
         ISOLATION.close()

@@ -50,7 +50,7 @@ class CoresweepSweeper(Sweeper):
         )
 
     def sweep(self, arguments: List[str]) -> Any:
-        from coresweep.experiments.schedule import run_rounds
+        from coresweep.experiments.plan.schedule import run_rounds
 
         assert self.config is not None and self.launcher is not None
         return run_rounds(self.config, self.launcher, arguments, self.max_batch_size)

@@ -16,27 +16,25 @@ from typing import Any, Callable
 
 from omegaconf import DictConfig, OmegaConf
 
-from . import (
-    interpreter,
-    resolvers,  # noqa: F401  (presets use ${mul:...})
-)
-from .backends import BACKENDS, Backend, BackendError
-from .backends import backend_class as _backend_class
-from .backends.base import available_start_methods
-from .collect import COLLECT_MODES, COLLECTORS
-from .errors import ConfigError
-from .pinning import can_pin
-from .resources import parse_memory
-from .topology import (
+from ..backends import BACKENDS, Backend, BackendError
+from ..backends import backend_class as _backend_class
+from ..backends.base import available_start_methods
+from ..errors import ConfigError
+from ..job.collect import COLLECT_MODES, COLLECTORS
+from ..job.resources import parse_memory
+from ..launch import interpreter
+from ..machine.pinning import can_pin
+from ..machine.topology import (
     PINNING_MODES,
     Topology,
     job_topology,
     pinning_plan,
     worker_ladder,
 )
-from .workloads import WORKLOADS, WorkloadError
-from .workloads import make_workload as _make_workload
-from .workloads.patterns import DIMENSIONS
+from ..workloads import WORKLOADS, WorkloadError
+from ..workloads import make_workload as _make_workload
+from ..workloads.patterns import DIMENSIONS
+from . import resolvers  # noqa: F401  (presets use ${mul:...})
 
 CONFIG_MODULE = "coresweep.conf"
 CONFIG_NAME = "config"
@@ -382,7 +380,7 @@ def _check_pattern(cfg: DictConfig, cls: type[Backend], workload: Any) -> None:
             )
     need = getattr(workload, "input_bytes", None)
     if need is not None:
-        from .resources import psutil
+        from ..job.resources import psutil
 
         available = psutil.virtual_memory().available if psutil is not None else None
         if available is not None and need() > available:

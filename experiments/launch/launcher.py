@@ -54,7 +54,7 @@ def launch_jobs(
 
 def job_config(launcher: Any, overrides: list[str]) -> DictConfig:
     """The job's config: preflight's, with this run's ``schedule.*``; else composed now."""
-    from .callbacks import LAST_SWEEP_PLAN
+    from ..callbacks import LAST_SWEEP_PLAN
 
     master: DictConfig = launcher.config
     task = [o for o in overrides if not o.startswith(SCHEDULE_PREFIX)]

@@ -31,10 +31,10 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from ..job.protocol import JobMeasurement, Protocol, RunMeasurement
+from ..machine.worker_setup import ENV_VARS
 from .interpreter import Interpreter, child_env
 from .job_child import BOOTSTRAP, PARENT_ENV
-from .protocol import JobMeasurement, Protocol, RunMeasurement
-from .worker_setup import ENV_VARS
 
 #: SIGKILL where there is one (Windows has none: signal_group ends the process there).
 _SIGKILL = getattr(signal, "SIGKILL", signal.SIGTERM)
@@ -187,7 +187,7 @@ class JobServerError(RuntimeError):
 #: The server process: no current folder on sys.path (see job_child.BOOTSTRAP).
 _SERVE = (
     "import sys; sys.path[:] = [p for p in sys.path if p not in ('', '.')]; "
-    "from coresweep.experiments.job_server import serve; serve()"
+    "from coresweep.experiments.launch.job_server import serve; serve()"
 )
 
 

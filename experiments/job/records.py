@@ -13,8 +13,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, Any
 
-from .. import schema as _schema
-from ..schema import ENVIRONMENT_FILE, RESULTS_FILE, SCHEMA  # noqa: F401  (re-exported)
+from ... import schema as _schema
+from ...schema import ENVIRONMENT_FILE, RESULTS_FILE, SCHEMA  # noqa: F401  (re-exported)
 
 #: Every row carries at least these fields (the schema's required fields; DESIGN.md, "Records").
 FIELDS: tuple[str, ...] = _schema.names(required=True)

@@ -751,7 +751,7 @@ def _loky_cpu_count() -> Optional[int]:
 
 def job_topology(cpus: Any, topo: Topology) -> tuple[Topology, list[int] | None]:
     """The topology a job runs on: the whole affinity, or the CPUs that ``cpus=`` names."""
-    from .errors import ConfigError
+    from ..errors import ConfigError
 
     if cpus in (None, "all"):
         return topo, None

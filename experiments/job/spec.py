@@ -15,7 +15,7 @@ from typing import Any, Optional, Union
 
 from omegaconf import DictConfig, OmegaConf
 
-from .workloads.patterns import DIMENSIONS
+from ..workloads.patterns import DIMENSIONS
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ try:
 except ImportError:  # a bare interpreter (python=...): preflight refuses this workload there
     np = None  # type: ignore[assignment]
 
-from .backends.base import Backend
+from ..backends.base import Backend
 
 COLLECT_MODES = ("return", "manager_list", "shared_memory")
 

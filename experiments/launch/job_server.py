@@ -34,9 +34,9 @@ def _preload() -> None:
     import concurrent.futures  # noqa: F401
     import multiprocessing.pool  # noqa: F401
 
+    from ..backends import BACKENDS  # noqa: F401
+    from ..workloads import WORKLOADS  # noqa: F401
     from . import job_child  # noqa: F401  (protocol, collect, resources, pinning)
-    from .backends import BACKENDS  # noqa: F401
-    from .workloads import WORKLOADS  # noqa: F401
 
     for optional in ("psutil", "joblib", "threadpoolctl"):
         try:

@@ -23,17 +23,17 @@ import time
 from dataclasses import asdict
 from typing import Any
 
-from . import resources
-from .allocator import fix_allocator
-from .collect import COLLECTORS
-from .pinning import Pinner
-from .protocol import AdaptiveRepeats, JobMeasurement, Protocol
+from ..job import resources
+from ..job.collect import COLLECTORS
+from ..job.protocol import AdaptiveRepeats, JobMeasurement, Protocol
+from ..machine.allocator import fix_allocator
+from ..machine.pinning import Pinner
 
 #: The code the parent runs with ``-c``; drops the current folder from sys.path first, as the
 #: ``coresweep`` console script has it, so a stray ``threading.py`` there cannot shadow the stdlib.
 BOOTSTRAP = (
     "import sys; sys.path[:] = [p for p in sys.path if p not in ('', '.')]; "
-    "from coresweep.experiments.job_child import main; main()"
+    "from coresweep.experiments.launch.job_child import main; main()"
 )
 
 
@@ -116,7 +116,7 @@ def run(request: dict[str, Any], result_path: str) -> dict[str, Any]:
     backend = cls(int(spec["workers"]), spec["start_method"], **spec.get("options", {}))
     if backend.start_method == "forkserver" and blas_threads is not None:
         # forkserver workers fork from a server started with the environment of its moment.
-        from .worker_setup import init_worker
+        from ..machine.worker_setup import init_worker
 
         backend = cls(
             int(spec["workers"]), spec["start_method"], initializer=init_worker,

@@ -34,7 +34,7 @@ MIN_VERSION = (3, 9)
 #: Values that mean "this interpreter" (Hydra turns `null` into None).
 CURRENT = (None, "", "null", "none", "current")
 #: The module the child runs; the probe imports it too, so a probe that passes can run jobs.
-CHILD_MODULE = "coresweep.experiments.job_child"
+CHILD_MODULE = "coresweep.experiments.launch.job_child"
 
 _VERSION = re.compile(r"^(\d+)\.(\d+)(?:\.(\d+))?(t?)$")
 
@@ -293,7 +293,7 @@ def link_dir() -> str:
     Put first on the child's PYTHONPATH, it makes ``coresweep.experiments`` importable in any
     interpreter without exposing this environment's site-packages. Removed at exit.
     """
-    from . import __file__ as experiments_init
+    from .. import __file__ as experiments_init
 
     folder = tempfile.mkdtemp(prefix="coresweep-interp-")
     package = os.path.join(folder, "coresweep")
@@ -356,8 +356,8 @@ COMMON_SPECS = (
 )
 
 def _common_specs() -> set[str]:
-    from .backends import BACKENDS
-    from .workloads import WORKLOADS
+    from ..backends import BACKENDS
+    from ..workloads import WORKLOADS
 
     return {*COMMON_SPECS, *(cls.__module__ for cls in [*BACKENDS.values(), *WORKLOADS.values()])}
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any, Callable
 
-from .backends.base import Backend
+from ..backends.base import Backend
 from .collect import Collector
 from .resources import CpuTimes, PeakMemory, PeakPss, tree_cpu_times, tree_rss
 

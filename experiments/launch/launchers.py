@@ -25,7 +25,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from . import records
+from ..job import records
 
 #: Launchers that run one job at a time (coresweep's: each in a process of its own).
 SERIAL = (
@@ -93,7 +93,7 @@ def concurrency_warning(info: dict[str, Any]) -> str | None:
 
 def outcomes_from_disk(sweep_dir: Path) -> list[tuple[Any, str]]:
     """Each job's outcome and overrides, read back from its folder (jobs that ran elsewhere)."""
-    from .job import _outcome
+    from ..job.runner import _outcome
 
     outcomes = []
     jobs = [p for p in sweep_dir.glob(f"*/{records.RESULTS_FILE}") if p.parent.name.isdigit()]
@@ -207,8 +207,8 @@ def _record_death(launcher: Any, died: _Died, overrides: list[str], num: int) ->
     """Write the dead job's failed row and stand in for its result (the sweep goes on)."""
     from hydra.core.utils import JobReturn, JobStatus
 
-    from .job import record_dead_job
-    from .spec import JobSpec
+    from ..job.runner import record_dead_job
+    from ..job.spec import JobSpec
 
     job = str(num)
     sweep_dir = Path(str(launcher.config.hydra.sweep.dir))
@@ -221,7 +221,7 @@ def _record_death(launcher: Any, died: _Died, overrides: list[str], num: int) ->
         record_dead_job(JobSpec.from_config(cfg), sweep_dir / job, sweep_dir, job, error)
     except Exception as exc:  # the error line still names the job; the row is a courtesy
         DEAD_JOBS[-1] = (job, shown or "defaults", f"{why} (no failed row written: {exc})")
-    from .job import JobOutcome
+    from ..job.runner import JobOutcome
 
     outcome = JobOutcome(job=job, n_ok=0, n_failed=1, median_wall_s=None, first_error=error)
     return JobReturn(overrides=overrides, status=JobStatus.COMPLETED, _return_value=outcome)

@@ -59,9 +59,9 @@ def planned_jobs(arguments: Sequence[str]) -> list[list[str]]:
     before Hydra starts; a sweep started another way (Hydra's own entry point, a test) gets the
     same expansion here, without preflight's one-line errors.
     """
-    from .callbacks import LAST_SWEEP_PLAN
+    from ..callbacks import LAST_SWEEP_PLAN
+    from ..machine.topology_state import current_topology
     from .sweep import compose, duplicate_key, plan
-    from .topology_state import current_topology
 
     planned = LAST_SWEEP_PLAN.get("planned")
     if planned is not None and planned["arguments"] == [str(a) for a in arguments]:

@@ -14,18 +14,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..backends import backend_class
+from ..launch.interpreter import selected as selected_interpreter
+from ..launch.isolation import JobRequest, run_isolated
+from ..machine.environment import default_machine_name, gil_enabled, python_info
+from ..machine.topology import Topology, format_cpu_list, job_topology, pinning_plan
+from ..machine.worker_setup import resolve_blas_threads
+from ..workloads import make_workload
 from . import records
-from .backends import backend_class
-from .environment import default_machine_name, gil_enabled, python_info
-from .interpreter import selected as selected_interpreter
-from .isolation import JobRequest, run_isolated
 from .protocol import ADAPTIVE_MIN_REPEATS, AdaptiveRepeats, JobMeasurement, Protocol
 from .resources import METHOD as RESOURCE_METHOD
 from .resources import parse_memory
 from .spec import JobSpec
-from .topology import Topology, format_cpu_list, job_topology, pinning_plan
-from .worker_setup import resolve_blas_threads
-from .workloads import make_workload
 
 
 @dataclass(frozen=True)
@@ -190,7 +190,7 @@ def record_dead_job(spec: JobSpec, job_dir: Path, sweep_dir: Path, job: str, err
     """One failed row for a job whose process died before it returned (killed, out of memory,
     a scheduler's time limit): the report lists it among the failures, the exit status is 1,
     and ``resume=`` runs it again. Rows the job wrote before it died are kept as they are."""
-    from .topology_state import current_topology
+    from ..machine.topology_state import current_topology
 
     environment = _read_environment(sweep_dir)
     topology, cpus = job_topology(spec.cpus, current_topology())

@@ -1,0 +1,1 @@
+"""The machine: topology (and cpus=), hypervisor, pinning, environment, allocator, worker set-up."""
