@@ -468,7 +468,7 @@ def print_table(rows: list[dict[str, Any]]) -> None:
 
 
 def markdown(report: dict[str, Any]) -> str:
-    """The README's table, from a fidelity.json (so the README shows exactly what was measured)."""
+    """docs/measurement.md's fidelity table, from a fidelity.json (it shows exactly what was measured)."""
 
     def ci(s: dict[str, Any]) -> str:
         if not s.get("n") or s.get("ci_low") is None:
@@ -543,7 +543,7 @@ def main(argv: list[str] | None = None) -> int:
         "each process sees the machine's drift alone)",
     )
     parser.add_argument("--script-only", metavar="WORKLOAD", help=argparse.SUPPRESS)
-    parser.add_argument("--table", type=Path, metavar="JSON", help="print a fidelity.json as README's table")
+    parser.add_argument("--table", type=Path, metavar="JSON", help="print a fidelity.json as the docs' table")
     args = parser.parse_args(argv)
     if args.table:
         print(markdown(json.loads(args.table.read_text())))

@@ -1,6 +1,6 @@
 """Two processes taking turns: the hand-written script and coresweep, one timed run each in turn.
 
-Why: on a shared VM a loop's speed drifts by 5-10 % over seconds (README "Fidelity", 3.), so
+Why: on a shared VM a loop's speed drifts by 5-10 % over seconds (docs/measurement.md, "Fidelity"), so
 two processes run one after the other see different machines, and a 3 % comparison of them
 needs tens of pairs. Run side by side, each process waits for its turn before every timed run
 (``turn()``); the driver (``run_in_turns``) lets one process go at a time and alternates them.
