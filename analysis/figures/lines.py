@@ -179,8 +179,10 @@ def _y_axis(
     """The panel's y range: every value and interval, the ideal line where it stays in reach, the
     baseline and the sequential reference; log2 with ratio ticks where x is log2 too (``log_y_with_x``)."""
     values_of, ideal, baseline_y = series.values, spec.ideal, spec.baseline_y
-    top = np.nanmax(values_of[spec.y_high if spec.y_high else spec.y][in_panel])
-    top = np.nanmax([top, np.nanmax(values_of[spec.y][in_panel])])
+    both = np.concatenate([values_of[spec.y_high if spec.y_high else spec.y][in_panel],
+                           values_of[spec.y][in_panel]]).astype("float64")
+    both = both[~np.isnan(both)]  # np.nanmax of nothing but NaN warns on the user's terminal
+    top = float(both.max()) if both.size else np.nan
     if ideal is not None and not log2_x:
         top = max(top, float(ideal(np.array([x_max]))[0]))
     if ideal is not None and log2_x:
