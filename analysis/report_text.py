@@ -46,13 +46,19 @@ class Extras:
     partial: list[str] = field(default_factory=list)
 
 
-def fmt_seconds(value: Any) -> str:
-    """A duration with a unit a person reads at a glance (s, ms, µs)."""
+def _finite(value: Any) -> float | None:
+    """``value`` as a finite float, or None (shown as "–")."""
     try:
         v = float(value)
     except (TypeError, ValueError):
-        return "–"
-    if not np.isfinite(v):
+        return None
+    return v if np.isfinite(v) else None
+
+
+def fmt_seconds(value: Any) -> str:
+    """A duration with a unit a person reads at a glance (s, ms, µs)."""
+    v = _finite(value)
+    if v is None:
         return "–"
     if abs(v) >= 1:
         return f"{v:.3g} s" if abs(v) < 100 else f"{v:.0f} s"
@@ -140,11 +146,8 @@ def interval_sentence(summary: pd.DataFrame) -> str:
 
 
 def fmt_bytes(value: Any) -> str:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        return "–"
-    if not np.isfinite(v):
+    v = _finite(value)
+    if v is None:
         return "–"
     for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
         if v >= scale:
