@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from omegaconf import OmegaConf
+from omegaconf import DictConfig, OmegaConf
 
 from coresweep.experiments import cli
 from coresweep.experiments.callbacks import LAST_SWEEP
@@ -44,20 +44,9 @@ def test_hydra_overrides_are_picked_in_order() -> None:
 
 def _compose_all(argv: list[str], derive: bool) -> ComposedConfigs:
     kept = ComposedConfigs()
-    if not derive:
-        kept._siblings = _NeverSibling()
+    kept.derive = derive  # False: every job composed in full by Hydra
     cli.preflight(argv, kept)
     return kept
-
-
-class _NeverSibling(dict):
-    """Turns derivation off: every job composed in full by Hydra."""
-
-    def get(self, key, default=None):  # noqa: ANN001, ANN201 - dict's own signature
-        return None
-
-    def __setitem__(self, key, value) -> None:  # noqa: ANN001
-        pass
 
 
 PRESETS = sorted(p.stem for p in (Path(cli.__file__).parent.parent / "conf" / "experiment").glob("*.yaml"))
@@ -80,12 +69,38 @@ def test_derived_configs_equal_hydras_own(argv: list[str], tmp_path: Path,
         assert OmegaConf.is_readonly(other.hydra) == OmegaConf.is_readonly(cfg.hydra)
 
 
-def test_only_plain_value_changes_are_derived(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_what_is_derived(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    # A group choice per job, or an addition: nothing to derive from.
+    # Each option composed once: nothing to derive from.
     one = ["workers=2", "workload=cpu_python"]
     assert _compose_all(["-m", "backend=pool,thread", *one], derive=True).derived == 0
+    # Another plain value: derived from the sibling.
     assert _compose_all(["-m", "backend=pool", "workers=1,2", one[1]], derive=True).derived == 1
+    # Two groups swept: the fourth job takes its backend and its workload from two others.
+    two = _compose_all(["-m", "backend=pool,thread", "workload=cpu_python,io_sleep", "workers=2"], True)
+    assert (len(two._configs), two.derived) == (4, 1)
+    # The default sweep: 7 backends x 2 workloads, each backend and each workload composed once.
+    default = _compose_all([], derive=True)
+    assert len(default._configs) - default.derived == 1 + 6 + 1
+
+
+def test_a_group_that_writes_outside_its_key_is_not_swapped() -> None:
+    from coresweep.experiments.plan.composed import _outside
+
+    def cfg(backend: str, extra: int) -> DictConfig:
+        return OmegaConf.create({
+            "backend": {"name": backend}, "workers": 2, "extra": extra,
+            "hydra": {"runtime": {"choices": {"backend": backend}},
+                      "overrides": {"task": [f"backend={backend}"]},
+                      "job": {"override_dirname": f"backend={backend}"}},
+        })
+
+    def outside(backend: str, extra: int, keys: list[str]) -> object:
+        return _outside(cfg(backend, extra), "backend", keys)
+
+    assert outside("pool", 1, ["workers"]) == outside("thread", 1, ["workers"])
+    assert outside("pool", 1, []) == outside("thread", 1, [])
+    assert outside("pool", 1, ["workers"]) != outside("thread", 2, ["workers"])  # "extra" differs
 
 
 def test_what_makes_siblings() -> None:
