@@ -3,8 +3,9 @@
 The Hydra plugin (``hydra_plugins/coresweep_plugins/coresweep_launcher.py``) stays light, as
 Hydra imports it in every app; this module does the work. Per job it takes the config that
 preflight composed (``composed.py``), sets the job's place in the plan (``schedule.*``), and
-runs Hydra's own ``run_job`` (output folder, ``.hydra/`` records, callbacks) around the job
-function, which plans the job here and has it measured in a child (``isolation.py``).
+runs Hydra's ``run_job`` steps (output folder, ``.hydra/`` records, callbacks; with fewer
+copies of the config: ``hydra_job.py``) around the job function, which plans the job here and
+has it measured in a child (``isolation.py``).
 """
 
 from __future__ import annotations
@@ -13,9 +14,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from hydra.core.utils import JobReturn, configure_log, run_job, setup_globals
+from hydra.core.utils import JobReturn, configure_log, setup_globals
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
+from .hydra_job import run_job
 from .isolation import ISOLATION
 
 SCHEDULE_PREFIX = "schedule."
