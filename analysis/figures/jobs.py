@@ -100,8 +100,11 @@ DRAW_COST = {
     "best": 5,
     "startup": 3,
 }
-#: Below this many panels per figure, forking costs more than it saves.
-PARALLEL_MIN_PANELS = 6
+#: Below this many panels per figure, forking costs more than it saves. Forking the report
+#: process (its libraries already imported) costs a few ms: from one panel up, two figures
+#: drawn side by side pay (the default sweep's report: 2.4-2.7 s serially, 1.5-1.9 s forked on
+#: the 2-core VM, 2026-12-06).
+PARALLEL_MIN_PANELS = 1
 
 
 def draw_one(
@@ -184,7 +187,8 @@ class FigureJobs:
         if len(self.summary) == 0 or not can_fork():
             return 1
         panels = self.summary.groupby(["machine", "workload", "size"]).ngroups
-        return min(usable_cpus(), len(self.plans)) if panels >= PARALLEL_MIN_PANELS else 1
+        wanted = min(usable_cpus(), len(self.plans))
+        return wanted if panels >= PARALLEL_MIN_PANELS and wanted > 1 else 1
 
     def _start(self, processes: int) -> None:
         """Fork the workers: they see the plans and the summary without pickling anything."""
