@@ -22,6 +22,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib.lines import Line2D  # noqa: E402
 
 from .figures import FigureFile, backend_palette, save  # noqa: E402
 
@@ -116,12 +117,31 @@ def share_figure(summary: pd.DataFrame, rows: pd.DataFrame, topology: Mapping) -
         bottom.set_xlabel("input size (MiB)")
         for ax in (top, bottom):
             ax.grid(True, which="both", alpha=0.3)
+    for top in axes[0]:
+        _whole_octaves(top)
     axes[0][0].set_ylabel("speedup over sequential")
     axes[1][0].set_ylabel("peak PSS of the tree (MiB)")
-    axes[0][-1].legend(title="share", fontsize=8, title_fontsize=8, loc="best")
+    # One legend for every panel, under the title: inside a panel it covered the lines.
+    handles, labels = [], []
+    for ax in axes[0]:
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            if label not in labels:
+                handles.append(handle)
+                labels.append(label)
+    order = sorted(range(len(labels)), key=lambda i: SHARE_ORDER.index(labels[i]))
+    fig.legend([handles[i] for i in order], [labels[i] for i in order], title="share", fontsize=8,
+               title_fontsize=8, loc="upper center", ncol=len(labels), bbox_to_anchor=(0.5, 0.955))
     fig.suptitle("Sharing one large input: speedup and memory against input size", fontsize=11)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 0.9))
     return fig
+
+
+def _whole_octaves(ax: plt.Axes) -> None:
+    """Widen a base-2 log axis to whole powers of two, so it shows a tick at either end (a
+    panel whose values span less than an octave showed a single tick)."""
+    low, high = ax.get_ylim()
+    if low > 0 and high > low:
+        ax.set_ylim(2.0 ** np.floor(np.log2(low)), 2.0 ** np.ceil(np.log2(high)))
 
 
 def _pss_by_config(rows: pd.DataFrame) -> dict[tuple, float]:
@@ -143,6 +163,7 @@ def init_figure(summary: pd.DataFrame, topology: Mapping) -> plt.Figure | None:
         return None
     palette = backend_palette(sorted(part["backend"].unique()))
     fig, ax = plt.subplots(figsize=(7.6, 4.4))
+    shown: dict[str, str] = {}  # backend -> its legend label
     for backend in sorted(part["backend"].unique()):
         for init, style in (("per_task", "--"), ("per_worker", "-")):
             line = part[part["backend"].eq(backend) & part["init"].eq(init)].sort_values("init_ms")
@@ -150,17 +171,21 @@ def init_figure(summary: pd.DataFrame, topology: Mapping) -> plt.Figure | None:
                 continue
             x = line["init_ms"].astype("float64").clip(lower=0.5).to_numpy()
             workers = int(line["workers"].iloc[0])
-            ax.plot(
-                x, line["median_wall_s"].astype("float64") * 1e3, style, marker="o", markersize=4,
-                color=palette.get(backend), label=f"{backend} ×{workers}, {init}",
-            )
+            ax.plot(x, line["median_wall_s"].astype("float64") * 1e3, style, marker="o", markersize=4,
+                    color=palette.get(backend))
+            shown.setdefault(backend, f"{backend} ×{workers}")
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("init_ms (nominal cost of building the object)")
     ax.set_ylabel("median run time (ms)")
     ax.set_title("Expensive initialisation: once per task (dashed) or once per worker (solid)", fontsize=10)
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    # Colour names the backend, the line style the init (a legend entry per pair hid the dashes).
+    handles = [Line2D([], [], color=palette.get(b), marker="o", markersize=4, label=label)
+               for b, label in shown.items()]
+    handles += [Line2D([], [], color="black", ls=style, label=init)
+                for init, style in (("per_task", "--"), ("per_worker", "-"))]
+    ax.legend(handles=handles, fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5), handlelength=3)
     fig.tight_layout()
     return fig
 
