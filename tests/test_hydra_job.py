@@ -17,8 +17,11 @@ from hydra.core.utils import run_job as hydras_run_job
 from hydra.types import HydraContext
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
+from coresweep.experiments import cli
 from coresweep.experiments.launch.hydra_job import run_job as our_run_job
+from coresweep.experiments.launch.hydra_job import yaml_text
 from coresweep.experiments.plan import resolvers  # noqa: F401 - the configs' resolvers
+from coresweep.experiments.plan.composed import ComposedConfigs
 
 
 class Recorder:
@@ -110,3 +113,30 @@ def test_the_config_handed_in_is_not_copied_into_the_task(tmp_path: Path) -> Non
     assert hydra_after["runtime"]["output_dir"] == str(tmp_path / "3")
     hydra_after["runtime"]["output_dir"] = hydra_before["runtime"]["output_dir"]
     assert hydra_after == hydra_before
+
+
+PRESETS = sorted(p.stem for p in (Path(cli.__file__).parent.parent / "conf" / "experiment").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("argv", [[], *([f"+experiment={name}"] for name in PRESETS)],
+                         ids=lambda argv: " ".join(argv) or "default")
+def test_yaml_text_is_omegaconfs(argv: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What .hydra/ gets: OmegaConf's text for every preset's jobs (task part, hydra part and
+    overrides), blocks remembered from earlier jobs or not."""
+    monkeypatch.chdir(tmp_path)
+    kept = ComposedConfigs()
+    cli.preflight(argv, kept)
+    configs = list(kept._configs.values())
+    assert configs
+    for cfg in configs * 2:  # the second pass takes every block from what the first wrote
+        task = OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"])
+        for part in (task, OmegaConf.masked_copy(cfg, "hydra"), cfg.hydra.overrides.task):
+            assert yaml_text(part) == OmegaConf.to_yaml(part)
+
+
+def test_yaml_text_of_odd_values() -> None:
+    odd = OmegaConf.create({"a": {"x": "1", "y": 1, "z": "true", "w": [1, {"q": None}], "v": {}},
+                            "b": {}, "c": "yes", "d": [], 1: {"2": "two"}, "long": {"t": "word " * 40}})
+    assert yaml_text(odd) == OmegaConf.to_yaml(odd)
+    assert yaml_text(OmegaConf.create({})) == OmegaConf.to_yaml(OmegaConf.create({}))
+    assert yaml_text(OmegaConf.create([1, 2])) == OmegaConf.to_yaml(OmegaConf.create([1, 2]))

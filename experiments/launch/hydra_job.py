@@ -15,17 +15,11 @@ from __future__ import annotations
 import copy
 import os
 from pathlib import Path
+from typing import Any
 
+import yaml
 from hydra.core.hydra_config import HydraConfig
-from hydra.core.utils import (
-    JobReturn,
-    JobRuntime,
-    JobStatus,
-    _flush_loggers,
-    _save_config,
-    configure_log,
-    env_override,
-)
+from hydra.core.utils import JobReturn, JobRuntime, JobStatus, _flush_loggers, configure_log, env_override
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import AnyNode, DictConfig, OmegaConf, open_dict, read_write
 
@@ -96,3 +90,54 @@ def _without_hydra(config: DictConfig) -> DictConfig:
     with read_write(task_cfg), open_dict(task_cfg):
         del task_cfg["hydra"]
     return task_cfg
+
+
+def _save_config(cfg: Any, filename: str, output_dir: Path) -> None:
+    """Hydra's ``_save_config``, with the text from :func:`yaml_text`."""
+    output_dir.mkdir(parents=True, exist_ok=True)
+    with open(str(output_dir / filename), "w", encoding="utf-8") as file:
+        file.write(yaml_text(cfg))
+
+
+#: YAML text of (key, subkey, value) blocks already written in this process (see yaml_text).
+_BLOCKS: dict[tuple[str, str, str], str] = {}
+_MAX_BLOCKS = 4096
+
+
+def yaml_text(cfg: Any) -> str:
+    """``OmegaConf.to_yaml(cfg)``, the same text, with each block under a top-level key emitted
+    once: most of a job's ``.hydra/hydra.yaml`` (help texts, logging, launcher,
+    sweeper) is the same for every job, and emitting it took ~6 ms a job. A block mapping's
+    blocks at one level do not depend on each other, so the text is their concatenation; a
+    test compares it with OmegaConf's for every preset's jobs."""
+    from omegaconf._utils import get_omega_conf_dumper
+
+    data = OmegaConf.to_container(cfg, resolve=False, enum_to_str=True)
+    if not isinstance(data, dict) or not data:
+        return OmegaConf.to_yaml(cfg)
+    if len(_BLOCKS) > _MAX_BLOCKS:
+        _BLOCKS.clear()
+    dumper = get_omega_conf_dumper()
+
+    def dump(value: dict[str, Any]) -> str:
+        return yaml.dump(value, default_flow_style=False, allow_unicode=True, sort_keys=False, Dumper=dumper)
+
+    parts = []
+    for key, value in data.items():
+        if not isinstance(value, dict) or not value:
+            parts.append(dump({key: value}))
+            continue
+        header = None
+        for sub, inner in value.items():
+            memo = (repr(key), repr(sub), repr(inner))
+            text = _BLOCKS.get(memo)
+            if text is None:  # "key:\n" then the block, indented under it
+                text = _BLOCKS[memo] = dump({key: {sub: inner}})
+            first, _, block = text.partition("\n")
+            if header is None:
+                header = first
+                parts.append(first + "\n")
+            elif first != header:  # not a plain "key:" line: let OmegaConf write it all
+                return OmegaConf.to_yaml(cfg)
+            parts.append(block)
+    return "".join(parts)
