@@ -9,6 +9,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from coresweep.experiments import cli
 from coresweep.experiments.callbacks import LAST_SWEEP
+from coresweep.experiments.launch.hydra_job import yaml_text
 from coresweep.experiments.plan.composed import ComposedConfigs, hydra_overrides
 
 SWEEP = ["-m", "backend=sequential,thread_pool", "workers=1,2", "workload=io_sleep", "workload.size=4",
@@ -67,6 +68,11 @@ def test_derived_configs_equal_hydras_own(argv: list[str], tmp_path: Path,
         assert OmegaConf.to_container(other) == OmegaConf.to_container(cfg), key
         assert OmegaConf.is_struct(other) == OmegaConf.is_struct(cfg)
         assert OmegaConf.is_readonly(other.hydra) == OmegaConf.is_readonly(cfg.hydra)
+    # What .hydra/ gets (launch/hydra_job.py): OmegaConf's text, blocks remembered or not.
+    for cfg in [*full._configs.values()][:12] * 2:
+        task = OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"])
+        for part in (task, OmegaConf.masked_copy(cfg, "hydra"), cfg.hydra.overrides.task):
+            assert yaml_text(part) == OmegaConf.to_yaml(part)
 
 
 def test_what_is_derived(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -17,11 +17,9 @@ from hydra.core.utils import run_job as hydras_run_job
 from hydra.types import HydraContext
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
-from coresweep.experiments import cli
 from coresweep.experiments.launch.hydra_job import run_job as our_run_job
 from coresweep.experiments.launch.hydra_job import yaml_text
 from coresweep.experiments.plan import resolvers  # noqa: F401 - the configs' resolvers
-from coresweep.experiments.plan.composed import ComposedConfigs
 
 
 class Recorder:
@@ -114,24 +112,6 @@ def test_the_config_handed_in_is_not_copied_into_the_task(tmp_path: Path) -> Non
     hydra_after["runtime"]["output_dir"] = hydra_before["runtime"]["output_dir"]
     assert hydra_after == hydra_before
 
-
-PRESETS = sorted(p.stem for p in (Path(cli.__file__).parent.parent / "conf" / "experiment").glob("*.yaml"))
-
-
-@pytest.mark.parametrize("argv", [[], *([f"+experiment={name}"] for name in PRESETS)],
-                         ids=lambda argv: " ".join(argv) or "default")
-def test_yaml_text_is_omegaconfs(argv: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """What .hydra/ gets: OmegaConf's text for every preset's jobs (task part, hydra part and
-    overrides), blocks remembered from earlier jobs or not."""
-    monkeypatch.chdir(tmp_path)
-    kept = ComposedConfigs()
-    cli.preflight(argv, kept)
-    configs = list(kept._configs.values())
-    assert configs
-    for cfg in configs * 2:  # the second pass takes every block from what the first wrote
-        task = OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"])
-        for part in (task, OmegaConf.masked_copy(cfg, "hydra"), cfg.hydra.overrides.task):
-            assert yaml_text(part) == OmegaConf.to_yaml(part)
 
 
 def test_yaml_text_of_odd_values() -> None:
