@@ -123,3 +123,43 @@ def test_what_makes_siblings() -> None:
     odd = ("+workload.note=1", "~workers", "workers=[1,2]", "workload.args={a: 1}", "hydra.verbose=true")
     for line in odd:
         assert _family(Loader, ["backend=pool", line])[1] is None, line
+
+
+class _FakeLoader:
+    """Composes from a table: backend=weird also writes outside its own key."""
+
+    class repository:  # noqa: N801 - stands in for Hydra's config repository
+        @staticmethod
+        def group_exists(name: str) -> bool:
+            return name in ("backend", "workload")
+
+    composed = 0
+
+    def load_configuration(self, config_name: str, overrides: list[str], run_mode: object) -> DictConfig:
+        _FakeLoader.composed += 1
+        chosen = dict(o.split("=", 1) for o in overrides)
+        cfg = OmegaConf.create({
+            "backend": {"name": chosen["backend"]}, "workload": {"name": chosen["workload"]},
+            "workers": int(chosen["workers"]),
+            "hydra": {"runtime": {"choices": {"backend": chosen["backend"], "workload": chosen["workload"]}},
+                      "overrides": {"task": list(overrides)},
+                      "job": {"override_dirname": ",".join(sorted(overrides)),
+                              "config": {"override_dirname": {"kv_sep": "=", "item_sep": ",",
+                                                              "exclude_keys": []}}}},
+        })
+        if chosen["backend"] == "weird":
+            cfg.extra = 1
+        return cfg
+
+
+def test_a_non_local_option_is_composed_whatever_was_derived_before() -> None:
+    kept, loader = ComposedConfigs(), _FakeLoader()
+    jobs = [[f"backend={b}", "workers=2", f"workload={w}"]
+            for b in ("sequential", "pool", "weird") for w in ("cpu_python", "io_sleep")]
+    _FakeLoader.composed = 0
+    for job in jobs:
+        cfg = kept.compose(loader, "config", [], job)
+        hydras = loader.load_configuration("config", job, None)
+        assert OmegaConf.to_container(cfg) == OmegaConf.to_container(hydras), job
+    # sequential x 2, pool x cpu_python, weird x 2 composed; pool x io_sleep derived (plus the checks)
+    assert kept.derived == 1

@@ -42,7 +42,7 @@ class ComposedConfigs:
         self._configs: dict[Key, DictConfig] = {}
         # (hydra lines, config name, group keys, value keys) -> {group lines: pristine composition}
         self._siblings: dict[tuple, dict[tuple[str, ...], DictConfig]] = {}
-        self._local: dict[tuple, bool] = {}  # (kin, base's group lines, swapped position) -> local?
+        self._local: dict[tuple, bool] = {}  # (kin, base's group lines, position, choice) -> local?
         #: False: compose every job in full (tests compare both ways).
         self.derive = True
         self.hits = 0
@@ -88,7 +88,7 @@ class ComposedConfigs:
             donors: list[tuple[str, DictConfig]] = []
             for i in swaps:
                 donor = kin.get((*base_groups[:i], groups[i], *base_groups[i + 1:]))
-                if donor is None or not self._is_local(kin_key, base_groups, base, donor, i):
+                if donor is None or not self._is_local(kin_key, base_groups, base, donor, groups[i], i):
                     break
                 donors.append((_group_key(groups[i]), donor))
             else:
@@ -96,13 +96,15 @@ class ComposedConfigs:
         return None
 
     def _is_local(
-        self, kin_key: tuple, base_groups: tuple[str, ...], base: DictConfig, donor: DictConfig, i: int
+        self, kin_key: tuple, base_groups: tuple[str, ...], base: DictConfig, donor: DictConfig,
+        choice: str, i: int,
     ) -> bool:
-        """Whether the donor's choice at position ``i`` changes only its own group's key."""
-        memo = (kin_key, base_groups, i, _group_key(base_groups[i]))
+        """Whether the donor's ``choice`` (at position ``i``) changes only its own group's key."""
+        memo = (kin_key, base_groups, i, choice)
         if memo not in self._local:
-            group, value_keys = memo[-1], kin_key[-1]
-            swappable = not base_groups[i].startswith(("+", "~")) and "/" not in group
+            group, value_keys = _group_key(choice), kin_key[-1]
+            swappable = not any(line.startswith(("+", "~")) for line in (base_groups[i], choice))
+            swappable = swappable and "/" not in group
             self._local[memo] = swappable and _outside(base, group, value_keys) == _outside(
                 donor, group, value_keys
             )
