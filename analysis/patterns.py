@@ -98,15 +98,16 @@ def share_figure(summary: pd.DataFrame, rows: pd.DataFrame, topology: Mapping) -
             y = line["speedup"].astype("float64").to_numpy()
             lo = line["speedup_ci_low"].astype("float64").to_numpy()
             hi = line["speedup_ci_high"].astype("float64").to_numpy()
-            top.plot(x, y, SHARE_STYLE[share], label=share, markersize=5)
+            colour = f"C{SHARE_ORDER.index(share)}"  # the same in every panel, whatever is missing
+            top.plot(x, y, SHARE_STYLE[share], color=colour, label=share, markersize=5)
             lo, hi = np.where(np.isfinite(lo), lo, y), np.where(np.isfinite(hi), hi, y)
-            top.fill_between(x, lo, hi, alpha=0.15)
+            top.fill_between(x, lo, hi, color=colour, alpha=0.15)
             mem = [
                 pss.get((r.machine, backend, int(r.workers), share, int(r.input_mb)))
                 for r in line.itertuples()
             ]
             mem_y = np.array([np.nan if m is None else m / 2**20 for m in mem], dtype="float64")
-            bottom.plot(x, mem_y, SHARE_STYLE[share], label=share, markersize=5)
+            bottom.plot(x, mem_y, SHARE_STYLE[share], color=colour, label=share, markersize=5)
         workers = int(data["workers"].iloc[0])
         top.set_title(f"{backend} ×{workers}", fontsize=10)
         top.axhline(1.0, color="grey", lw=0.8, ls=":")
@@ -129,8 +130,9 @@ def share_figure(summary: pd.DataFrame, rows: pd.DataFrame, topology: Mapping) -
                 handles.append(handle)
                 labels.append(label)
     order = sorted(range(len(labels)), key=lambda i: SHARE_ORDER.index(labels[i]))
-    fig.legend([handles[i] for i in order], [labels[i] for i in order], title="share", fontsize=8,
-               title_fontsize=8, loc="upper center", ncol=len(labels), bbox_to_anchor=(0.5, 0.955))
+    if order:
+        fig.legend([handles[i] for i in order], [labels[i] for i in order], title="share", fontsize=8,
+                   title_fontsize=8, loc="upper center", ncol=len(labels), bbox_to_anchor=(0.5, 0.955))
     fig.suptitle("Sharing one large input: speedup and memory against input size", fontsize=11)
     fig.tight_layout(rect=(0, 0, 1, 0.9))
     return fig

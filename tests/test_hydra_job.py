@@ -72,7 +72,7 @@ def _run(runner: Any, sweep: Path, chdir: bool, fail: bool) -> tuple[list[Any], 
     value = ret._return_value  # the property raises a failed job's exception
     assert (str(value) if fail else value) == ("the task failed" if fail else 7)
     seen.append(("working_dir", ret.working_dir))
-    files = {p.name: p.read_text() for p in sorted((sweep / "3" / ".hydra").glob("*.yaml"))}
+    files = {p.name: p.read_text() for p in sorted((Path(cwd) / sweep / "3" / ".hydra").glob("*.yaml"))}
     assert len(files) == 3
     return seen, files
 
@@ -89,8 +89,13 @@ def _renamed(value: Any, old: str, new: str) -> Any:
 
 @pytest.mark.parametrize("chdir", [False, True])
 @pytest.mark.parametrize("fail", [False, True])
-def test_the_same_as_hydras_run_job(tmp_path: Path, chdir: bool, fail: bool) -> None:
-    ours, hydras = tmp_path / "x" / "ours", tmp_path / "x" / "hydr"  # same length: same yaml
+@pytest.mark.parametrize("relative", [False, True])
+def test_the_same_as_hydras_run_job(
+    tmp_path: Path, chdir: bool, fail: bool, relative: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    base = Path("x") if relative else tmp_path / "x"
+    ours, hydras = base / "ours", base / "hydr"  # same length: same yaml
     seen_ours, files_ours = _run(our_run_job, ours, chdir, fail)
     seen_hydras, files_hydras = _run(hydras_run_job, hydras, chdir, fail)
     assert seen_ours == _renamed(seen_hydras, str(hydras), str(ours))
@@ -118,5 +123,7 @@ def test_yaml_text_of_odd_values() -> None:
     odd = OmegaConf.create({"a": {"x": "1", "y": 1, "z": "true", "w": [1, {"q": None}], "v": {}},
                             "b": {}, "c": "yes", "d": [], 1: {"2": "two"}, "long": {"t": "word " * 40}})
     assert yaml_text(odd) == OmegaConf.to_yaml(odd)
+    keys = OmegaConf.create({"k": {"k" * 130: 1, "a b " * 40: 2, "a\nb": 3, "x": 4}})
+    assert yaml_text(keys) == OmegaConf.to_yaml(keys)
     assert yaml_text(OmegaConf.create({})) == OmegaConf.to_yaml(OmegaConf.create({}))
     assert yaml_text(OmegaConf.create([1, 2])) == OmegaConf.to_yaml(OmegaConf.create([1, 2]))

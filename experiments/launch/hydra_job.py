@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from hydra import version
 from hydra.core.hydra_config import HydraConfig
 from hydra.core.utils import JobReturn, JobRuntime, JobStatus, _flush_loggers, configure_log, env_override
 from hydra.types import HydraContext, TaskFunction
@@ -29,7 +30,8 @@ def run_job(
     task_function: TaskFunction,
     config: DictConfig,
     job_dir_key: str = "hydra.sweep.dir",
-    job_subdir_key: str = "hydra.sweep.subdir",
+    job_subdir_key: str | None = "hydra.sweep.subdir",
+    configure_logging: bool = True,
 ) -> JobReturn:
     callbacks = hydra_context.callbacks
     old_cwd = os.getcwd()
@@ -38,30 +40,36 @@ def run_job(
     HydraConfig.instance().set_config(config)
     hydra_cfg = HydraConfig.instance().cfg
     assert isinstance(hydra_cfg, DictConfig)
-    folder = (str(OmegaConf.select(config, key)) for key in (job_dir_key, job_subdir_key))
-    output_dir = os.path.abspath(os.path.join(*folder))
+    output_dir = str(OmegaConf.select(config, job_dir_key))
+    if job_subdir_key is not None:
+        output_dir = os.path.join(output_dir, str(OmegaConf.select(config, job_subdir_key)))
     for node in (config.hydra.runtime, hydra_cfg.hydra.runtime):  # Hydra sets it, then copies
         with read_write(node), open_dict(node):
-            node.output_dir = output_dir
+            node.output_dir = os.path.abspath(output_dir)
     chdir = False
     try:
         ret = JobReturn()
         task_cfg = _without_hydra(config)
         ret.cfg = task_cfg
-        ret.hydra_cfg = hydra_cfg  # this job's own copy: HydraConfig gets a new one per job
+        # This job's own copy (HydraConfig gets a new one per job); Hydra hands a deep copy of
+        # it, cut from the config: that cut is made once the job has ended (``finally``).
+        ret.hydra_cfg = hydra_cfg
         overrides = OmegaConf.to_container(config.hydra.overrides.task)
         assert isinstance(overrides, list)
         ret.overrides = overrides
         Path(output_dir).mkdir(parents=True, exist_ok=True)
-        chdir = bool(hydra_cfg.hydra.job.chdir)  # None is False from version_base 1.2 on
+        chdir = hydra_cfg.hydra.job.chdir
+        if chdir is None:  # as Hydra: False from version_base 1.2 on (coresweep's), else True
+            chdir = not version.base_at_least("1.2")
         if chdir:
             os.chdir(output_dir)
             ret.working_dir = output_dir
         else:
             ret.working_dir = os.getcwd()
-        configure_log(config.hydra.job_logging, config.hydra.verbose)
+        if configure_logging:
+            configure_log(config.hydra.job_logging, config.hydra.verbose)
         if config.hydra.output_subdir is not None:
-            hydra_output = Path(output_dir) / Path(config.hydra.output_subdir)
+            hydra_output = Path(config.hydra.runtime.output_dir) / Path(config.hydra.output_subdir)
             _save_config(task_cfg, "config.yaml", hydra_output)
             _save_config(hydra_cfg, "hydra.yaml", hydra_output)
             _save_config(config.hydra.overrides.task, "overrides.yaml", hydra_output)
@@ -79,6 +87,8 @@ def run_job(
         return ret
     finally:
         HydraConfig.instance().cfg = orig_hydra_cfg
+        # As Hydra's copy: its interpolations no longer reach into the (kept, reused) config.
+        hydra_cfg.hydra._set_parent(hydra_cfg)
         if chdir:
             os.chdir(old_cwd)
 
@@ -109,7 +119,9 @@ def yaml_text(cfg: Any) -> str:
     once: most of a job's ``.hydra/hydra.yaml`` (help texts, logging, launcher,
     sweeper) is the same for every job, and emitting it took ~6 ms a job. A block mapping's
     blocks at one level do not depend on each other, so the text is their concatenation; a
-    test compares it with OmegaConf's for every preset's jobs."""
+    test compares it with OmegaConf's for every preset's jobs. (One object shared by two blocks
+    would be written out twice where OmegaConf writes an alias; configs read from YAML files
+    share none.)"""
     from omegaconf._utils import get_omega_conf_dumper
 
     data = OmegaConf.to_container(cfg, resolve=False, enum_to_str=True)
@@ -134,10 +146,12 @@ def yaml_text(cfg: Any) -> str:
             if text is None:  # "key:\n" then the block, indented under it
                 text = _BLOCKS[memo] = dump({key: {sub: inner}})
             first, _, block = text.partition("\n")
+            if first.startswith("?") or not first.endswith(":") or not block.startswith("  "):
+                return OmegaConf.to_yaml(cfg)  # a long or multi-line key: not a plain "key:" line
             if header is None:
                 header = first
                 parts.append(first + "\n")
-            elif first != header:  # not a plain "key:" line: let OmegaConf write it all
+            elif first != header:
                 return OmegaConf.to_yaml(cfg)
             parts.append(block)
     return "".join(parts)

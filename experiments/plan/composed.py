@@ -105,8 +105,10 @@ class ComposedConfigs:
             group, value_keys = _group_key(choice), kin_key[-1]
             swappable = not any(line.startswith(("+", "~")) for line in (base_groups[i], choice))
             swappable = swappable and "/" not in group
-            self._local[memo] = swappable and _outside(base, group, value_keys) == _outside(
-                donor, group, value_keys
+            swappable = swappable and group in base and group in donor
+            # repr: key order and 1 vs True count, as they do in the composed config
+            self._local[memo] = swappable and repr(_outside(base, group, value_keys)) == repr(
+                _outside(donor, group, value_keys)
             )
         return self._local[memo]
 
