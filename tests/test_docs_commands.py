@@ -3,7 +3,9 @@
 Commands are taken from fenced code blocks and inline code. Nothing runs a sweep:
 
 - ``coresweep ...`` goes through coresweep's own preflight (Hydra's parser, planning, composing
-  and checking every job: what turns a bad command line into exit status 2 before any work);
+  and checking every job: what turns a bad command line into exit status 2 before any work),
+  keeping the compositions as the command does (jobs derived from a sibling's composition;
+  tests/test_composed.py checks those equal Hydra's own);
   Hydra's informational flags (``--help``, ``--cfg job``, ``-sc``) run for real, in-process.
 - ``coresweep-report ...`` is parsed by its argument parser; folders under examples/ must exist.
 - ``coresweep-topology ...`` runs for real.
@@ -164,12 +166,13 @@ def test_documented_command_passes_its_checks(command: str, page: str, tmp_path,
         assert main(args) == 0, f"{page}: {command}"
         return
     from coresweep.experiments.cli import preflight
+    from coresweep.experiments.plan.composed import ComposedConfigs
     from coresweep.experiments.plan.sweep import ConfigError
 
     multirun = [a for a in args if a in ("-m", "--multirun")]
     argv = multirun[:1] + [a for a in args if a not in ("-m", "--multirun")]
     try:
-        _, jobs = preflight(argv)
+        _, jobs = preflight(argv, ComposedConfigs())
     except ConfigError as exc:
         pytest.fail(f"{page}: `{command}` is refused: {exc}")
     assert jobs >= 1
