@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,31 @@ def coresweep(*args: str, cwd: Path, module: str = "coresweep.experiments.entry"
         args = (*args, "rounds=1")  # one pass per job: these tests count rows per job
     cmd = [sys.executable, "-m", module, *args]
     return subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+
+
+#: The stuck-jobs sweep (last test) mostly waits: a 1 s timeout, then the 10 s a stuck thread
+#: gets, for each of its two jobs. It starts with this module's first test and runs beside
+#: the others; its test waits for it.
+STUCK_TEST = "test_jobs_stuck_past_the_timeout_are_ended_and_the_sweep_goes_on"
+STUCK_ARGS = ["workload=custom", "workload.fn=tests.tasks:hang_on_two", "workload.size=4", "-m",
+              "backend=thread_pool,sequential", "workers=2", "repeats=2", "warmup=0", "timeout_s=1"]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def stuck_sweep(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
+    """(sweep folder, the command's future) when the stuck-jobs test is selected, else None."""
+    selected = any(
+        item.originalname == STUCK_TEST and Path(str(item.path)) == Path(__file__)
+        for item in request.session.items
+    )
+    if not selected:
+        yield None
+        return
+    folder = tmp_path_factory.mktemp("stuck")
+    sweep = folder / "sweep"
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="stuck-sweep") as pool:
+        future: Future[Any] = pool.submit(coresweep, *STUCK_ARGS, f"hydra.sweep.dir={sweep}", cwd=folder)
+        yield sweep, future
 
 
 def rows_of(sweep: Path) -> list[dict]:
@@ -198,12 +224,10 @@ def test_environment_records_the_restricted_topology(tmp_path: Path) -> None:
     assert topo["affinity_cpus"] == [cpu] and topo["logical_cores"] == 1
 
 
-def test_jobs_stuck_past_the_timeout_are_ended_and_the_sweep_goes_on(tmp_path: Path) -> None:
+def test_jobs_stuck_past_the_timeout_are_ended_and_the_sweep_goes_on(stuck_sweep) -> None:
     # Threads cannot be killed, so a stuck job ends with its process; the next job still runs.
-    sweep = tmp_path / "sweep"
-    out = coresweep("workload=custom", "workload.fn=tests.tasks:hang_on_two", "workload.size=4",
-                    "-m", "backend=thread_pool,sequential", "workers=2", "repeats=2", "warmup=0",
-                    "timeout_s=1", f"hydra.sweep.dir={sweep}", cwd=tmp_path)
+    sweep, future = stuck_sweep  # STUCK_ARGS, started with the module's first test
+    out = future.result()
     assert out.returncode == 1, out.stderr
     rows = rows_of(sweep)
     assert {r["backend"] for r in rows} == {"thread_pool", "sequential"}
