@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import pickle
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -51,29 +55,94 @@ def _compose_all(argv: list[str], derive: bool) -> ComposedConfigs:
 
 
 PRESETS = sorted(p.stem for p in (Path(cli.__file__).parent.parent / "conf" / "experiment").glob("*.yaml"))
+ROOT = Path(__file__).resolve().parents[1]
+CASES = [[], *([f"+experiment={name}"] for name in PRESETS),
+         ["-m", "workers=1,2,4", "backend=pool,thread", "repeats=1,3", "rounds=1"]]
+#: The longest case's compositions in full (the patterns preset: 260 jobs, about half a minute
+#: of Hydra composing) are made by a process of their own, started with this module's first
+#: test, so that they take the other core while the cases before it run here.
+BACKGROUND = ["+experiment=patterns"]
 
 
-@pytest.mark.parametrize("argv", [[], *([f"+experiment={name}"] for name in PRESETS),
-                                  ["-m", "workers=1,2,4", "backend=pool,thread", "repeats=1,3", "rounds=1"]],
-                         ids=lambda argv: " ".join(argv) or "default")
-def test_derived_configs_equal_hydras_own(argv: list[str], tmp_path: Path,
-                                          monkeypatch: pytest.MonkeyPatch) -> None:
-    """Jobs derived from a sibling's composition are exactly what Hydra composes for them."""
-    monkeypatch.chdir(tmp_path)
-    full, derived = _compose_all(argv, derive=False), _compose_all(argv, derive=True)
-    assert derived.derived > 0 and full.derived == 0
-    assert full._configs.keys() == derived._configs.keys()
-    for key, cfg in full._configs.items():
-        other = derived._configs[key]
-        # repr: key order and 1 vs True count too
-        assert repr(OmegaConf.to_container(other)) == repr(OmegaConf.to_container(cfg)), key
-        assert OmegaConf.is_struct(other) == OmegaConf.is_struct(cfg)
-        assert OmegaConf.is_readonly(other.hydra) == OmegaConf.is_readonly(cfg.hydra)
+def full_compositions(argv: list[str]) -> tuple[int, dict, list[tuple[str, str]]]:
+    """Every job of ``argv`` composed in full by Hydra: its derived count (0), key -> what is
+    compared, and (ours, OmegaConf's) .hydra/ texts of the first 12 configs, twice over."""
+    full = _compose_all(argv, derive=False)
+    compared = {
+        key: (repr(OmegaConf.to_container(cfg)), OmegaConf.is_struct(cfg), OmegaConf.is_readonly(cfg.hydra))
+        for key, cfg in full._configs.items()
+    }
     # What .hydra/ gets (launch/hydra_job.py): OmegaConf's text, blocks remembered or not.
+    texts = []
     for cfg in [*full._configs.values()][:12] * 2:
         task = OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"])
         for part in (task, OmegaConf.masked_copy(cfg, "hydra"), cfg.hydra.overrides.task):
-            assert yaml_text(part) == OmegaConf.to_yaml(part)
+            texts.append((yaml_text(part), OmegaConf.to_yaml(part)))
+    return full.derived, compared, texts
+
+
+_CHILD = (
+    "import pickle, sys\n"
+    "from tests.test_composed import full_compositions\n"
+    "out = full_compositions(sys.argv[2:])\n"
+    "with open(sys.argv[1], 'wb') as f:\n"
+    "    pickle.dump(out, f)\n"
+)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def background_full(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
+    """(process, its folder) making the ``BACKGROUND`` case's full compositions, when selected."""
+    selected = any(
+        Path(str(item.path)) == Path(__file__) and getattr(item, "callspec", None) is not None
+        and item.callspec.params.get("argv") == BACKGROUND for item in request.session.items
+    )
+    if not selected:
+        yield None
+        return
+    folder = tmp_path_factory.mktemp("full")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    with open(folder / "stderr.txt", "w") as err:
+        proc = subprocess.Popen([sys.executable, "-c", _CHILD, str(folder / "full.pkl"), *BACKGROUND],
+                                cwd=folder, env=env, stdin=subprocess.DEVNULL, stdout=err, stderr=err)
+    try:
+        yield proc, folder
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+
+
+def _full_of(argv: list[str], background_full) -> tuple[int, dict, list[tuple[str, str]]]:
+    if argv != BACKGROUND or background_full is None:
+        return full_compositions(argv)
+    proc, folder = background_full
+    assert proc.wait(timeout=600) == 0, (folder / "stderr.txt").read_text()[-3000:]
+    with open(folder / "full.pkl", "rb") as f:
+        return pickle.load(f)
+
+
+@pytest.mark.parametrize("argv", CASES, ids=lambda argv: " ".join(argv) or "default")
+def test_derived_configs_equal_hydras_own(argv: list[str], tmp_path: Path,
+                                          monkeypatch: pytest.MonkeyPatch, background_full) -> None:
+    """Jobs derived from a sibling's composition are exactly what Hydra composes for them."""
+    here = tmp_path
+    if argv == BACKGROUND and background_full is not None:
+        here = background_full[1]  # where that process composed: hydra.runtime.cwd is the same
+    monkeypatch.chdir(here)
+    derived = _compose_all(argv, derive=True)
+    full_derived, full, texts = _full_of(argv, background_full)
+    assert derived.derived > 0 and full_derived == 0
+    assert full.keys() == derived._configs.keys()
+    for key, (container, struct, readonly) in full.items():
+        other = derived._configs[key]
+        # repr: key order and 1 vs True count too
+        assert repr(OmegaConf.to_container(other)) == container, key
+        assert OmegaConf.is_struct(other) == struct
+        assert OmegaConf.is_readonly(other.hydra) == readonly
+    assert texts
+    for ours, omegaconfs in texts:
+        assert ours == omegaconfs
 
 
 def test_what_is_derived(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
