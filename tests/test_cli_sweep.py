@@ -7,13 +7,14 @@ import os
 import shutil
 import subprocess
 import sys
-from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from coresweep.experiments.job.records import FIELDS
+
+from . import early
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
@@ -39,17 +40,12 @@ STUCK_ARGS = ["workload=custom", "workload.fn=tests.tasks:hang_on_two", "workloa
 @pytest.fixture(scope="module", autouse=True)
 def stuck_sweep(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
     """(sweep folder, the command's future) when the stuck-jobs test is selected, else None."""
-    selected = any(
-        item.originalname == STUCK_TEST and Path(str(item.path)) == Path(__file__)
-        for item in request.session.items
-    )
-    if not selected:
+    if not early.selected(request, __file__, STUCK_TEST):
         yield None
         return
     folder = tmp_path_factory.mktemp("stuck")
     sweep = folder / "sweep"
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="stuck-sweep") as pool:
-        future: Future[Any] = pool.submit(coresweep, *STUCK_ARGS, f"hydra.sweep.dir={sweep}", cwd=folder)
+    with early.started(coresweep, *STUCK_ARGS, f"hydra.sweep.dir={sweep}", cwd=folder) as future:
         yield sweep, future
 
 

@@ -19,6 +19,8 @@ from omegaconf import OmegaConf
 from coresweep.experiments.callbacks import LAST_SWEEP_PLAN, SweepCallback
 from coresweep.experiments.launch.launchers import concurrency_warning, launcher_info
 
+from . import early
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -162,19 +164,36 @@ def test_submitit_local_two_jobs_one_at_a_time_end_to_end(tmp_path: Path) -> Non
     assert len(spans) == 2 and spans[0][1] <= spans[1][0], spans
 
 
-@pytest.mark.slow
-@needs_submitit
-def test_submitit_job_killed_outright_is_a_failed_row_and_one_error_line(tmp_path: Path) -> None:
+KILLED_TEST = "test_submitit_job_killed_outright_is_a_failed_row_and_one_error_line"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def killed_sweep(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
+    """The killed-job sweep mostly waits (submitit gives a job that left no result 15 s to
+    write one): it starts with this module's first test and runs beside the others."""
+    if not _has_submitit() or not early.selected(request, __file__, KILLED_TEST):
+        yield None
+        return
+    folder = tmp_path_factory.mktemp("killed")
+    sweep = folder / "sweep"
     # Job 1 (thread_pool) SIGKILLs the submitit process that runs it (the parent of the job's
     # own process) from a worker thread; jobs 0 and 2 finish.
-    sweep = tmp_path / "sweep"
     cmd = submitit_local_sweep(
         sweep, "backend=sequential,thread_pool,process_pool", "workers=2", "workload=custom",
         "workload.fn=tests.tasks:kill_parent_off_main_thread", "workload.size=4", "repeats=2",
         "min_time_s=0",
     )
     env = {**os.environ, "PYTHONPATH": str(ROOT)}  # so every process can import tests.tasks
-    out = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=300, env=env)
+    with early.started(subprocess.run, cmd, cwd=folder, capture_output=True, text=True, timeout=300,
+                       env=env) as future:
+        yield sweep, future
+
+
+@pytest.mark.slow
+@needs_submitit
+def test_submitit_job_killed_outright_is_a_failed_row_and_one_error_line(killed_sweep) -> None:
+    sweep, future = killed_sweep  # started with the module's first test
+    out = future.result()
     assert out.returncode == 1, out.stderr
     assert "Traceback" not in out.stderr and "UncompletedJobError" not in out.stderr
     # The rows of the jobs before and after it are kept; the dead job has one failed row.
