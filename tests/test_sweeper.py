@@ -16,6 +16,8 @@ from hydra.utils import instantiate
 
 from coresweep.experiments.plan.schedule import round_batches, round_orders
 
+from . import early
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -136,18 +138,39 @@ def test_resume_keeps_finished_rounds_and_reruns_the_rest(tmp_path: Path) -> Non
     assert list((sweep / "1").glob("results.unfinished-*.jsonl"))  # set aside, never deleted
 
 
-@pytest.mark.slow
-def test_submitit_local_with_rounds(tmp_path: Path) -> None:
-    pytest.importorskip("hydra_plugins.hydra_submitit_launcher")
-    sweep = tmp_path / "sweep"
+SUBMITIT_TEST = "test_submitit_local_with_rounds"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def submitit_sweep(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
+    """The submitit_local sweep (a fresh interpreter per job run, and submitit's polling: about
+    10 s, much of it waiting) starts with this module's first test and runs beside the others."""
+    try:
+        import hydra_plugins.hydra_submitit_launcher  # noqa: F401
+    except ImportError:
+        yield None
+        return
+    if not early.selected(request, __file__, SUBMITIT_TEST):
+        yield None
+        return
+    folder = tmp_path_factory.mktemp("submitit")
+    sweep = folder / "sweep"
     cmd = [
         sys.executable, "-m", "coresweep.experiments.entry", "hydra/launcher=submitit_local",
         "hydra.sweeper.max_batch_size=1", "-m", "backend=sequential,thread_pool", "workers=2",
         "workload=io_sleep", "workload.size=4", "workload.grain=200", "repeats=2", "warmup=0",
         "min_time_s=0", "rounds=2", f"hydra.sweep.dir={sweep}",
     ]
-    out = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=300,
-                         env={**os.environ, "PYTHONPATH": str(ROOT)})
+    with early.started(subprocess.run, cmd, cwd=folder, capture_output=True, text=True, timeout=300,
+                       env={**os.environ, "PYTHONPATH": str(ROOT)}) as future:
+        yield sweep, future
+
+
+@pytest.mark.slow
+def test_submitit_local_with_rounds(submitit_sweep) -> None:
+    pytest.importorskip("hydra_plugins.hydra_submitit_launcher")
+    sweep, future = submitit_sweep  # started with the module's first test
+    out = future.result()
     assert out.returncode == 0, out.stderr
     rows = _rows(sweep)
     assert sorted(rows) == ["0", "1"]
