@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -30,32 +29,20 @@ SIZE = {
 pytestmark = pytest.mark.slow
 
 
-#: Presets run at once (2-core CI). A preset's sweep spends most of its time between timed
-#: runs (job processes, pools starting, the report), so two side by side take about 60 % of
-#: the time one after the other; nothing checked here depends on the timings.
-PARALLEL = 2
-#: Longest first (seconds on the 2-core VM, one at a time), so the two lanes end together.
-LONGEST_FIRST = ["oversubscription", "grain", "io_bound", "folklore", "patterns", "weak_scaling",
-                 "start_methods", "strong_scaling", "collect"]
-
-
-def _run_preset(preset: str, sweep: Path, cwd: Path) -> subprocess.CompletedProcess[str]:
-    size = SIZE.get(preset, ["workload.size=8"])
-    cmd = [sys.executable, "-m", "coresweep.experiments.entry", f"+experiment={preset}", *size, *TINY]
-    cmd.append(f"hydra.sweep.dir={sweep}")
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=900)
-
-
 @pytest.fixture(scope="module")
 def preset_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, Any]]:
-    """Each preset run once, tiny, through the command (as a user runs it), ``PARALLEL`` at a
-    time (a new preset not in ``LONGEST_FIRST`` starts first)."""
+    """Each preset run once, tiny, through the command (as a user runs it)."""
+    out = {}
     base = tmp_path_factory.mktemp("presets")
-    order = sorted(PRESETS, key=lambda p: LONGEST_FIRST.index(p) if p in LONGEST_FIRST else -1)
-    with ThreadPoolExecutor(max_workers=PARALLEL, thread_name_prefix="preset") as pool:
-        futures = {preset: pool.submit(_run_preset, preset, base / preset, base) for preset in order}
-    return {preset: (base / preset, futures[preset].result()) for preset in PRESETS}
+    for preset in PRESETS:
+        sweep = base / preset
+        size = SIZE.get(preset, ["workload.size=8"])
+        cmd = [sys.executable, "-m", "coresweep.experiments.entry", f"+experiment={preset}", *size, *TINY]
+        cmd.append(f"hydra.sweep.dir={sweep}")
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        proc = subprocess.run(cmd, cwd=base, env=env, capture_output=True, text=True, timeout=900)
+        out[preset] = (sweep, proc)
+    return out
 
 
 @pytest.mark.parametrize("preset", PRESETS)
