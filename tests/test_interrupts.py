@@ -19,7 +19,7 @@ pytestmark = pytest.mark.slow
 
 SWEEP = [
     "-m", "backend=pool,process_pool,thread_pool", "workers=2", "workload=io_sleep",
-    "workload.size=40", "workload.grain=20000", "repeats=3", "min_time_s=0", "rounds=1",
+    "workload.size=80", "workload.grain=20000", "repeats=3", "min_time_s=0", "rounds=1",
 ]
 
 
@@ -57,7 +57,7 @@ def test_interrupt_keeps_rows_stops_workers_and_writes_partial_report(tmp_path: 
     sweep = tmp_path / "sweep"
     proc = start(sweep)
     wait_for_rows(sweep / "0" / "results.jsonl")
-    time.sleep(0.5)  # into the second job: its workers exist now
+    time.sleep(0.5)  # into the second job: its workers exist now (each job lasts ~2 s)
     tree = psutil.Process(proc.pid).children(recursive=True)
     proc.send_signal(sig)
     out, err = proc.communicate(timeout=120)
