@@ -23,6 +23,21 @@ SWEEP = [
 ]
 
 
+@pytest.fixture(autouse=True)
+def interruptible_children():
+    """A shell starts a background job with SIGINT ignored, and a child inherits that across exec:
+    in `.ci/run &` the sweep would never see the signal these tests send. Children get the
+    default handler back when this process has one."""
+    if signal.getsignal(signal.SIGINT) != signal.SIG_IGN:
+        yield
+        return
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def start(sweep_dir: Path, *extra: str) -> subprocess.Popen:
     entry = [sys.executable, "-m", "coresweep.experiments.entry"]
     cmd = [*entry, *SWEEP, *extra, f"hydra.sweep.dir={sweep_dir}"]
