@@ -31,7 +31,7 @@ def test_sequential_runs_once_per_configuration_not_per_worker_count(capsys) -> 
 
 
 def test_default_sweep_job_count() -> None:
-    _, jobs = preflight([])
+    _, jobs = preflight([], ComposedConfigs())  # as the command plans it (derived compositions)
     assert jobs == 26  # 6 parallel backends x 2 worker counts x 2 workloads + sequential x 2 workloads
 
 
