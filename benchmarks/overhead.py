@@ -68,6 +68,9 @@ def _instrument(spent: dict[str, float], counts: dict[str, int]) -> None:
 
 def inner(overrides: list[str], out: Path) -> int:
     """The measured process: run the sweep as the ``coresweep`` command does, under timers."""
+    from coresweep.experiments.entry import prepare
+
+    prepare(overrides)  # as the command does before importing Hydra (starts the report process)
     spent: dict[str, float] = defaultdict(float)
     counts: dict[str, int] = defaultdict(int)
     _instrument(spent, counts)

@@ -121,3 +121,40 @@ def test_an_error_there_is_retried_here(tmp_path: Path, monkeypatch, ready_build
     monkeypatch.setattr(ready_builder, "_request", lambda message: {"error": "ImportError: shadowed"})
     assert ready_builder.build(sweep) == sweep / "report" / "index.html"
     assert (sweep / "report" / "summary.csv").is_file()
+
+
+@pytest.mark.parametrize(
+    ("argv", "started"),
+    [([], True), (["-m", "backend=pool,thread"], True), (["--multirun", "workers=2"], True),
+     (["report=false"], False), (["--help"], False), (["--cfg", "job"], False), (["-h"], False)],
+)
+def test_the_command_starts_the_report_process_only_for_a_sweep_with_a_report(argv, started) -> None:
+    from coresweep.experiments.entry import _runs_a_sweep_with_report
+
+    assert _runs_a_sweep_with_report(argv) is started
+
+
+@pytest.mark.parametrize("argv", [["backend=nope"], ["--nonsense"], ["--help"]])
+def test_a_command_that_runs_no_sweep_leaves_no_report_process(tmp_path: Path, argv: list[str]) -> None:
+    """The command starts the report process before Hydra is imported; bad input (exit 2) or
+    --help must not leave it importing, or serving, behind."""
+    import subprocess
+
+    import psutil
+
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    before = {p.pid for p in psutil.process_iter()}
+    proc = subprocess.run([sys.executable, "-m", "coresweep.experiments.entry", *argv], cwd=tmp_path,
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode in (0, 2), proc.stderr
+
+    def left() -> list[int]:
+        found = []
+        for p in psutil.process_iter(["pid", "cmdline"]):
+            if p.pid not in before and "coresweep.analysis.warm" in " ".join(p.info["cmdline"] or []):
+                found.append(p.pid)
+        return found
+
+    # At once: a process left behind would still be importing (over a second), then end by itself.
+    assert _within(0.5, lambda: not left()), left()
