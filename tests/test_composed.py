@@ -47,11 +47,45 @@ def test_hydra_overrides_are_picked_in_order() -> None:
     assert hydra_overrides(lines) == ["hydra.sweep.dir=/x", "hydra/launcher=basic"]
 
 
-def _compose_all(argv: list[str], derive: bool) -> ComposedConfigs:
+def _compose_all(argv: list[str], derive: bool, read_once: bool | None = None) -> ComposedConfigs:
     kept = ComposedConfigs()
     kept.derive = derive  # False: every job composed in full by Hydra
+    # and, unless told otherwise, with each composition reading its files afresh (as Hydra does)
+    kept.read_once = derive if read_once is None else read_once
     cli.preflight(argv, kept)
     return kept
+
+
+def test_files_read_once_give_hydras_compositions() -> None:
+    """Without deriving: every job composed with the shared files equals Hydra's own."""
+    argv = ["-m", "backend=pool,thread", "workload=cpu_python,io_sleep", "workers=1,2", "rounds=1"]
+    shared, fresh = _compose_all(argv, False, read_once=True), _compose_all(argv, False, read_once=False)
+    assert shared._repositories and not fresh._repositories
+    assert shared._configs.keys() == fresh._configs.keys()
+    for key, cfg in fresh._configs.items():
+        other = shared._configs[key]
+        assert repr(OmegaConf.to_container(other)) == repr(OmegaConf.to_container(cfg)), key
+        assert OmegaConf.is_struct(other) == OmegaConf.is_struct(cfg)
+
+
+def test_a_search_path_on_the_command_line_gets_hydras_own_repository() -> None:
+    from hydra import initialize_config_module
+    from hydra.core.global_hydra import GlobalHydra
+
+    from coresweep.experiments.plan.config_files import OneComposition, read_once
+
+    GlobalHydra.instance().clear()
+    with initialize_config_module("coresweep.conf", version_base="1.3"):
+        loader = GlobalHydra.instance().config_loader()
+        shared: dict = {}
+        with read_once(loader, shared):
+            _, plain = loader._parse_overrides_and_create_caching_repo(
+                "config", ["hydra.searchpath=[pkg://coresweep.conf]"]
+            )
+            _, mine = loader._parse_overrides_and_create_caching_repo("config", ["workers=2"])
+        assert not isinstance(plain, OneComposition) and isinstance(mine, OneComposition)
+        assert "_parse_overrides_and_create_caching_repo" not in vars(loader)  # put back
+    GlobalHydra.instance().clear()
 
 
 PRESETS = sorted(p.stem for p in (Path(cli.__file__).parent.parent / "conf" / "experiment").glob("*.yaml"))

@@ -27,9 +27,12 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Sequence
+from contextlib import nullcontext
 from typing import Any
 
 from omegaconf import DictConfig
+
+from .config_files import read_once
 
 Key = tuple[tuple[str, ...], tuple[str, ...]]
 _PLAIN = (str, int, float, bool, type(None))
@@ -45,6 +48,9 @@ class ComposedConfigs:
         self._local: dict[tuple, bool] = {}  # (kin, base's group lines, position, choice) -> local?
         #: False: compose every job in full (tests compare both ways).
         self.derive = True
+        #: False: every composition reads its files afresh, as Hydra does (config_files.py).
+        self.read_once = True
+        self._repositories: dict[str, Any] = {}
         self.hits = 0
         self.misses = 0
         self.derived = 0
@@ -67,9 +73,10 @@ class ComposedConfigs:
         if cfg is not None:
             self.derived += 1
         else:
-            cfg = loader.load_configuration(
-                config_name=config_name, overrides=[*hydra_lines, *job], run_mode=RunMode.RUN
-            )
+            with read_once(loader, self._repositories) if self.read_once else nullcontext():
+                cfg = loader.load_configuration(
+                    config_name=config_name, overrides=[*hydra_lines, *job], run_mode=RunMode.RUN
+                )
             if family is not None:
                 kin[family[0]] = copy.deepcopy(cfg)
         self._configs[(tuple(hydra_lines), tuple(job))] = cfg
@@ -125,6 +132,7 @@ class ComposedConfigs:
         self._configs.clear()
         self._siblings.clear()
         self._local.clear()
+        self._repositories.clear()
         self.hits = self.misses = self.derived = 0
 
 
