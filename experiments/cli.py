@@ -341,8 +341,9 @@ def _write_interrupted(sweep_dir: Path, done: list[tuple], planned: int) -> None
 def entry() -> None:
     try:
         code = main()
-    finally:  # started early by coresweep.experiments.entry, but this turned out no sweep
+    finally:  # the report process (started by entry.prepare) and the job server, however main ended
         BUILDER.close()
+        ISOLATION.close()
     # Tearing the interpreter down (freeing every object of Hydra, pandas, matplotlib...) took
     # ~0.4 s of every sweep's wall time (benchmarks/overhead.py). Run the exit handlers
     # (logging, multiprocessing, loky), flush, and leave without that teardown, unless a

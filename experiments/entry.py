@@ -71,7 +71,13 @@ def prepare(argv: list[str]) -> None:
 
 def main() -> None:
     prepare(sys.argv[1:])
-    from .cli import entry
+    try:
+        from .cli import entry
+    except BaseException:  # Ctrl-C while Hydra imports: no report process left importing
+        from .report_builder import BUILDER
+
+        BUILDER.close()
+        raise
 
     try:
         entry()

@@ -66,6 +66,24 @@ def test_files_read_once_give_hydras_compositions() -> None:
         other = shared._configs[key]
         assert repr(OmegaConf.to_container(other)) == repr(OmegaConf.to_container(cfg)), key
         assert OmegaConf.is_struct(other) == OmegaConf.is_struct(cfg)
+        assert OmegaConf.is_readonly(other.hydra) == OmegaConf.is_readonly(cfg.hydra)
+
+
+@pytest.mark.parametrize("bad", ["backend=nope", "workload=nope", "hydra/launcher=nope", "nokey=1"])
+def test_files_read_once_give_hydras_errors(bad: str) -> None:
+    """An option that does not exist is named, with the options there are, as Hydra names it."""
+    from coresweep.experiments.errors import ConfigError
+
+    argv = ["-m", "backend=pool,thread", "workers=1,2", "rounds=1"]
+    messages = []
+    for read_once in (False, True):
+        kept = ComposedConfigs()
+        kept.read_once = read_once
+        cli.preflight(argv, kept)  # the files are read (and shared) by then
+        with pytest.raises(ConfigError) as caught:
+            cli.preflight([*argv, bad], kept)
+        messages.append(str(caught.value))
+    assert messages[0] == messages[1]
 
 
 def test_a_search_path_on_the_command_line_gets_hydras_own_repository() -> None:
@@ -85,6 +103,10 @@ def test_a_search_path_on_the_command_line_gets_hydras_own_repository() -> None:
             _, mine = loader._parse_overrides_and_create_caching_repo("config", ["workers=2"])
         assert not isinstance(plain, OneComposition) and isinstance(mine, OneComposition)
         assert "_parse_overrides_and_create_caching_repo" not in vars(loader)  # put back
+        # put back after an error too, and what was there before (a nested block) stays
+        with pytest.raises(KeyError), read_once(loader, shared), read_once(loader, shared):
+            raise KeyError("x")
+        assert "_parse_overrides_and_create_caching_repo" not in vars(loader)
     GlobalHydra.instance().clear()
 
 

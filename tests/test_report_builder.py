@@ -152,8 +152,13 @@ def test_a_command_that_runs_no_sweep_leaves_no_report_process(tmp_path: Path, a
     def left() -> list[int]:
         found = []
         for p in psutil.process_iter(["pid", "cmdline"]):
-            if p.pid not in before and "coresweep.analysis.warm" in " ".join(p.info["cmdline"] or []):
-                found.append(p.pid)
+            if p.pid in before or "coresweep.analysis.warm" not in " ".join(p.info["cmdline"] or []):
+                continue
+            try:
+                if Path(p.cwd()) == tmp_path:  # this command's, not another suite's beside this one
+                    found.append(p.pid)
+            except psutil.Error:
+                pass
         return found
 
     # At once: a process left behind would still be importing (over a second), then end by itself.

@@ -71,15 +71,22 @@ class OneComposition(CachingConfigRepository):
         self.cache = {}
 
 
+_STEP = "_parse_overrides_and_create_caching_repo"
+_MISSING = object()
+
+
 @contextmanager
-def read_once(loader: Any, shared: dict[str, ReadOnceRepository]) -> Iterator[None]:
+def read_once(loader: Any, shared: dict[str, Any]) -> Iterator[None]:
     """Compositions by ``loader`` inside this block share one repository per primary config
-    (kept in ``shared`` from one block to the next). A loader without Hydra 1.3's step for
-    this (another Hydra, a stand-in) composes as it always does."""
-    original = getattr(loader, "_parse_overrides_and_create_caching_repo", None)
+    (kept in ``shared`` from one block to the next, for this loader only). A loader without
+    Hydra 1.3's step for this (another Hydra, a stand-in) composes as it always does."""
+    original = getattr(loader, _STEP, None)
     if original is None:
         yield
         return
+    if shared.get("loader") is not loader:  # files read through another loader's search path
+        shared.clear()
+        shared["loader"] = loader
 
     def parse_overrides_and_share_repo(config_name: Any, overrides: list[str]) -> tuple[list[Any], Any]:
         parsed = OverridesParser.create().parse_overrides(overrides=overrides)
@@ -91,8 +98,12 @@ def read_once(loader: Any, shared: dict[str, ReadOnceRepository]) -> Iterator[No
             files = shared[config_name] = ReadOnceRepository(first)
         return parsed, OneComposition(files)
 
-    loader._parse_overrides_and_create_caching_repo = parse_overrides_and_share_repo
+    before = vars(loader).get(_STEP, _MISSING)  # an attribute of the instance itself, if any
+    setattr(loader, _STEP, parse_overrides_and_share_repo)
     try:
         yield
     finally:
-        del loader._parse_overrides_and_create_caching_repo
+        if before is _MISSING:
+            delattr(loader, _STEP)
+        else:
+            setattr(loader, _STEP, before)
