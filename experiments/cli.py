@@ -19,7 +19,7 @@ from .launch.isolation import ISOLATION
 from .launch.launchers import surviving_dead_jobs
 from .plan.composed import ComposedConfigs
 from .plan.sweep import CONFIG_NAME, ConfigError
-from .report_builder import BUILDER
+from .report_builder import BUILDER, report_wanted
 
 EXIT_OK, EXIT_FAILED_RUNS, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -215,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
     LAST_SWEEP.clear()
     composed = ComposedConfigs()
     if not _passthrough(args):
-        if "report=false" not in argv:
+        if report_wanted(argv):
             BUILDER.start()  # imports the report's libraries on the core planning leaves idle
         ISOLATION.start_server(wait=False)  # the job server imports the runner there too
         try:

@@ -45,7 +45,9 @@ def shadowing_files(path: list[str] | None = None, cwd: str | None = None) -> li
 def _runs_a_sweep_with_report(argv: list[str]) -> bool:
     """A sweep that will want its report process: no Hydra flag (--help, --cfg...) and no
     report=false. cli.main decides for sure; a guess here only starts the process sooner."""
-    return "report=false" not in argv and all(a in ("-m", "--multirun") for a in argv if a.startswith("-"))
+    from .report_builder import report_wanted
+
+    return report_wanted(argv) and all(a in ("-m", "--multirun") for a in argv if a.startswith("-"))
 
 
 def prepare(argv: list[str]) -> None:

@@ -30,6 +30,12 @@ _SERVE = (
 )
 
 
+def report_wanted(argv: list[str]) -> bool:
+    """Whether a command line leaves the report on (``report=false`` turns it off): the report
+    process is started only then."""
+    return "report=false" not in argv
+
+
 class ReportError(Exception):
     """The report could not be built; the message is the builder's one line."""
 

@@ -244,11 +244,12 @@ def test_what_makes_siblings() -> None:
             def group_exists(name: str) -> bool:
                 return name in ("backend", "workload")
 
-    values, family = _family(Loader, ["backend=pool", "workers=2", "workload.size=8"])
+    parsed, values, family = _family(Loader, ["backend=pool", "workers=2", "workload.size=8"])
     assert family == (("backend=pool",), ("workers", "workload.size")) and len(values) == 2
+    assert [o.input_line for o in parsed] == ["backend=pool", "workers=2", "workload.size=8"]
     odd = ("+workload.note=1", "~workers", "workers=[1,2]", "workload.args={a: 1}", "hydra.verbose=true")
     for line in odd:
-        assert _family(Loader, ["backend=pool", line])[1] is None, line
+        assert _family(Loader, ["backend=pool", line])[2] is None, line
 
 
 class _FakeLoader:

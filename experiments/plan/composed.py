@@ -61,7 +61,7 @@ class ComposedConfigs:
         """Compose as a launcher will (``load_sweep_config``), keep it, return it."""
         from hydra.types import RunMode
 
-        values, family = _family(loader, job)
+        parsed, values, family = _family(loader, job)
         kin: dict[tuple[str, ...], DictConfig] = {}
         cfg = None
         if family is not None:
@@ -69,7 +69,7 @@ class ComposedConfigs:
             kin_key = (tuple(hydra_lines), config_name, tuple(_group_key(g) for g in groups), keys)
             kin = self._siblings.setdefault(kin_key, {})
             if self.derive:
-                cfg = self._derived(kin_key, kin, groups, job, values)
+                cfg = self._derived(kin_key, kin, groups, job, parsed, values)
         if cfg is not None:
             self.derived += 1
         else:
@@ -84,12 +84,12 @@ class ComposedConfigs:
 
     def _derived(
         self, kin_key: tuple, kin: dict[tuple[str, ...], DictConfig], groups: tuple[str, ...],
-        job: Sequence[str], values: list[Any],
+        job: Sequence[str], parsed: list[Any], values: list[Any],
     ) -> DictConfig | None:
         """The job's config derived from compositions of its kin, or None (compose it)."""
         same = kin.get(groups)
         if same is not None:
-            return _derive(same, job, values, [])
+            return _derive(same, job, parsed, values, [])
         for base_groups, base in kin.items():
             swaps = [i for i, (a, b) in enumerate(zip(base_groups, groups)) if a != b]
             donors: list[tuple[str, DictConfig]] = []
@@ -99,7 +99,7 @@ class ComposedConfigs:
                     break
                 donors.append((_group_key(groups[i]), donor))
             else:
-                return _derive(base, job, values, donors)
+                return _derive(base, job, parsed, values, donors)
         return None
 
     def _is_local(
@@ -163,8 +163,9 @@ def _outside(cfg: DictConfig, group: str, value_keys: Sequence[str]) -> Any:
     return data
 
 
-def _family(loader: Any, job: Sequence[str]) -> tuple[list[Any], tuple | None]:
-    """(the job's plain value overrides, what its siblings share) or (.., None): compose in full.
+def _family(loader: Any, job: Sequence[str]) -> tuple[list[Any], list[Any], tuple | None]:
+    """(the job's parsed overrides, its plain value overrides, what its siblings share), the
+    last None when the job is composed in full.
 
     Siblings choose the same groups (the same group overrides, line for line) and set the same
     keys, each to a plain value; only those values may differ.
@@ -175,29 +176,29 @@ def _family(loader: Any, job: Sequence[str]) -> tuple[list[Any], tuple | None]:
     try:
         parsed = OverridesParser.create().parse_overrides(list(job))
     except Exception:
-        return [], None  # Hydra's own composition reports it
+        return [], [], None  # Hydra's own composition reports it
     groups, values = [], []
     for o in parsed:
         if o.is_hydra_override() or o.package is not None:
-            return [], None
+            return parsed, [], None
         if loader.repository.group_exists(o.key_or_group):
             groups.append(o.input_line)
             continue
         if o.type != OverrideType.CHANGE or o.value_type != ValueType.ELEMENT:
-            return [], None
+            return parsed, [], None
         if not isinstance(o.value(), _PLAIN):
-            return [], None
+            return parsed, [], None
         values.append(o)
-    return values, (tuple(groups), tuple(o.key_or_group for o in values))
+    return parsed, values, (tuple(groups), tuple(o.key_or_group for o in values))
 
 
 def _derive(
-    sibling: DictConfig, job: Sequence[str], values: list[Any], swaps: Sequence[tuple[str, DictConfig]]
+    sibling: DictConfig, job: Sequence[str], parsed: list[Any], values: list[Any],
+    swaps: Sequence[tuple[str, DictConfig]],
 ) -> DictConfig:
     """What Hydra composes for ``job``, from a sibling's composition and, for each group it
     chooses otherwise, that group's key from a donor (see the module's text)."""
     from hydra._internal.config_loader_impl import ConfigLoaderImpl, get_overrides_dirname
-    from hydra.core.override_parser.overrides_parser import OverridesParser
     from omegaconf import open_dict, read_write
 
     cfg = copy.deepcopy(sibling)
@@ -211,7 +212,7 @@ def _derive(
         cfg.hydra.overrides.task = list(job)
         conf = cfg.hydra.job.config.override_dirname
         cfg.hydra.job.override_dirname = get_overrides_dirname(
-            overrides=OverridesParser.create().parse_overrides(list(job)),
+            overrides=parsed,
             kv_sep=conf.kv_sep,
             item_sep=conf.item_sep,
             exclude_keys=conf.exclude_keys,
