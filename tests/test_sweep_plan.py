@@ -66,6 +66,34 @@ def test_a_sweep_that_ran_sequential_per_worker_count_is_not_resumed_silently(tm
     assert "which this version skips" in line and f"coresweep-report {old}" in line
 
 
+def test_resume_passes_over_a_record_cut_by_a_kill(tmp_path: Path) -> None:
+    """A sweep killed while a job's .hydra/overrides.yaml was being written left it empty (the job
+    never ran): resume runs that job instead of refusing the folder."""
+    from coresweep.experiments.errors import ConfigError
+    from coresweep.experiments.plan.sweep import check_resume_jobs
+
+    jobs = [["backend=pool", "workers=1"], ["backend=pool", "workers=2"]]
+    (tmp_path / "0" / ".hydra").mkdir(parents=True)
+    (tmp_path / "0" / ".hydra" / "overrides.yaml").write_text("- backend=pool\n- workers=1\n")
+    (tmp_path / "1" / ".hydra").mkdir(parents=True)
+    (tmp_path / "1" / ".hydra" / "overrides.yaml").write_text("")
+    check_resume_jobs(str(tmp_path), jobs)
+    (tmp_path / "1" / ".hydra" / "overrides.yaml").write_text("- backend=thread\n- workers=2\n")
+    with pytest.raises(ConfigError, match="job 1 was"):
+        check_resume_jobs(str(tmp_path), jobs)
+
+
+def test_hydra_records_are_written_whole(tmp_path: Path) -> None:
+    """.hydra files go through a temporary file and a rename: none is left behind."""
+    from omegaconf import OmegaConf
+
+    from coresweep.experiments.launch.hydra_job import _save_config
+
+    _save_config(OmegaConf.create(["backend=pool", "workers=2"]), "overrides.yaml", tmp_path / ".hydra")
+    assert [p.name for p in (tmp_path / ".hydra").iterdir()] == ["overrides.yaml"]
+    assert (tmp_path / ".hydra" / "overrides.yaml").read_text() == "- backend=pool\n- workers=2\n"
+
+
 PRESETS = sorted(
     p.stem for p in (Path(__file__).resolve().parents[1] / "conf" / "experiment").glob("*.yaml")
 )

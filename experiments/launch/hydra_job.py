@@ -103,10 +103,14 @@ def _without_hydra(config: DictConfig) -> DictConfig:
 
 
 def _save_config(cfg: Any, filename: str, output_dir: Path) -> None:
-    """Hydra's ``_save_config``, with the text from :func:`yaml_text`."""
+    """Hydra's ``_save_config``, with the text from :func:`yaml_text`, written whole or not at
+    all: a sweep killed while writing (SIGKILL, the OOM killer) must not leave an empty
+    ``overrides.yaml``, which ``resume=`` reads as the job's record."""
     output_dir.mkdir(parents=True, exist_ok=True)
-    with open(str(output_dir / filename), "w", encoding="utf-8") as file:
-        file.write(yaml_text(cfg))
+    path = output_dir / filename
+    part = output_dir / f".{filename}.part"
+    part.write_text(yaml_text(cfg), encoding="utf-8")
+    os.replace(part, path)
 
 
 #: YAML text of (key, subkey, value) blocks already written in this process (see yaml_text).

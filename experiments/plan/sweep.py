@@ -516,8 +516,8 @@ def check_resume_jobs(
     dropped = [_comparable(job) for job in skipped]
     for num, job in enumerate(jobs):
         record = folder / str(num) / ".hydra" / "overrides.yaml"
-        if not record.is_file():
-            continue
+        if not record.is_file() or record.stat().st_size == 0:
+            continue  # never started; empty: cut by a kill mid-write (Hydra writes it before the job runs)
         before = _comparable(OmegaConf.to_container(OmegaConf.load(record)))  # type: ignore[arg-type]
         now = _comparable(job)
         if before != now and before in dropped:
