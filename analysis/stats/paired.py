@@ -1,0 +1,73 @@
+"""Per-block speedup estimates: the paired values that comparisons between configurations test.
+
+A *block* is one round of one sweep: what was timed close together. Every comparison that
+coresweep makes between two configurations (the verdict's best set, the claims) pairs them by
+block, so that a slow stretch of the machine, which slows every configuration timed in it,
+cancels instead of widening the comparison.
+
+``block_log_speedups`` is the one source of these values. Each row is one configuration in one
+block: the log of that block's speedup over sequential. Where a job timed sequential runs next
+to its own runs (adjacent pairs), those pairs give the value; otherwise the block's sequential
+median over the configuration's median does (``source`` says which).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..load import GROUP_KEYS
+from .keys import BASELINE_KEYS, SEQUENTIAL
+
+#: ``source`` of a value taken from the round's medians (the sequential job's against this one's).
+SOURCE_ROUNDS = "round medians"
+
+BLOCK_COLUMNS: tuple[str, ...] = (*GROUP_KEYS, "block", "sweep", "log_speedup", "n", "source")
+
+
+def blocks_of(rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's block (sweep x round, numbered in sorted order) and each block's sweep number."""
+    from .summary import _blocks  # one definition of a block
+
+    return _blocks(rows)
+
+
+def block_log_speedups(rows: pd.DataFrame) -> pd.DataFrame:
+    """One row per (configuration, block) with an ok run of it and of its sequential baseline.
+
+    Columns: the configuration's ``GROUP_KEYS``, ``block`` and ``sweep`` (integers, as
+    ``blocks_of``), ``log_speedup`` (natural log of that block's speedup over sequential), ``n``
+    (ok runs of the configuration behind it) and ``source``. Sequential configurations are
+    left out (their speedup is 1 by definition). The baseline is the same sweep and block's
+    sequential runs of the same machine, interpreter, workload, size and grain, collect=return
+    preferred (as the summary's).
+    """
+    if rows.empty or "ok" not in rows:
+        return pd.DataFrame({c: pd.Series(dtype="object") for c in BLOCK_COLUMNS})
+    blk, block_sweep = blocks_of(rows)
+    ok_mask = rows["ok"].to_numpy(dtype=bool) & np.isfinite(pd.to_numeric(rows["wall_s"], errors="coerce"))
+    frame = rows.loc[ok_mask, list(dict.fromkeys([*GROUP_KEYS, *BASELINE_KEYS, "wall_s"]))].copy()
+    frame["block"] = blk[ok_mask]
+    frame["sweep"] = block_sweep[frame["block"].to_numpy()]
+    frame["wall_s"] = frame["wall_s"].astype("float64")
+    seq = frame[frame["backend"].eq(SEQUENTIAL)]
+    par = frame[frame["backend"].ne(SEQUENTIAL)]
+    if seq.empty or par.empty:
+        return pd.DataFrame({c: pd.Series(dtype="object") for c in BLOCK_COLUMNS})
+    base_keys = [*BASELINE_KEYS, "block"]
+    seq = seq.assign(_pref=seq["collect"].astype(str).ne("return"))
+    best = seq.groupby(base_keys, dropna=False)["_pref"].transform("min")
+    seq = seq[seq["_pref"].eq(best)]
+    base = seq.groupby(base_keys, dropna=False)["wall_s"].median().rename("_base").reset_index()
+    keys = [*GROUP_KEYS, "block", "sweep"]
+    cells = par.groupby(keys, dropna=False).agg(_med=("wall_s", "median"), _n=("wall_s", "size"))
+    cells = cells.reset_index()
+    merged = cells.merge(base, on=base_keys, how="inner")
+    out = merged.assign(
+        log_speedup=np.log(merged["_base"].to_numpy(dtype="float64"))
+        - np.log(merged["_med"].to_numpy(dtype="float64")),
+        n=merged["_n"].astype("int64"),
+        source=SOURCE_ROUNDS,
+    )
+    out = out[list(BLOCK_COLUMNS)].sort_values([*GROUP_KEYS, "block"], kind="mergesort")
+    return out.reset_index(drop=True)
