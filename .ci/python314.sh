@@ -7,7 +7,8 @@
 #
 # Cache folder: $CORESWEEP_PY314_CACHE, default ~/.cache/coresweep/python3.14. Idempotent: when
 # the interpreter is already there (and answers), it only prints its path.
-# CORESWEEP_PY314_URI overrides the archive URI (a mirror); default: the system's Debian entry.
+# CORESWEEP_PY314_URI overrides the archive URI (a mirror); default: the system's own Debian entry
+# (there is no address written in here: without an entry and without the variable, it fails).
 #
 # How: a separate sources list naming suite `sid` (same URI and keyring as the system's own
 # Debian entry) with its own lists/cache folders, `apt-get update` and `apt-get download` with
@@ -116,7 +117,8 @@ if [ -z "$URI" ] && [ -f /etc/apt/sources.list ]; then
             if (uri ~ /debian/ && uri !~ /security/ && (suite == code || code == "")) { print uri, signed; exit }
         }' /etc/apt/sources.list)
 fi
-URI="${CORESWEEP_PY314_URI:-${URI:-http://deb.debian.org/debian}}"
+URI="${CORESWEEP_PY314_URI:-$URI}"
+[ -n "$URI" ] || fail "no Debian archive in this system's apt sources (/etc/apt/sources.list[.d]); set CORESWEEP_PY314_URI to a mirror"
 if [ -z "$KEYRING" ]; then
     KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg
 fi
