@@ -16,7 +16,6 @@ import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from .launch.isolation import ISOLATION
-from .launch.launchers import surviving_dead_jobs
 from .plan.composed import ComposedConfigs
 from .plan.sweep import CONFIG_NAME, ConfigError
 from .report_builder import BUILDER, report_wanted
@@ -185,9 +184,13 @@ def _note_skipped(
 def _check_launcher(base: DictConfig, jobs: int) -> None:
     """Warn (one line, and in environment.json) when jobs would be timed at the same time."""
     from .callbacks import LAST_SWEEP_PLAN
-    from .launch.launchers import concurrency_warning, launcher_info
+    from .launch.launchers import DEAD_JOBS, concurrency_warning, launcher_info, launcher_refusal
 
     info = launcher_info(base.hydra, jobs, os.cpu_count())
+    refusal = launcher_refusal(info)
+    if refusal:
+        raise ConfigError(refusal)
+    DEAD_JOBS.clear()
     info["warning"] = concurrency_warning(info)
     if info["warning"]:
         print(f"coresweep: warning: {info['warning']}", file=sys.stderr)
@@ -235,10 +238,8 @@ def main(argv: list[str] | None = None) -> int:
     sys.argv = [prog, *hydra_argv]
     # SIGTERM (a scheduler's stop, `kill`) gets the same clean ending as Ctrl-C.
     signal.signal(signal.SIGTERM, _interrupt)
-    launcher = (LAST_SWEEP_PLAN.get("launcher") or {}).get("target")
     try:
-        with surviving_dead_jobs(launcher):
-            _hydra_app()
+        _hydra_app()
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
         if code:

@@ -62,9 +62,9 @@ BY_HAND = {
     "coresweep -m python=3.13,3.13t backend=sequential,thread_pool,process_pool workers=1,2 "
     "workload=cpu_python": "needs Python 3.13 and a free-threaded 3.13t",
     "coresweep python=3.7": "an error example (refused by name); its text depends on what is installed",
-    "coresweep hydra/launcher=submitit_slurm hydra.launcher.partition=PART hydra.launcher.cpus_per_task=16 "
+    "coresweep hydra/launcher=coresweep_slurm hydra.launcher.partition=PART hydra.launcher.cpus_per_task=16 "
     "-m backend=sequential,process_pool workers=1,2,4,8,16": "needs a SLURM cluster",
-    "coresweep hydra/launcher=submitit_slurm hydra.launcher.partition=PART "
+    "coresweep hydra/launcher=coresweep_slurm hydra.launcher.partition=PART "
     "hydra.launcher.cpus_per_task=16 +hydra.launcher.additional_parameters.exclusive=true "
     "hydra.launcher.timeout_min=120 -m backend=sequential,process_pool,joblib_loky workers=1,2,4,8,16":
         "needs a SLURM cluster",

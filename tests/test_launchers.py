@@ -51,18 +51,19 @@ def test_default_launcher_is_serial_and_silent() -> None:
 
 @needs_submitit
 def test_submitit_local_runs_a_batch_at_once_unless_batches_hold_one_job() -> None:
-    info = launcher_info(_hydra(["hydra/launcher=submitit_local"]), jobs=4)
+    info = launcher_info(_hydra(["hydra/launcher=coresweep_submitit_local"]), jobs=4)
     assert info["jobs_at_once"] == 4 and info["where"] == "this machine"
     warning = concurrency_warning(info)
     assert warning and "runs up to 4 jobs at the same time" in warning
     assert "hydra.sweeper.max_batch_size=1" in warning
-    one = launcher_info(_hydra(["hydra/launcher=submitit_local", "hydra.sweeper.max_batch_size=1"]), jobs=4)
+    one_at_a_time = ["hydra/launcher=coresweep_submitit_local", "hydra.sweeper.max_batch_size=1"]
+    one = launcher_info(_hydra(one_at_a_time), jobs=4)
     assert one["jobs_at_once"] == 1 and concurrency_warning(one) is None
 
 
 @needs_submitit
 def test_slurm_jobs_run_on_the_cluster() -> None:
-    hydra_cfg = _hydra(["hydra/launcher=submitit_slurm", "hydra.launcher.array_parallelism=3"])
+    hydra_cfg = _hydra(["hydra/launcher=coresweep_slurm", "hydra.launcher.array_parallelism=3"])
     info = launcher_info(hydra_cfg, jobs=10)
     assert info["where"] == "cluster" and info["jobs_at_once"] == 3
     assert concurrency_warning(info) is None
@@ -86,12 +87,48 @@ def test_an_unknown_launcher_is_flagged() -> None:
 def test_preflight_prints_one_warning_line_and_records_it(capsys) -> None:
     from coresweep.experiments.cli import preflight
 
-    preflight(["-m", "hydra/launcher=submitit_local", "backend=sequential,thread_pool", "workers=1",
+    preflight(["-m", "hydra/launcher=coresweep_submitit_local", "backend=sequential,thread_pool", "workers=1",
                "workload=cpu_python"])
     err = capsys.readouterr().err
     lines = [ln for ln in err.splitlines() if "warning" in ln]
-    assert len(lines) == 1 and "submitit_local runs up to 2 jobs at the same time" in lines[0]
+    assert len(lines) == 1 and "coresweep_submitit_local runs up to 2 jobs at the same time" in lines[0]
     assert LAST_SWEEP_PLAN["launcher"]["jobs_at_once"] == 2
+
+
+@needs_submitit
+@pytest.mark.parametrize(("hydras", "ours"), [("submitit_local", "coresweep_submitit_local"),
+                                              ("submitit_slurm", "coresweep_slurm")])
+def test_hydras_own_submitit_launchers_are_refused_naming_coresweeps(hydras: str, ours: str) -> None:
+    # Under them a killed job ends the sweep with a traceback and no report.
+    out = subprocess.run(
+        [sys.executable, "-m", "coresweep.experiments.entry", f"hydra/launcher={hydras}",
+         "backend=sequential", "workers=1", "workload=cpu_python"],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert out.returncode == 2 and out.stdout == ""
+    (line,) = out.stderr.splitlines()
+    assert f"hydra/launcher={hydras}: use hydra/launcher={ours}" in line
+
+
+@needs_submitit
+def test_coresweeps_submitit_launchers_subclass_hydras_and_patch_nothing() -> None:
+    import submitit
+    from hydra_plugins.hydra_submitit_launcher import submitit_launcher as hydras
+
+    from hydra_plugins.coresweep_plugins import coresweep_submitit as ours
+
+    def bases(cls: type) -> set[str]:  # by name: Hydra's plugin scan may import a module twice
+        return {f"{c.__module__}.{c.__qualname__}" for c in cls.__mro__}
+
+    assert f"{hydras.__name__}.LocalLauncher" in bases(ours.CoresweepSubmititLocalLauncher)
+    assert f"{hydras.__name__}.SlurmLauncher" in bases(ours.CoresweepSlurmLauncher)
+    info = launcher_info(_hydra(["hydra/launcher=coresweep_slurm"]), jobs=2)
+    assert info["target"] == ours.SLURM_TARGET and info["where"] == "cluster"
+    # Their own functions, not stand-ins defined elsewhere (a patch would name its definer).
+    assert hydras.BaseSubmititLauncher.launch.__qualname__ == "BaseSubmititLauncher.launch"
+    assert submitit.Job.results.__qualname__ == "Job.results"
+    source = (ROOT / "experiments" / "launch" / "launchers.py").read_text()
+    assert "submitit.Job.results =" not in source and "BaseSubmititLauncher.launch =" not in source
 
 
 def test_the_callback_survives_pickling() -> None:
@@ -130,7 +167,7 @@ def test_a_job_run_on_another_host_is_labelled_with_that_host(tmp_path: Path) ->
 def submitit_local_sweep(sweep: Path, *overrides: str) -> list[str]:
     """The command of a sweep under submitit_local, one job at a time, into ``sweep``."""
     return [
-        sys.executable, "-m", "coresweep.experiments.entry", "hydra/launcher=submitit_local",
+        sys.executable, "-m", "coresweep.experiments.entry", "hydra/launcher=coresweep_submitit_local",
         "hydra.sweeper.max_batch_size=1", "-m", *overrides, "rounds=1", f"hydra.sweep.dir={sweep}",
     ]
 
@@ -151,7 +188,7 @@ def test_submitit_local_two_jobs_one_at_a_time_end_to_end(tmp_path: Path) -> Non
         rows = [json.loads(ln) for ln in (sweep / job / "results.jsonl").read_text().splitlines()]
         assert len(rows) == 2 and all(r["ok"] and r["verified"] for r in rows)
     env = json.loads((sweep / "environment.json").read_text())
-    assert env["launcher"]["launcher"] == "submitit_local" and env["launcher"]["jobs_at_once"] == 1
+    assert env["launcher"]["launcher"] == "coresweep_submitit_local" and env["launcher"]["jobs_at_once"] == 1
     assert env["noise"]  # the multirun-end callback ran in this process
     assert (sweep / "report" / "index.html").is_file()
     # The terminal still gets one line per job, rebuilt from the rows on disk.

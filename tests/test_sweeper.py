@@ -156,7 +156,7 @@ def submitit_sweep(request: pytest.FixtureRequest, tmp_path_factory: pytest.Temp
     folder = tmp_path_factory.mktemp("submitit")
     sweep = folder / "sweep"
     cmd = [
-        sys.executable, "-m", "coresweep.experiments.entry", "hydra/launcher=submitit_local",
+        sys.executable, "-m", "coresweep.experiments.entry", "hydra/launcher=coresweep_submitit_local",
         "hydra.sweeper.max_batch_size=1", "-m", "backend=sequential,thread_pool", "workers=2",
         "workload=io_sleep", "workload.size=4", "workload.grain=200", "repeats=2", "warmup=0",
         "min_time_s=0", "rounds=2", f"hydra.sweep.dir={sweep}",

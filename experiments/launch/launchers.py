@@ -8,18 +8,18 @@ default) and Hydra's basic one run jobs one after another; other plugin launcher
 
 With a launcher that runs jobs in other processes (submitit), the jobs' progress lines go to
 the launcher's logs, not this terminal: ``outcomes_from_disk`` rebuilds the per-job summary
-from the rows the jobs wrote, and ``surviving_dead_jobs`` turns a job whose submitit process
-died (which submitit reports by raising) into a failed row and one error line, so the sweep goes
-on. (The code measured runs in a process of its own there too, see isolation.py: a crash of it
+from the rows the jobs wrote, and ``record_death`` turns a job whose submitit process died (which
+submitit reports by raising) into a failed row and one error line, so the sweep goes on: coresweep's
+submitit launchers (hydra_plugins/coresweep_plugins/coresweep_submitit.py) call it; Hydra's own are
+refused with the name of coresweep's (``launcher_refusal``). (The code measured runs in a process
+of its own there too, see isolation.py: a crash of it
 is a failed row written by the submitit process; this is for that process itself being killed,
 by a scheduler's time limit or the OOM killer.)
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
-from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -35,11 +35,15 @@ SERIAL = (
 #: Launchers that start the jobs of a batch together on this machine (how many: see below).
 LOCAL_PARALLEL = (
     "hydra_plugins.hydra_submitit_launcher.submitit_launcher.LocalLauncher",  # every job of a batch
+    "hydra_plugins.coresweep_plugins.coresweep_submitit.CoresweepSubmititLocalLauncher",  # the same
     "hydra_plugins.hydra_joblib_launcher.joblib_launcher.JoblibLauncher",  # n_jobs at a time
     "hydra_plugins.hydra_ray_launcher.ray_launcher.RayLauncher",  # a local Ray cluster
 )
 #: Launchers that send jobs to other machines (a scheduler decides where they run).
-CLUSTER = ("hydra_plugins.hydra_submitit_launcher.submitit_launcher.SlurmLauncher",)
+CLUSTER = (
+    "hydra_plugins.hydra_submitit_launcher.submitit_launcher.SlurmLauncher",
+    "hydra_plugins.coresweep_plugins.coresweep_submitit.CoresweepSlurmLauncher",
+)
 
 #: The fix to show: Hydra's basic sweeper hands the launcher batches of this many jobs.
 ONE_AT_A_TIME = "hydra.sweeper.max_batch_size=1"
@@ -118,59 +122,28 @@ def _overrides(job_dir: Path) -> str:
     return " ".join(shown).replace("\\:", ":") or "defaults"
 
 
-#: Jobs whose process died under a submitit launcher in this sweep: (job, overrides, why).
+#: Jobs whose process died under coresweep's submitit launchers in this sweep: (job, overrides, why).
 DEAD_JOBS: list[tuple[str, str, str]] = []
 
-_SUBMITIT_LAUNCHER = "hydra_plugins.hydra_submitit_launcher.submitit_launcher"
+#: Hydra's own submitit launchers, and coresweep's subclasses of them to use instead.
+HYDRA_SUBMITIT = {
+    "hydra_plugins.hydra_submitit_launcher.submitit_launcher.LocalLauncher": "coresweep_submitit_local",
+    "hydra_plugins.hydra_submitit_launcher.submitit_launcher.SlurmLauncher": "coresweep_slurm",
+}
 
 
-@contextlib.contextmanager
-def surviving_dead_jobs(target: str | None) -> Iterator[None]:
-    """Under a submitit launcher, a job whose process dies (SIGKILL, the OOM killer, a time
-    limit) becomes a failed row and one error line, and the sweep goes on.
-
-    submitit raises for such a job when its result is collected, which would end the sweep
-    with a traceback and no report. For this call only, the launcher's result collection
-    answers instead with what ``record_dead_job`` wrote, so the jobs after it still run and
-    the report is built from every row that landed. Other launchers are left as they are.
-    """
-    DEAD_JOBS.clear()
-    if not str(target or "").startswith(_SUBMITIT_LAUNCHER):
-        yield
-        return
-    import submitit
-    from hydra_plugins.hydra_submitit_launcher.submitit_launcher import BaseSubmititLauncher
-
-    original_launch = BaseSubmititLauncher.launch
-    original_results = submitit.Job.results
-
-    def results(job: Any) -> Any:
-        try:
-            return original_results(job)
-        except (submitit.core.utils.UncompletedJobError, submitit.core.utils.FailedJobError) as exc:
-            return [_Died(job, exc)]
-
-    def launch(launcher: Any, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Any:
-        returns = list(original_launch(launcher, job_overrides, initial_job_idx))
-        for i, ret in enumerate(returns):
-            if isinstance(ret, _Died):
-                returns[i] = _record_death(launcher, ret, list(job_overrides[i]), initial_job_idx + i)
-        return returns
-
-    submitit.Job.results = results  # type: ignore[method-assign]
-    BaseSubmititLauncher.launch = launch  # type: ignore[method-assign]
-    try:
-        yield
-    finally:
-        submitit.Job.results = original_results  # type: ignore[method-assign]
-        BaseSubmititLauncher.launch = original_launch  # type: ignore[method-assign]
-
-
-class _Died:
-    """Stands for the result of a submitit job that ended without one."""
-
-    def __init__(self, job: Any, exc: BaseException) -> None:
-        self.job, self.exc = job, exc
+def launcher_refusal(info: dict[str, Any]) -> str | None:
+    """One line refusing Hydra's own submitit launchers: a job killed there (a time limit, the
+    OOM killer) ends the whole sweep with a traceback and no report; coresweep's subclasses of
+    them (hydra_plugins/coresweep_plugins/coresweep_submitit.py) make it a failed row."""
+    instead = HYDRA_SUBMITIT.get(str(info.get("target") or ""))
+    if instead is None:
+        return None
+    return (
+        f"hydra/launcher={info['launcher']}: use hydra/launcher={instead} (the same submitit launcher, "
+        "with the same hydra.launcher.* keys, where a job that is killed becomes a failed row instead "
+        "of ending the sweep without a report)"
+    )
 
 
 def death_reason(job: Any, exc: BaseException) -> str:
@@ -203,25 +176,25 @@ def _first_line(exc: BaseException) -> str:
     return next((ln for ln in str(exc).splitlines() if ln.strip()), type(exc).__name__)
 
 
-def _record_death(launcher: Any, died: _Died, overrides: list[str], num: int) -> Any:
+def record_death(launcher: Any, job: Any, exc: BaseException, overrides: list[str], num: int) -> Any:
     """Write the dead job's failed row and stand in for its result (the sweep goes on)."""
     from hydra.core.utils import JobReturn, JobStatus
 
     from ..job.runner import record_dead_job
     from ..job.spec import JobSpec
 
-    job = str(num)
+    name = str(num)
     sweep_dir = Path(str(launcher.config.hydra.sweep.dir))
     shown = " ".join(o for o in overrides if not o.startswith(("hydra.", "hydra/"))).replace("\\:", ":")
-    why = death_reason(died.job, died.exc)
-    DEAD_JOBS.append((job, shown or "defaults", why))
+    why = death_reason(job, exc)
+    DEAD_JOBS.append((name, shown or "defaults", why))
     error = f"job process died: {why}"
     try:
         cfg = launcher.hydra_context.config_loader.load_sweep_config(launcher.config, overrides)
-        record_dead_job(JobSpec.from_config(cfg), sweep_dir / job, sweep_dir, job, error)
-    except Exception as exc:  # the error line still names the job; the row is a courtesy
-        DEAD_JOBS[-1] = (job, shown or "defaults", f"{why} (no failed row written: {exc})")
+        record_dead_job(JobSpec.from_config(cfg), sweep_dir / name, sweep_dir, name, error)
+    except Exception as problem:  # the error line still names the job; the row is a courtesy
+        DEAD_JOBS[-1] = (name, shown or "defaults", f"{why} (no failed row written: {problem})")
     from ..job.runner import JobOutcome
 
-    outcome = JobOutcome(job=job, n_ok=0, n_failed=1, median_wall_s=None, first_error=error)
+    outcome = JobOutcome(job=name, n_ok=0, n_failed=1, median_wall_s=None, first_error=error)
     return JobReturn(overrides=overrides, status=JobStatus.COMPLETED, _return_value=outcome)
