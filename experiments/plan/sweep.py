@@ -95,7 +95,7 @@ def _friendly_compose_error(exc: BaseException) -> str:
                 break  # what follows is Hydra's search path, not options
             options.append(line.strip())
         hint = ""
-        if group == "hydra/launcher" and option.startswith("submitit"):
+        if group == "hydra/launcher" and option.startswith(("submitit", "coresweep_s")):
             hint = (
                 "; Hydra's submitit launcher is the extra coresweep[slurm]: pip install '.[slurm]' in "
                 "the coresweep checkout, or pip install hydra-submitit-launcher"
