@@ -123,9 +123,20 @@ def _launcher_warning(launcher: Any) -> str | None:
     return None
 
 
-def noise_warnings(summary: pd.DataFrame, environments: Mapping[str, Mapping[str, Any]]) -> list[str]:
-    """Every noise warning for a report: noisy configurations first, then each sweep's machine."""
+def noise_warnings(
+    summary: pd.DataFrame,
+    environments: Mapping[str, Mapping[str, Any]],
+    rows: pd.DataFrame | None = None,
+) -> list[str]:
+    """Every noise warning for a report: a busy machine (from ``rows``, issue 29) first, then
+    noisy configurations, then each sweep's machine."""
     out = []
+    if rows is not None:
+        from .busy import busy_warning
+
+        busy = busy_warning(rows)
+        if busy:
+            out.append(busy)
     line = cv_warning(summary)
     if line:
         out.append(line)

@@ -22,6 +22,7 @@ from pathlib import Path
 import pandas as pd
 
 from ._parallel import Background
+from .busy import current_rows
 from .csvtext import write_csv
 from .figures import FIGURE_NAMES, FigureJobs
 from .folklore import folklore_table, row_claims
@@ -78,7 +79,8 @@ def build_report(paths: Sequence[Path | str] | Path | str, out_dir: Path | str |
 
 
 def _build(paths: list[Path], out_dir: Path | str | None) -> ReportResult:
-    rows, environments, warnings = load_results(paths)
+    all_rows, environments, warnings = load_results(paths)
+    rows = current_rows(all_rows)  # busy=rerun: a replaced busy attempt stays in results.csv only
     first = paths[0]
     default_out = (first.parent if first.is_file() else first) / "report"
     out_dir = default_out if out_dir is None else Path(out_dir)
@@ -89,7 +91,7 @@ def _build(paths: list[Path], out_dir: Path | str | None) -> ReportResult:
     # Big tables: forked children write results.csv and judge the claims that need only the rows
     # while this process summarises (see _parallel).
     big = len(rows) >= BACKGROUND_MIN_ROWS
-    csv_job = Background(_write_results_csv, rows, results_csv, allowed=big)
+    csv_job = Background(_write_results_csv, all_rows, results_csv, allowed=big)
     claims_job = Background(row_claims, rows, allowed=big)
     summary = summarize(rows)
     topology = machine_topology(rows, environments)
@@ -102,7 +104,7 @@ def _build(paths: list[Path], out_dir: Path | str | None) -> ReportResult:
     scaling.to_csv(scaling_csv, index=False, float_format="%.6g", lineterminator="\n")
     extras = Extras(
         partial=partial_lines(paths),
-        noise=noise_warnings(summary, environments),
+        noise=noise_warnings(summary, environments, all_rows),
         physics=physics_lines(summary),
         folklore=folklore_table(summary, rows, topology, claims_job.result),
         crossover=crossover_grains(summary),

@@ -116,6 +116,15 @@ ROW_FIELDS: tuple[Field, ...] = (
           since=2),
     Field("init_lands", "str", "where the per-worker set-up actually ran", required=False, column=False,
           since=2),
+    Field("busy_share", "float", "share of the job's CPUs other processes used during this execution "
+          "(job, round), 0-1 (issue 29)", required=False, since=2),
+    Field("busy", "bool", "busy_share was above the busy threshold (10 %)", required=False, since=2),
+    Field("busy_attempt", "int", "which attempt of this (job, round) the row is (busy=rerun; 0 first)",
+          required=False, since=2),
+    Field("superseded", "bool", "a later attempt replaced this busy one (busy=rerun); analysis leaves "
+          "it out", required=False, since=2),
+    Field("busy_wait_s", "float", "seconds waited for a quiet machine before the execution (busy=wait)",
+          required=False, since=2),
 )
 
 BY_NAME: dict[str, Field] = {f.name: f for f in ROW_FIELDS}

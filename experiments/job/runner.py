@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..backends import backend_class
+from ..launch.busy import WATCH, BusyProbe, watched_cpus
 from ..launch.interpreter import selected as selected_interpreter
 from ..launch.isolation import JobRequest, run_isolated
 from ..machine.environment import default_machine_name, gil_enabled, python_info
@@ -128,7 +129,16 @@ def run_job(
         cpus=list(cpus) if cpus is not None else None,
         backend_options=dict(spec.backend_options),
     )
-    measurement, fields = run_isolated(python, request, workload.key())
+
+    def supersede(attempt: JobMeasurement, fields: dict[str, Any]) -> None:
+        _write_rows(results_path, {**base_row, **fields}, attempt)  # busy=rerun: kept, marked
+
+    measurement, fields = WATCH.run(
+        lambda: run_isolated(python, request, workload.key()),
+        spec.busy,
+        BusyProbe(watched_cpus(cpus)),
+        supersede,
+    )
     base_row.update(fields)
     _write_rows(results_path, base_row, measurement)
     if measurement.interrupted:
@@ -279,7 +289,8 @@ def complete_round(
             by_round.setdefault(int(row.get("round") or 0), []).append(row)
 
     def finished(kept: list[dict[str, Any]]) -> bool:
-        return len(kept) >= repeats and not any(r.get("interrupted") or r.get("job_died") for r in kept)
+        current = [r for r in kept if not r.get("superseded")]  # busy=rerun: the last attempt's
+        return len(current) >= repeats and not any(r.get("interrupted") or r.get("job_died") for r in current)
 
     done = {r: kept for r, kept in by_round.items() if finished(kept)}
     if torn or len(done) < len(by_round):
@@ -289,7 +300,8 @@ def complete_round(
             with records.RecordWriter(path) as writer:
                 for row in [r for k in sorted(done) for r in done[k]] + new:
                     writer.write(row)
-    return done.get(round_)
+    kept = done.get(round_)
+    return None if kept is None else [r for r in kept if not r.get("superseded")]
 
 
 def _written_at(row: dict[str, Any]) -> float:

@@ -56,6 +56,8 @@ class JobSpec:
     min_time_s: float = 0.0
     timeout_s: Optional[float] = None
     max_memory: Any = None
+    #: What to do about an execution other processes made busy: keep, rerun or wait (launch/busy.py).
+    busy: str = "keep"
     #: Where this run sits in the sweep's plan (set by coresweep's sweeper): ``planned`` is
     #: False under another sweeper (hydra/sweeper=basic: one pass).
     planned: bool = False
@@ -97,6 +99,7 @@ class JobSpec:
             min_time_s=float(cfg.min_time_s),
             timeout_s=float(timeout) if timeout else None,
             max_memory=cfg.get("max_memory"),
+            busy=str(cfg.get("busy") or "keep"),
             planned=schedule.get("job") is not None,
             round=int(schedule.get("round") or 0),
             rounds=int(cfg.get("rounds") or 1),

@@ -23,6 +23,7 @@ from ..errors import ConfigError
 from ..job.collect import COLLECT_MODES, COLLECTORS
 from ..job.resources import parse_memory
 from ..launch import interpreter
+from ..launch.busy import BUSY_POLICIES
 from ..machine.pinning import can_pin
 from ..machine.topology import (
     PINNING_MODES,
@@ -249,7 +250,7 @@ KNOWN_KEYS = {
     "backend", "workload", "workers", "start_method", "pinning", "cpus", "collect", "repeats",
     "repeats_target", "repeats_max", "repeats_budget_s", "warmup", "min_time_s", "timeout_s",
     "max_memory", "blas_threads", "machine", "resume", "report", "python", "hydra",
-    "rounds", "order_seed", "schedule", *DIMENSIONS,
+    "rounds", "order_seed", "schedule", "busy", *DIMENSIONS,
 }
 
 
@@ -462,7 +463,7 @@ def _comparable(overrides: Sequence[str]) -> list[str]:
 
 
 def check_rounds(base: DictConfig, jobs: Sequence[Sequence[str]]) -> int:
-    """``rounds`` and ``order_seed`` belong to the whole sweep: one value each; returns rounds."""
+    """``rounds``, ``order_seed`` and ``busy`` belong to the whole sweep: one value each; returns rounds."""
     given = sorted({line.partition("=")[0].lstrip("+~") for job in jobs for line in job})
     for key in given:
         if key.startswith("schedule"):
@@ -471,11 +472,11 @@ def check_rounds(base: DictConfig, jobs: Sequence[Sequence[str]]) -> int:
                 "use rounds=N and order_seed=N"
             )
     swept = swept_keys(jobs)
-    for key in ("rounds", "order_seed"):
+    for key in ("rounds", "order_seed", "busy"):
         if key in swept:
             raise ConfigError(
-                f"{key}: one value for the whole sweep (it plans every job's runs); give {key}=N, "
-                f"not a list to sweep"
+                f"{key}: one value for the whole sweep (it plans every job's runs); give "
+                f"{key}={'|'.join(BUSY_POLICIES) if key == 'busy' else 'N'}, not a list to sweep"
             )
     rounds = base.get("rounds")
     if isinstance(rounds, bool) or not isinstance(rounds, int) or rounds < 1:
@@ -483,6 +484,9 @@ def check_rounds(base: DictConfig, jobs: Sequence[Sequence[str]]) -> int:
     seed = base.get("order_seed")
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ConfigError(f"order_seed={seed}: must be an integer >= 0")
+    busy = base.get("busy", "keep")
+    if busy not in BUSY_POLICIES:
+        raise ConfigError(f"busy={busy}: choose one of {', '.join(BUSY_POLICIES)}")
     return rounds
 
 
