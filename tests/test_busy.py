@@ -34,8 +34,12 @@ class Machine:
         self.cpus = list(range(cpus))
 
     def probe(self) -> BusyProbe:
-        return BusyProbe(self.cpus, clock=lambda: self.now, busy_reader=lambda c: self.busy_s,
-                         own_reader=lambda: self.own_s)
+        return BusyProbe(
+            self.cpus,
+            clock=lambda: self.now,
+            busy_reader=lambda c: self.busy_s,
+            own_reader=lambda: self.own_s,
+        )
 
     def run(self, wall: float, own: float, other: float) -> None:
         """``wall`` seconds pass; this tree uses ``own`` CPU seconds and others ``other``."""
@@ -230,20 +234,42 @@ def _rows(shares: list[tuple[int, int, float, bool]]) -> pd.DataFrame:
     rows = []
     for job, rnd, share, superseded in shares:
         for repeat in range(2):
-            rows.append({
-                "sweep_id": "s", "job": str(job), "round": rnd, "repeat": repeat, "machine": "m",
-                "workload": "cpu_python", "backend": "thread" if job else "sequential", "workers": 1,
-                "size": 1, "grain": 1, "start_method": "none", "pinning": "none", "collect": "return",
-                "busy_share": share, "busy": share > 0.1, "superseded": superseded,
-                "busy_attempt": 1 if (share < 0.1 and (job, rnd) == (1, 1)) else 0, "ok": True,
-                "wall_s": 1.0,
-            })
+            rows.append(
+                {
+                    "sweep_id": "s",
+                    "job": str(job),
+                    "round": rnd,
+                    "repeat": repeat,
+                    "machine": "m",
+                    "workload": "cpu_python",
+                    "backend": "thread" if job else "sequential",
+                    "workers": 1,
+                    "size": 1,
+                    "grain": 1,
+                    "start_method": "none",
+                    "pinning": "none",
+                    "collect": "return",
+                    "busy_share": share,
+                    "busy": share > 0.1,
+                    "superseded": superseded,
+                    "busy_attempt": 1 if (share < 0.1 and (job, rnd) == (1, 1)) else 0,
+                    "ok": True,
+                    "wall_s": 1.0,
+                }
+            )
     return pd.DataFrame(rows)
 
 
 def test_analysis_counts_busy_executions_rounds_and_reruns() -> None:
-    rows = _rows([(0, 0, 0.02, False), (1, 0, 0.55, False), (0, 1, 0.01, False),
-                  (1, 1, 0.40, True), (1, 1, 0.03, False)])
+    rows = _rows(
+        [
+            (0, 0, 0.02, False),
+            (1, 0, 0.55, False),
+            (0, 1, 0.01, False),
+            (1, 1, 0.40, True),
+            (1, 1, 0.03, False),
+        ]
+    )
     summary = analysis_busy.busy_summary(rows)
     assert summary["executions"] == 4 and summary["busy"] == 1 and summary["rerun"] == 1
     assert summary["max_share"] == pytest.approx(0.55)
@@ -287,20 +313,41 @@ def _sweep(tmp_path: Path, *extra: str) -> tuple[subprocess.CompletedProcess[str
     burner = _burner(cpus[0])
     try:
         proc = subprocess.run(
-            [sys.executable, "-m", "coresweep.experiments.entry", "-m", "backend=sequential,thread",
-             "workers=1", "workload=cpu_python", "workload.size=2000", "rounds=2", "repeats=1",
-             "warmup=0", "min_time_s=0", f"cpus={cpus[0]}-{cpus[1]}", f"hydra.sweep.dir={sweep}", *extra],
-            cwd=tmp_path, capture_output=True, text=True, timeout=600,
+            [
+                sys.executable,
+                "-m",
+                "coresweep.experiments.entry",
+                "-m",
+                "backend=sequential,thread",
+                "workers=1",
+                "workload=cpu_python",
+                "workload.size=2000",
+                "rounds=2",
+                "repeats=1",
+                "warmup=0",
+                "min_time_s=0",
+                f"cpus={cpus[0]}-{cpus[1]}",
+                f"hydra.sweep.dir={sweep}",
+                *extra,
+            ],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=600,
         )
     finally:
         burner.kill()
         burner.wait()
-    rows = [json.loads(line) for p in sorted(sweep.glob("*/results.jsonl")) for line in p.read_text().splitlines()]
+    rows = [
+        json.loads(line) for p in sorted(sweep.glob("*/results.jsonl")) for line in p.read_text().splitlines()
+    ]
     return proc, rows
 
 
 needs_two_cpus = pytest.mark.skipif(
-    not hasattr(os, "sched_getaffinity") or len(os.sched_getaffinity(0)) < 2 or not os.path.exists("/proc/stat"),
+    not hasattr(os, "sched_getaffinity")
+    or len(os.sched_getaffinity(0)) < 2
+    or not os.path.exists("/proc/stat"),
     reason="needs Linux and two CPUs (a burner on one of the sweep's two)",
 )
 
@@ -337,8 +384,17 @@ def test_busy_rerun_reruns_and_keeps_the_busy_rows(tmp_path: Path) -> None:
 
 def test_bad_busy_value_is_one_line_before_any_work(tmp_path: Path) -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "coresweep.experiments.entry", "busy=often", f"hydra.sweep.dir={tmp_path / 's'}"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "coresweep.experiments.entry",
+            "busy=often",
+            f"hydra.sweep.dir={tmp_path / 's'}",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert proc.returncode == 2
     assert "busy=often: choose one of keep, rerun, wait" in proc.stderr
