@@ -447,7 +447,10 @@ def evaluate(sweeps: list[dict[str, Any]], resamples: int = 2000, seed: int = 0)
         "ratio_rounds_sequential": {w: rounds_ratio(v) for w, v in sorted(seq.items())},
         "ratio_rounds_sequential_ci_sweep_bootstrap": {
             w: _percentile_ci(
-                [(rounds_ratio([v[k] for k in d]) or {}).get("ratio") or math.nan for d in draws]
+                [
+                    (rounds_ratio([v[k] for k in d if k < len(v)]) or {}).get("ratio") or math.nan
+                    for d in draws
+                ]
             )
             for w, v in sorted(seq.items())
         },

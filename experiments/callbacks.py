@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from .job import records
+from .launch.busy import BUSY_SHARE
 from .machine.allocator import fix_allocator
 from .machine.environment import NoiseMonitor, collect_environment, default_machine_name, noise_warnings
 from .machine.topology import parse_cpus_option, restrict
@@ -189,6 +190,12 @@ class SweepCallback(Callback):
             status += " (kept from the earlier run)"
         elif outcome.cv is not None and outcome.cv > NOISY_CV:
             status += f" [yellow](noisy: CV {outcome.cv:.0%})[/yellow]"
+        share = getattr(outcome, "busy_share", None)
+        reruns = getattr(outcome, "busy_reruns", 0)
+        if (share is not None and share > BUSY_SHARE) or reruns:
+            again = f"; rerun {reruns}×" if reruns else ""
+            shown = "?" if share is None else f"{share:.0%}"
+            status += f" [yellow](busy: other processes used {shown} of its CPUs{again})[/yellow]"
         return status
 
     def _count_jobs_run_elsewhere(self, sweep_dir: Path) -> None:

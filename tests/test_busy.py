@@ -363,6 +363,7 @@ def test_a_sweep_beside_a_burner_has_busy_rows_and_says_so(tmp_path: Path) -> No
     assert all(r["busy_attempt"] == 0 and r["superseded"] is False for r in rows)
     summary = (tmp_path / "sweep" / "report" / "summary.md").read_text()
     assert "judged on a busy machine: 4 of 4 executions" in summary + proc.stderr
+    assert "busy: other processes used" in proc.stdout + proc.stderr  # the job's progress line
 
 
 @pytest.mark.slow

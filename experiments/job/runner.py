@@ -6,6 +6,7 @@ worker or a wrong answer becomes rows with ``ok=false`` and the error, and the s
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import statistics
@@ -41,6 +42,10 @@ class JobOutcome:
     resumed: bool = False
     #: Coefficient of variation of the ok runs' wall times (None with fewer than 2).
     cv: float | None = None
+    #: Other processes' share of the job's CPUs during this execution (launch/busy.py), and
+    #: how many busy attempts busy=rerun replaced.
+    busy_share: float | None = None
+    busy_reruns: int = 0
 
 
 def run_job(
@@ -143,7 +148,10 @@ def run_job(
     _write_rows(results_path, base_row, measurement)
     if measurement.interrupted:
         raise KeyboardInterrupt
-    return _outcome(job, [{"ok": r.ok, "wall_s": r.wall_s, "error": r.error} for r in measurement.runs])
+    outcome = _outcome(job, [{"ok": r.ok, "wall_s": r.wall_s, "error": r.error} for r in measurement.runs])
+    return dataclasses.replace(
+        outcome, busy_share=fields.get("busy_share"), busy_reruns=fields.get("busy_attempt", 0)
+    )
 
 
 def _schedule(spec: JobSpec) -> dict[str, Any]:
