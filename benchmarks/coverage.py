@@ -30,9 +30,10 @@ analysis and recomputes, without running a sweep.
     python -m benchmarks.coverage                       # K=8, the default and the cpu_python sweep
     python -m benchmarks.coverage --sweep cpu_python --k 10 --sweeps-dir outputs/coverage-a
     python -m benchmarks.coverage --reuse outputs/coverage-a        # re-analyse, no new sweep
-    python -m benchmarks.coverage --sweep custom --k 2 -- -m backend=sequential,thread workers=1
+    python -m benchmarks.coverage --sweep custom --k 2 -- backend=sequential,thread workers=1
 
-Writes benchmarks/results/coverage.json (``--out``, ``--name`` to move it).
+Writes benchmarks/results/coverage-v2.json (``--out``, ``--name`` to move it; version 1's
+coverage.json and coverage-default.json stay as they are).
 """
 
 from __future__ import annotations
@@ -573,7 +574,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--resamples", type=int, default=2000, help="sweep-bootstrap resamples")
     parser.add_argument("--seed", type=int, default=0, help="seed of the sweep bootstrap")
     parser.add_argument("--out", type=Path, default=RESULTS, help="folder for the JSON")
-    parser.add_argument("--name", default="coverage.json", help="file name of the JSON written")
+    parser.add_argument("--name", default="coverage-v2.json", help="file name of the JSON written")
     parser.add_argument("overrides", nargs="*", help="the custom sweep's overrides (after --)")
     args = parser.parse_args(argv)
     if args.k < 2:

@@ -176,7 +176,7 @@ def test_reuse_reads_a_sweeps_folder_without_running(tmp_path: Path) -> None:
         coverage.main(["--reuse", str(tmp_path), "--no-rebuild", "--resamples", "100", "--out", str(out)])
         == 0
     )
-    result = json.loads((out / "coverage.json").read_text())
+    result = json.loads((out / "coverage-v2.json").read_text())
     cell = result["results"]["custom/defaults"]
     assert result["version"] == 2 and result["reused"] and cell["k"] == 3 and cell["intervals"] == 3
     assert cell["noise"][0]["busy"]["busy"] == 4

@@ -108,7 +108,8 @@ def outcomes_from_disk(sweep_dir: Path) -> list[tuple[Any, str]]:
                 rows.append(json.loads(line))
             except ValueError:
                 continue  # a torn last line: the rows before it still count
-        outcomes.append((_outcome(path.parent.name, rows), _overrides(path.parent)))
+        current = [r for r in rows if not r.get("superseded")]  # busy=rerun: the last attempts
+        outcomes.append((_outcome(path.parent.name, current), _overrides(path.parent)))
     return outcomes
 
 
