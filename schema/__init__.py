@@ -125,6 +125,9 @@ ROW_FIELDS: tuple[Field, ...] = (
           "it out", required=False, since=2),
     Field("busy_wait_s", "float", "seconds waited for a quiet machine before the execution (busy=wait)",
           required=False, since=2),
+    Field("verify", "str", "the check each result went through: exact, close(rtol=..., atol=...), none "
+          "(not verified) or checker pkg.module:func (rows before issue 25: null)", required=False,
+          column=False, since=2),
 )
 
 BY_NAME: dict[str, Field] = {f.name: f for f in ROW_FIELDS}

@@ -2,16 +2,19 @@
 
 A workload is ``size`` independent tasks; ``grain`` is the work inside one task. The runner
 hands ``task`` and ``inputs()`` to a backend; the result list is compared with the sequential
-answer (``reference``) by ``verify``. Task functions live at module level so every start
+answer (``reference``) by ``verify``, which compares by type (``verify.Verification``: arrays,
+floats within a tolerance, containers element by element) as ``workload.verify``, ``rtol`` and
+``atol`` ask, keys every workload takes. Task functions live at module level so every start
 method (fork, spawn, forkserver, loky) can pickle them by reference.
 """
 
 from __future__ import annotations
 
-import math
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import Any, Callable, ClassVar
+
+from .verify import DEFAULT_ATOL, DEFAULT_RTOL, CheckerFailed, Verification
 
 
 class WorkloadError(ValueError):
@@ -28,8 +31,13 @@ class Workload(ABC):
     releases_gil: ClassVar[bool] = False
     #: Whether ``grain`` means anything for this workload.
     uses_grain: ClassVar[bool] = True
-    #: Relative tolerance for float results (0 means results must be equal).
-    rel_tol: ClassVar[float] = 0.0
+    #: Tolerances for float results under ``workload.verify=auto|close`` when ``workload.rtol``
+    #: / ``workload.atol`` are null (the documented defaults; see ``verify.DEFAULT_RTOL``).
+    default_rtol: ClassVar[float] = DEFAULT_RTOL
+    default_atol: ClassVar[float] = DEFAULT_ATOL
+    #: On a mismatch, call the task again sequentially to tell a non-deterministic function
+    #: (a random one, not seeded per task) from a wrong parallel answer (the user's functions).
+    rerun_on_mismatch: ClassVar[bool] = False
     #: Modules the task needs beyond the standard library (checked per interpreter for python=...).
     requires: ClassVar[tuple[str, ...]] = ()
     #: Top-level dimensions this workload takes (``share``, ``init``, ``state``): passed to its
@@ -39,7 +47,17 @@ class Workload(ABC):
     #: copy-on-write against copies is the point, RSS sums count shared pages once per process.
     measure_pss: ClassVar[bool] = False
 
-    def __init__(self, size: int, grain: int = 1, seed: int = 0, **options: Any) -> None:
+    def __init__(
+        self,
+        size: int,
+        grain: int = 1,
+        seed: int = 0,
+        *,
+        verify: Any = "auto",
+        rtol: Any = None,
+        atol: Any = None,
+        **options: Any,
+    ) -> None:
         if isinstance(size, bool) or not isinstance(size, int) or size < 1:
             raise WorkloadError(f"workload.size={size!r}: must be an integer >= 1")
         if self.uses_grain and (isinstance(grain, bool) or not isinstance(grain, int) or grain < 1):
@@ -47,6 +65,11 @@ class Workload(ABC):
         if options:
             unknown = ", ".join(sorted(options))
             raise WorkloadError(f"workload={self.name}: unknown option(s) {unknown}")
+        try:
+            #: How results are compared (``workload.verify``, ``rtol``, ``atol``).
+            self.check = Verification.build(verify, rtol, atol, self.default_rtol, self.default_atol)
+        except ValueError as exc:
+            raise WorkloadError(str(exc)) from None
         self.size = size
         self.grain = grain
         self.seed = seed
@@ -72,8 +95,10 @@ class Workload(ABC):
         return collector
 
     def fields(self) -> dict[str, Any]:
-        """Extra row fields this workload records (after the job; e.g. how the input was shared)."""
-        return {}
+        """Extra row fields this workload records (after the job; e.g. how the input was shared).
+
+        Every workload records ``verify``: the check its results went through."""
+        return {"verify": self.check.label()}
 
     def setup(self) -> None:
         """Create what the tasks need (files, folders); called once per job before timing."""
@@ -82,8 +107,9 @@ class Workload(ABC):
         """Remove what ``setup`` created; always called."""
 
     def requirements(self) -> tuple[str, ...]:
-        """Modules a worker must import to run ``task`` (``requires``, plus any the options add)."""
-        return self.requires
+        """Modules a worker must import to run ``task`` (``requires``, plus any the options add:
+        a checker's module, imported by the job's process to verify)."""
+        return (*self.requires, *self.check.requirements())
 
     def key(self) -> tuple[Any, ...]:
         """Identifies the sequential answer (for reuse across jobs of one sweep)."""
@@ -95,21 +121,46 @@ class Workload(ABC):
         return [task(x) for x in inputs]
 
     def verify(self, expected: Sequence[Any], got: Sequence[Any] | None) -> str | None:
-        """None when ``got`` matches ``expected``; else a short description of the mismatch."""
+        """None when ``got`` matches ``expected``; else where and how the results differ.
+
+        Runs outside the timed region. Never raises: a checker that raises is a mismatch that
+        says so (the run fails, the sweep goes on)."""
+        if self.check.mode == "none":
+            return None
         if got is None:
             return "no results returned"
         got = list(got)
         if len(got) != len(expected):
             return f"expected {len(expected)} results, got {len(got)}"
         for index, (want, have) in enumerate(zip(expected, got)):
-            if not self._same(want, have):
-                return f"result {index} is {_short(have)}, expected {_short(want)}"
+            try:
+                problem = self.check.mismatch(want, have, f"result {index}")
+            except CheckerFailed as exc:
+                return str(exc)
+            if problem:
+                return problem + self._determinism(index, want)
         return None
 
-    def _same(self, want: Any, have: Any) -> bool:
-        if self.rel_tol and isinstance(want, float) and isinstance(have, (float, int)):
-            return math.isclose(want, have, rel_tol=self.rel_tol, abs_tol=self.rel_tol)
-        return bool(want == have)
+    def call_name(self, index: int) -> str:
+        """How a message names task ``index`` (a user's function: ``mod:func(3)``)."""
+        return f"task {index}"
+
+    def _determinism(self, index: int, want: Any) -> str:
+        """After a mismatch: call task ``index`` again here, sequentially; if that differs from
+        the reference too, the function is not deterministic, and the message says so."""
+        if not self.rerun_on_mismatch:
+            return ""
+        try:
+            again = self.task(self.inputs()[index])
+        except Exception as exc:
+            return f"; a second sequential call {self.call_name(index)} raised {type(exc).__name__}: {exc}"
+        if self.check.differs_by_type(want, again, "") is None:
+            return ""  # the function repeats itself: the parallel run's answer was wrong
+        return (
+            f"; {self.call_name(index)} gave different results on two sequential calls (it is not "
+            "deterministic): seed it per task, e.g. random.Random(i) or numpy.random.default_rng(i), "
+            "or set workload.verify=none"
+        )
 
 
 def _short(value: Any) -> str:

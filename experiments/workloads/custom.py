@@ -8,8 +8,9 @@ from typing import Any, Callable, ClassVar
 from .base import Workload, WorkloadError
 
 
-def resolve_function(spec: str | None) -> Callable[[Any], Any]:
-    """Import ``pkg.module:func`` and return it; every failure is a one-line WorkloadError.
+def resolve_function(spec: str | None, option: str = "workload.fn") -> Callable[..., Any]:
+    """Import ``pkg.module:func`` and return it; every failure is a one-line WorkloadError
+    naming ``option`` (``workload.fn``, or ``workload.verify`` for a checker).
 
     Worker processes started with spawn/forkserver/loky re-import the function by name, so it
     must live in an importable module, never in ``__main__`` or a notebook.
@@ -18,12 +19,10 @@ def resolve_function(spec: str | None) -> Callable[[Any], Any]:
         raise WorkloadError("workload=custom needs workload.fn=pkg.module:func")
     module_name, sep, attr = spec.partition(":")
     if not sep or not module_name or not attr:
-        raise WorkloadError(
-            f"workload.fn={spec!r}: expected 'pkg.module:func' (a module path, a colon, a name)"
-        )
+        raise WorkloadError(f"{option}={spec!r}: expected 'pkg.module:func' (a module path, a colon, a name)")
     if module_name == "__main__":
         raise WorkloadError(
-            f"workload.fn={spec!r}: functions in __main__ (a script or notebook) cannot be "
+            f"{option}={spec!r}: functions in __main__ (a script or notebook) cannot be "
             "found by spawned worker processes; move the function to the top level of a module "
             "on PYTHONPATH and name it as module:function"
         )
@@ -31,7 +30,7 @@ def resolve_function(spec: str | None) -> Callable[[Any], Any]:
         module = importlib.import_module(module_name)
     except Exception as exc:  # any import-time failure is the user's module, say which
         raise WorkloadError(
-            f"workload.fn={spec!r}: cannot import module {module_name!r} "
+            f"{option}={spec!r}: cannot import module {module_name!r} "
             f"({type(exc).__name__}: {exc}); is it installed or on PYTHONPATH?"
         ) from None
     func: Any = module
@@ -42,25 +41,25 @@ def resolve_function(spec: str | None) -> Callable[[Any], Any]:
             guarded = _defined_under_main_guard(module, attr.split(".")[0])
             if guarded:
                 raise WorkloadError(
-                    f"workload.fn={spec!r}: {attr.split('.')[0]!r} is defined only under "
-                    f"`if __name__ == \"__main__\":` in {guarded}, so importing {module_name!r} (as "
+                    f"{option}={spec!r}: {attr.split('.')[0]!r} is defined only under "
+                    f'`if __name__ == "__main__":` in {guarded}, so importing {module_name!r} (as '
                     "coresweep and its worker processes do) never defines it; move its definition "
                     "to the top level of the module, above that block"
                 ) from None
             if _only_in_main_script(module, attr.split(".")[0]):
                 raise WorkloadError(
-                    f"workload.fn={spec!r}: {attr.split('.')[0]!r} exists only in the script run as "
+                    f"{option}={spec!r}: {attr.split('.')[0]!r} exists only in the script run as "
                     f"__main__, not when {module_name!r} is imported (as coresweep and its worker "
                     "processes do); define it at the top level of an importable module"
                 ) from None
             raise WorkloadError(
-                f"workload.fn={spec!r}: module {module_name!r} has no attribute {attr!r}"
+                f"{option}={spec!r}: module {module_name!r} has no attribute {attr!r}"
             ) from None
     if not callable(func):
-        raise WorkloadError(f"workload.fn={spec!r}: {attr!r} is not callable")
+        raise WorkloadError(f"{option}={spec!r}: {attr!r} is not callable")
     if getattr(func, "__module__", None) == "__main__":
         raise WorkloadError(
-            f"workload.fn={spec!r}: the function is defined in __main__; move it into an "
+            f"{option}={spec!r}: the function is defined in __main__; move it into an "
             "importable module so worker processes can find it"
         )
     return func
@@ -127,17 +126,23 @@ class Custom(Workload):
     name: ClassVar[str] = "custom"
     summary: ClassVar[str] = "your function: fn(i) for i in range(size), by import path"
     uses_grain: ClassVar[bool] = False
+    rerun_on_mismatch: ClassVar[bool] = True
 
-    def __init__(self, size: int, grain: int = 1, seed: int = 0, fn: str | None = None) -> None:
-        super().__init__(size, grain, seed)
+    def __init__(
+        self, size: int, grain: int = 1, seed: int = 0, fn: str | None = None, **checks: Any
+    ) -> None:
         self.spec = fn
-        self.func = resolve_function(fn)
+        self.func = resolve_function(fn)  # first: a bad fn is the first thing to say
+        super().__init__(size, grain, seed, **checks)
+
+    def call_name(self, index: int) -> str:
+        return f"{self.spec}({index})"
 
     def key(self) -> tuple[Any, ...]:
         return (*super().key(), self.spec)
 
     def requirements(self) -> tuple[str, ...]:
-        return (str(self.spec).partition(":")[0],)
+        return (str(self.spec).partition(":")[0], *super().requirements())
 
     @property
     def task(self) -> Callable[[Any], Any]:

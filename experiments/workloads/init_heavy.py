@@ -88,9 +88,15 @@ class InitHeavy(Workload):
     dimensions: ClassVar[tuple[str, ...]] = ("init",)
 
     def __init__(
-        self, size: int, grain: int = 20_000, seed: int = 0, init_ms: int = 10, init: str = "per_task"
+        self,
+        size: int,
+        grain: int = 20_000,
+        seed: int = 0,
+        init_ms: int = 10,
+        init: str = "per_task",
+        **checks: Any,
     ) -> None:
-        super().__init__(size, grain, seed)
+        super().__init__(size, grain, seed, **checks)
         if isinstance(init_ms, bool) or not isinstance(init_ms, int) or init_ms < 0:
             raise WorkloadError(f"workload.init_ms={init_ms!r}: must be an integer >= 0 (milliseconds)")
         if init not in INIT_METHODS:
@@ -143,4 +149,4 @@ class InitHeavy(Workload):
 
     def fields(self) -> dict[str, Any]:
         lands = self._lands if self.init == "per_worker" else "run"
-        return {**self._fields, "init_lands": lands}
+        return {**super().fields(), **self._fields, "init_lands": lands}

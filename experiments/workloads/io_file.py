@@ -41,9 +41,15 @@ class IoFile(Workload):
     requires: ClassVar[tuple[str, ...]] = ("numpy",)
 
     def __init__(
-        self, size: int, grain: int = 256, seed: int = 0, fsync: bool = True, dir: str | None = None
+        self,
+        size: int,
+        grain: int = 256,
+        seed: int = 0,
+        fsync: bool = True,
+        dir: str | None = None,
+        **checks: Any,
     ) -> None:
-        super().__init__(size, grain, seed)
+        super().__init__(size, grain, seed, **checks)
         self.fsync = bool(fsync)
         self.parent = dir
         self._directory: str | None = None

@@ -27,7 +27,8 @@ class Memory(Workload):
     summary: ClassVar[str] = "streaming passes over grain MiB per task: limited by memory bandwidth"
     releases_gil: ClassVar[bool] = True
     requires: ClassVar[tuple[str, ...]] = ("numpy",)
-    rel_tol: ClassVar[float] = 1e-12
+    default_rtol: ClassVar[float] = 1e-12
+    default_atol: ClassVar[float] = 1e-12
 
     @property
     def task(self) -> Callable[[Any], Any]:

@@ -120,14 +120,21 @@ class SharedInput(Workload):
     summary: ClassVar[str] = "every task reads one large array (input_mb); share= says how it reaches workers"
     releases_gil: ClassVar[bool] = True
     requires: ClassVar[tuple[str, ...]] = ("numpy",)
-    rel_tol: ClassVar[float] = 1e-9
+    default_rtol: ClassVar[float] = 1e-9
+    default_atol: ClassVar[float] = 1e-9
     dimensions: ClassVar[tuple[str, ...]] = ("share",)
     measure_pss: ClassVar[bool] = True
 
     def __init__(
-        self, size: int, grain: int = 250, seed: int = 0, input_mb: int = 10, share: str = "argument"
+        self,
+        size: int,
+        grain: int = 250,
+        seed: int = 0,
+        input_mb: int = 10,
+        share: str = "argument",
+        **checks: Any,
     ) -> None:
-        super().__init__(size, grain, seed)
+        super().__init__(size, grain, seed, **checks)
         if isinstance(input_mb, bool) or not isinstance(input_mb, int) or input_mb < 1:
             raise WorkloadError(f"workload.input_mb={input_mb!r}: must be an integer >= 1 (MiB)")
         if share not in SHARE_METHODS:
@@ -225,4 +232,4 @@ class SharedInput(Workload):
         return [window_work(array, i, self.size, self.grain) for i in range(self.size)]
 
     def fields(self) -> dict[str, Any]:
-        return {"share_how": self._how, "input_bytes": self.input_bytes()}
+        return {**super().fields(), "share_how": self._how, "input_bytes": self.input_bytes()}

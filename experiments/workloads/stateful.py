@@ -173,8 +173,10 @@ class Stateful(Workload):
     summary: ClassVar[str] = "per-worker state (prefix counts) merged at the end: manager or mapreduce"
     dimensions: ClassVar[tuple[str, ...]] = ("state",)
 
-    def __init__(self, size: int, grain: int = 2_000, seed: int = 0, state: str = "mapreduce") -> None:
-        super().__init__(size, grain, seed)
+    def __init__(
+        self, size: int, grain: int = 2_000, seed: int = 0, state: str = "mapreduce", **checks: Any
+    ) -> None:
+        super().__init__(size, grain, seed, **checks)
         if state not in STATE_METHODS:
             raise WorkloadError(f"state={state}: choose one of {', '.join(STATE_METHODS)}")
         self.state = state
@@ -197,9 +199,7 @@ class Stateful(Workload):
         self.counters = [self._manager.PrefixCounts() for _ in range(self._workers)]
         slots = self._manager.Slots(self._workers)
         self._slots = slots  # kept: the manager frees an object when its last proxy goes
-        self._task = AddToManager(
-            self._manager.address, slots._token, [c._token for c in self.counters]
-        )
+        self._task = AddToManager(self._manager.address, slots._token, [c._token for c in self.counters])
 
     def teardown(self) -> None:
         _WORKER.clear()
@@ -227,4 +227,4 @@ class Stateful(Workload):
         return [dict(merged)]
 
     def fields(self) -> dict[str, Any]:
-        return {"state_objects": self._workers if self.state == "manager" else None}
+        return {**super().fields(), "state_objects": self._workers if self.state == "manager" else None}
