@@ -33,6 +33,7 @@ from .physics import physics_lines
 from .report_html import figures_html, render_html
 from .report_text import WARNINGS_FILE, Extras, markdown_summary, summary_display, verdict_lines
 from .stats import crossover_grains, scaling_fits, summarize, weak_scaling
+from .verification import unverified_lines
 
 #: Stands in for the figures while the page is rendered before the last figure is saved
 #: (user text in the page is escaped, so it cannot contain this).
@@ -119,6 +120,8 @@ def _build(paths: list[Path], out_dir: Path | str | None) -> ReportResult:
         table.to_csv(out_dir / name, index=False, float_format="%.6g", lineterminator="\n")
     summary_md = out_dir / "summary.md"
     verdicts = verdict_lines(summary)
+    unverified = unverified_lines(rows)  # workload.verify=none: first in the verdict, and boxed
+    verdicts = [*unverified, *verdicts]
     extras.summary_table = summary_display(summary) if len(summary) else ([], [])
     summary_md.write_text(markdown_summary(summary, verdicts, rows, extras), encoding="utf-8")
     warnings_txt = out_dir / WARNINGS_FILE
@@ -141,6 +144,7 @@ def _build(paths: list[Path], out_dir: Path | str | None) -> ReportResult:
         extras,
         figure_jobs.skipped,
         figures_section=FIGURES_MARK,
+        unverified=unverified,
     )
     figures = figure_jobs.result()
     figures += pattern_figures(summary, rows, topology, out_dir)  # issue 16; none without pattern rows

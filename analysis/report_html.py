@@ -36,6 +36,7 @@ from .report_text import (
 from .stats import (
     best_per_workload,
 )
+from .verification import unverified_lines
 
 #: Failed rows listed one by one in the HTML; beyond this, results.csv holds them all.
 MAX_FAILED_ROWS_SHOWN = 2000
@@ -173,6 +174,8 @@ def figures_html(figures: list[FigureFile], skipped: Sequence[tuple[str, str]] =
 def _failures_html(rows: pd.DataFrame) -> str:
     failed = rows[~rows["ok"]] if len(rows) else rows
     if failed.empty:
+        if unverified_lines(rows):
+            return '<p class="good">Every run succeeded; not all were verified (workload.verify=none).</p>'
         return '<p class="good">Every run succeeded and was verified.</p>'
     counts = (
         failed.groupby(["error"], sort=True, dropna=False)
@@ -409,6 +412,14 @@ def _physics_html(physics: list[str]) -> str:
     )
 
 
+def _unverified_html(lines: Sequence[str]) -> str:
+    """workload.verify=none: a box above everything else, as loud as a failure."""
+    if not lines:
+        return ""
+    items = "".join(f"<li>{_e(line)}</li>" for line in lines)
+    return f'<div class="warn" id="unverified"><b>Results not verified</b><ul>{items}</ul></div>'
+
+
 def _noise_html(noise: list[str]) -> str:
     if not noise:
         return ""
@@ -462,8 +473,10 @@ def render_html(
     extras: Extras | None = None,
     skipped_figures: Sequence[tuple[str, str]] = (),
     figures_section: str | None = None,
+    unverified: Sequence[str] = (),
 ) -> str:
-    """The page; ``figures_section`` (e.g. a mark to replace later) stands in for the figures."""
+    """The page; ``figures_section`` (e.g. a mark to replace later) stands in for the figures.
+    ``unverified``: lines saying results were not verified (boxed at the top)."""
     extras = extras or Extras()
     n_ok = int(rows["ok"].sum()) if len(rows) else 0
     n_failed = len(rows) - n_ok
@@ -493,7 +506,7 @@ def render_html(
     failed_class = "bad" if n_failed else "good"
     # Every warning listed on the page: reading, noise (each noisy configuration counts, as the
     # box below lists them), physics.
-    n_warnings = warning_count(summary, warnings, extras)
+    n_warnings = warning_count(summary, warnings, extras) + len(unverified)
     sections = [
         f"<h1>{_e(title)}</h1>",
         f'<p class="meta">Sweeps: {_e(", ".join(sweeps))}</p>',
@@ -501,6 +514,7 @@ def render_html(
         f'<span class="{failed_class}">{n_failed} failed</span><span>{len(summary)} configurations</span>'
         f"<span>{n_warnings} warning{'s' if n_warnings != 1 else ''}</span></p>",
         "<nav>" + "".join(f'<a href="#{n}">{n}</a>' for n in nav) + "</nav>",
+        _unverified_html(unverified),
         _partial_html(extras.partial),
         _physics_html(extras.physics),
         _noise_html(extras.noise),
