@@ -498,3 +498,28 @@ def test_bad_verification_settings_exit_2_before_anything_runs(
     lines = [line for line in out.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith(error), out.stderr
     assert not sweep.exists()
+
+
+@pytest.mark.slow
+def test_rows_of_jobs_under_another_interpreter_record_the_check(tmp_path: Path) -> None:
+    # python=<path>: the job runs in a fresh interpreter (experiments/launch/interpreter.py),
+    # which verifies and sends back the check that ran.
+    sweep = tmp_path / "sweep"
+    out = coresweep(
+        "workload=custom",
+        f"workload.fn={TASKS}:nested_arrays",
+        "workload.verify=close",
+        "workload.rtol=1e-6",
+        f"python={sys.executable}",
+        "-m",
+        *TINY,
+        "report=false",
+        f"hydra.sweep.dir={sweep}",
+        cwd=tmp_path,
+    )
+    assert out.returncode == 0, out.stderr
+    rows = rows_of(sweep)
+    assert len(rows) == 2
+    for row in rows:
+        assert row["ok"] and row["verify"] == "close(rtol=1e-06, atol=0)"
+        assert row["python_executable"] == sys.executable
