@@ -104,6 +104,7 @@ class Verification:
     checker: Callable[[Any, Any], Any] | None = None
     #: "exact" / "close": the comparisons made so far (what the row's ``verify`` field says).
     used: set[str] = field(default_factory=set)
+    _compare: _Compare | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def build(
@@ -176,7 +177,9 @@ class Verification:
             return None
         if self.checker is not None:
             return self._ask_checker(want, have, where)
-        return _Compare(self).diff(want, have, where)
+        if self._compare is None:
+            self._compare = _Compare(self)
+        return self._compare.diff(want, have, where)
 
     def differs_by_type(self, want: Any, have: Any, where: str) -> str | None:
         """The comparison by type (``auto`` for a checker's job): is a re-run the same answer?"""
@@ -229,6 +232,16 @@ class _Compare:
         return f"beyond rtol={self.check.rtol:g}, atol={self.check.atol:g}"
 
     def diff(self, want: Any, have: Any, where: str) -> str | None:
+        kind = type(want)
+        if kind is type(have):  # the common case, kept cheap: 100 000 results verify in ~0.1 s
+            if kind in _EXACT:
+                self.check.used.add("close" if self.all_numbers and kind is int else "exact")
+                if want == have:
+                    return None
+            elif kind is float:
+                self.check.used.add("close" if self.tolerant else "exact")
+                if want == have:
+                    return None
         if _is_array(want) or _is_array(have):
             return self._arrays(want, have, where)
         if _pandas_kind(want) or _pandas_kind(have):
@@ -422,6 +435,10 @@ class _Compare:
                 f"call never equals the first: define __eq__, or {_REMEDY})"
             )
         return text
+
+
+#: Types compared by == (ints within the tolerance under ``close``, where == is a first check).
+_EXACT = (int, str, bytes, bool, type(None))
 
 
 def _is_inf(value: Any) -> bool:
