@@ -523,3 +523,28 @@ def test_rows_of_jobs_under_another_interpreter_record_the_check(tmp_path: Path)
     for row in rows:
         assert row["ok"] and row["verify"] == "close(rtol=1e-06, atol=0)"
         assert row["python_executable"] == sys.executable
+
+
+@pytest.mark.parametrize(
+    ("rows", "lines"),
+    [
+        # a folder from before the verify field: nothing to say, nothing breaks
+        (pd.DataFrame({"workload": ["cpu_python"], "ok": [True]}), 0),
+        (pd.DataFrame({"workload": ["custom"], "verify": ["exact"], "fn": ["m:f"]}), 0),
+        (
+            pd.DataFrame(
+                {"workload": ["custom", "cpu_python"], "verify": ["none", None], "fn": ["m:f", None]}
+            ),
+            1,
+        ),
+    ],
+)
+def test_report_says_when_results_were_not_verified(rows: pd.DataFrame, lines: int) -> None:
+    from coresweep.analysis.verification import unverified_lines
+
+    found = unverified_lines(rows)
+    assert len(found) == lines
+    if lines:
+        assert found[0].startswith(
+            "results not verified: workload.verify=none for 1 of 2 timed runs (custom m:f)"
+        )
