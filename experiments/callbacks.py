@@ -172,7 +172,7 @@ class SweepCallback(Callback):
             return
         if outcome is None:
             return
-        self.console.print(f"{shown} {self._count(folder, outcome)}  ({seconds:.1f} s)")
+        self.console.print(f"{shown} {self._count(folder, outcome)}; job {seconds:.1f} s")
 
     def _failed_job(self, folder: str) -> None:
         if folder not in self.failed_jobs:  # with rounds, a job fails once per round at most
@@ -185,11 +185,13 @@ class SweepCallback(Callback):
             self._failed_job(num)
             status = f"[red]✗ {outcome.n_failed} failed[/red]: {escape(str(outcome.first_error))}"
         else:
-            status = f"[green]✓[/green] median {outcome.median_wall_s:.4f} s"
+            # Labelled: the median of one timed run; the job's own wall time comes after it.
+            status = f"[green]✓[/green] median run {outcome.median_wall_s:.4f} s"
         if outcome.resumed:
             status += " (kept from the earlier run)"
-        elif outcome.cv is not None and outcome.cv > NOISY_CV:
-            status += f" [yellow](noisy: CV {outcome.cv:.0%})[/yellow]"
+        elif outcome.cv is not None:
+            cv = f", CV {outcome.cv * 100:.0f} %"
+            status += f"[yellow]{cv} (noisy)[/yellow]" if outcome.cv > NOISY_CV else cv
         share = getattr(outcome, "busy_share", None)
         reruns = getattr(outcome, "busy_reruns", 0)
         if (share is not None and share > BUSY_SHARE) or reruns:

@@ -1,7 +1,17 @@
-"""The error every layer of the runner raises for bad input (a leaf: it imports nothing)."""
+"""The error every layer of the runner raises for bad input (a leaf: only the standard library)."""
 
 from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
 
 
 class ConfigError(ValueError):
     """Bad input: reported as one line, exit status 2, before any work starts."""
+
+
+def suggest(value: object, choices: Iterable[object]) -> str:
+    """``"; did you mean X?"`` for the closest of ``choices`` to a mistyped ``value`` (or "")."""
+    options = [str(c) for c in choices]
+    found = difflib.get_close_matches(str(value), options, n=1, cutoff=0.6)
+    return f"; did you mean {found[0]}?" if found and found[0] != str(value) else ""

@@ -128,7 +128,8 @@ BAD = [
     (["workload=init_heavy", "init=per_worker", "backend=joblib_threading"],
      "init=per_worker: backend=joblib_threading has no per-worker initializer"),
     (["workload=stateful", "collect=manager_list"], "collect=manager_list: workload=stateful"),
-    (["-m", "workload=init_heavy,stateful", "workload.init_ms=10"], "workload.init_ms=choice(10)"),
+    (["-m", "workload=shared_input,stateful", "workload.init_ms=10"],
+     "workload.init_ms belongs to workload=init_heavy; add workload=init_heavy"),
 ]
 
 

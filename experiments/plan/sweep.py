@@ -19,7 +19,7 @@ from omegaconf import DictConfig, OmegaConf
 from ..backends import BACKENDS, Backend, BackendError
 from ..backends import backend_class as _backend_class
 from ..backends.base import available_start_methods
-from ..errors import ConfigError
+from ..errors import ConfigError, suggest
 from ..job.collect import COLLECT_MODES, COLLECTORS
 from ..job.resources import parse_memory
 from ..launch import interpreter
@@ -36,6 +36,7 @@ from ..workloads import WORKLOADS, WorkloadError
 from ..workloads import make_workload as _make_workload
 from ..workloads.patterns import DIMENSIONS
 from . import resolvers  # noqa: F401  (presets use ${mul:...})
+from .applies import check_applies, check_given_twice, check_known, job_choice, option_keys
 
 CONFIG_MODULE = "coresweep.conf"
 CONFIG_NAME = "config"
@@ -101,7 +102,11 @@ def _friendly_compose_error(exc: BaseException) -> str:
                 "; Hydra's submitit launcher is the extra coresweep[slurm]: pip install '.[slurm]' in "
                 "the coresweep checkout, or pip install hydra-submitit-launcher"
             )
+        hint = hint or suggest(option, options)
         return f"{group}={option}: unknown {group}; choose one of {', '.join(options)}{hint}"
+    if "Could not append to config. An item is already at '" in text:
+        key = text.split("An item is already at '", 1)[1].split("'", 1)[0]
+        return f"+{key}: {key} is already an option; set it without the +, {key}=VALUE"
     if "Could not override '" in text or "Key '" in text:
         return _one_line(exc).replace("\n", " ")
     return _one_line(exc)
@@ -112,22 +117,14 @@ def plan(cli_overrides: Sequence[str], topo: Topology | None = None) -> SweepPla
     from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 
     parsed = _parse(cli_overrides)
+    lines = [o.input_line for o in parsed]
+    check_given_twice(lines)
+    user = [o.input_line for o in parsed if not o.is_hydra_override()]
+    check_known(user, KNOWN_KEYS - {"hydra"}, ("experiment",))
     fixed = [o.input_line for o in parsed if not o.is_sweep_override()]
-    # With several workloads swept, Hydra applies a single-valued workload key to all of them
-    # (and fails on those without it); as a sweep, it goes with the jobs it applies to.
-    for o in parsed:
-        if o.key_or_group == "workload" and o.is_sweep_override():
-            for line in fixed:
-                key = line.lstrip("+~").partition("=")[0]
-                names = [str(v) for v in o.sweep_string_iterator()]
-                if key.startswith("workload.") and any(
-                    key[9:] not in (_workload_keys(n) or {key[9:]}) for n in names
-                ):
-                    raise ConfigError(
-                        f"{line}: not every workload swept has {key}; give it as a sweep, "
-                        f"{key}=choice({line.partition('=')[2]}), so it applies to those that have it"
-                    )
-    base = compose(fixed)
+    # A workload's or backend's own key waits for the jobs it applies to (check_applies below
+    # names its owner when none has it): composed here, Hydra would say "use +key".
+    base = compose([ln for ln in fixed if not _own_key(ln)])
     params = OmegaConf.select(base, "hydra.sweeper.params") or {}
     param_lines = [f"{k}={v}" for k, v in params.items()]
     all_lines = param_lines + list(cli_overrides)
@@ -151,31 +148,66 @@ def plan(cli_overrides: Sequence[str], topo: Topology | None = None) -> SweepPla
     overrides = _parse(all_lines)
     batches = BasicSweeper.split_arguments(overrides, None)[0]
     jobs = [[ln for ln in job if not ln.startswith(("hydra.", "hydra/"))] for job in batches]
-    kept = applicable_jobs(jobs, str(OmegaConf.select(base, "workload.name")))
+    base_workload = str(OmegaConf.select(base, "workload.name"))
+    check_applies(user, jobs, str(OmegaConf.select(base, "backend.name")), base_workload, VALUE_CHECKS)
+    kept = applicable_jobs(jobs, base_workload, str(OmegaConf.select(base, "backend.name")))
     return SweepPlan(base=base, jobs=kept, extra_overrides=extra, not_applicable=len(jobs) - len(kept))
 
 
 def _workload_keys(name: str) -> set[str] | None:
     """The keys of ``conf/workload/NAME.yaml`` (None for a workload coresweep does not ship)."""
-    from importlib import resources as importlib_resources
-
-    try:
-        text = (importlib_resources.files(CONFIG_MODULE) / "workload" / f"{name}.yaml").read_text()
-    except (OSError, ModuleNotFoundError):
-        return None
-    node = OmegaConf.create(text)
-    return {str(k) for k in node} if isinstance(node, DictConfig) else None
+    return option_keys("workload", name)
 
 
-def applicable_jobs(jobs: Sequence[Sequence[str]], base_workload: str) -> list[list[str]]:
+def _own_key(line: str) -> bool:
+    """A ``workload.KEY`` or ``backend.KEY`` override (not the choice of a workload or backend)."""
+    return line.lstrip("+~").startswith(("workload.", "backend."))
+
+
+def check_choice(key: str, value: Any, allowed: Sequence[str]) -> None:
+    """An enumerated option's value must be one of ``allowed``; a near miss is named."""
+    if value not in allowed:
+        raise ConfigError(f"{key}={value}: choose one of {', '.join(allowed)}{suggest(value, allowed)}")
+
+
+#: Every start method Python knows; one of them this platform lacks is "not available".
+START_METHODS = ("fork", "spawn", "forkserver")
+
+
+def check_start_method(value: Any) -> None:
+    allowed = ["auto", *available_start_methods()]
+    if value in allowed:
+        return
+    if value in START_METHODS:
+        raise ConfigError(
+            f"start_method={value}: not available on this platform; choose one of {', '.join(allowed)}"
+        )
+    raise ConfigError(
+        f"start_method={value}: unknown start method; choose one of {', '.join(allowed)}"
+        f"{suggest(value, START_METHODS)}"
+    )
+
+
+#: Checks of the values of the enumerated keys ``check_applies`` looks at.
+VALUE_CHECKS: dict[str, Callable[[Any], None]] = {
+    "start_method": check_start_method,
+    "pinning": lambda v: check_choice("pinning", v, PINNING_MODES),
+    **{k: (lambda v, k=k: check_choice(k, v, DIMENSIONS[k][0])) for k in DIMENSIONS},
+}
+
+
+def applicable_jobs(
+    jobs: Sequence[Sequence[str]], base_workload: str, base_backend: str | None = None
+) -> list[list[str]]:
     """Each job without the overrides that do not apply to its workload, duplicates left out.
 
     ``share=``, ``init=`` and ``state=`` apply only to the workload that uses each; in a sweep
     over several workloads, a ``workload.KEY`` the job's workload does not have applies to the
     others only. So ``workload=shared_input,init_heavy share=argument,inherit
     workload.init_ms=1,10`` runs shared_input once per share (not per init_ms) and init_heavy
-    once per init_ms (not per share). With a single workload, an unknown ``workload.KEY`` is
-    kept, so that composing it fails with Hydra's one-line error.
+    once per init_ms (not per share). Likewise a ``backend.KEY`` goes with the backends that
+    have it (``backend.processes`` with dask_distributed only). A key that applies to no job
+    was refused before (``applies.check_applies``).
     """
     workloads = {base_workload}
     for job in jobs:
@@ -196,6 +228,8 @@ def applicable_jobs(jobs: Sequence[Sequence[str]], base_workload: str) -> list[l
         if name not in keys_of:
             keys_of[name] = _workload_keys(name)
         own = keys_of[name]
+        backend = job_choice(job, "backend", base_backend) if base_backend else None
+        backend_keys = option_keys("backend", backend) if backend else None
         out = []
         for line in job:
             key = line.partition("=")[0].lstrip("+~")
@@ -203,6 +237,8 @@ def applicable_jobs(jobs: Sequence[Sequence[str]], base_workload: str) -> list[l
             if key in DIMENSIONS and key not in uses and value in DIMENSIONS[key][0]:
                 continue  # (a value outside the list is kept, for check_job to refuse)
             if several and own is not None and key.startswith("workload.") and key[9:] not in own:
+                continue
+            if backend_keys is not None and key.startswith("backend.") and key[8:] not in backend_keys:
                 continue
             out.append(line)
         signature = tuple(out)
@@ -258,8 +294,10 @@ def check_job(cfg: DictConfig, topo: Topology | None = None) -> None:
     """Validate one composed job config; raise ConfigError naming the option and allowed values."""
     unknown = sorted(set(cfg.keys()) - KNOWN_KEYS)
     if unknown:
+        options = sorted(KNOWN_KEYS - {"hydra", "schedule"})
         raise ConfigError(
-            f"{unknown[0]}: not a coresweep option; options are {', '.join(sorted(KNOWN_KEYS - {'hydra'}))}"
+            f"{unknown[0]}: not a coresweep option{suggest(unknown[0], options)} (options: "
+            f"{', '.join(options)})"
         )
     try:
         backend_class(cfg)
@@ -272,6 +310,7 @@ def check_job(cfg: DictConfig, topo: Topology | None = None) -> None:
     if workload_name not in WORKLOADS:
         raise ConfigError(
             f"workload={workload_name}: unknown workload; choose one of {', '.join(WORKLOADS)}"
+            f"{suggest(workload_name, WORKLOADS)}"
         )
     _positive_int(cfg, "workers", alternative=" (or auto: a ladder from the core topology)")
     if cfg.get("repeats") == "auto":
@@ -283,25 +322,18 @@ def check_job(cfg: DictConfig, topo: Topology | None = None) -> None:
         if isinstance(budget, bool) or not isinstance(budget, (int, float)) or budget <= 0:
             raise ConfigError(f"repeats_budget_s={budget}: must be a number of seconds > 0")
     elif isinstance(cfg.get("repeats"), str):
-        raise ConfigError(f"repeats={cfg.get('repeats')}: must be an integer >= 1 or auto")
+        repeats = cfg.get("repeats")
+        raise ConfigError(f"repeats={repeats}: must be an integer >= 1 or auto{suggest(repeats, ['auto'])}")
     else:
         _positive_int(cfg, "repeats")
     _positive_int(cfg, "warmup", minimum=0)
     start_method = cfg.get("start_method")
-    allowed = ["auto", *available_start_methods()]
-    if start_method not in allowed:
-        raise ConfigError(
-            f"start_method={start_method}: not available on this platform; choose one of "
-            + ", ".join(allowed)
-        )
-    if cfg.get("collect") not in COLLECT_MODES:
-        raise ConfigError(f"collect={cfg.get('collect')}: choose one of {', '.join(COLLECT_MODES)}")
+    check_start_method(start_method)
+    check_choice("collect", cfg.get("collect"), COLLECT_MODES)
     for key, (allowed_values, _) in DIMENSIONS.items():
-        if cfg.get(key) not in allowed_values:
-            raise ConfigError(f"{key}={cfg.get(key)}: choose one of {', '.join(allowed_values)}")
+        check_choice(key, cfg.get(key), allowed_values)
     pinning = cfg.get("pinning")
-    if pinning not in PINNING_MODES:
-        raise ConfigError(f"pinning={pinning}: choose one of {', '.join(PINNING_MODES)}")
+    check_choice("pinning", pinning, PINNING_MODES)
     if pinning != "none" and not can_pin():
         raise ConfigError(
             f"pinning={pinning}: this platform cannot pin threads or processes "
@@ -330,7 +362,8 @@ def check_job(cfg: DictConfig, topo: Topology | None = None) -> None:
     if blas not in ("auto", "none", None) and not (
         isinstance(blas, int) and not isinstance(blas, bool) and blas >= 1
     ):
-        raise ConfigError(f"blas_threads={blas}: must be auto, none or an integer >= 1")
+        hint = suggest(blas, ["auto", "none"]) if isinstance(blas, str) else ""
+        raise ConfigError(f"blas_threads={blas}: must be auto, none or an integer >= 1{hint}")
     machine = cfg.get("machine")
     if machine is not None and (not isinstance(machine, str) or not machine.strip()):
         raise ConfigError(f"machine={machine!r}: must be a non-empty label or null")
