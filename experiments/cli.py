@@ -195,8 +195,9 @@ def _workers_beyond(cfg: DictConfig, topo: Any) -> list[tuple[str, str]]:
 
 def _check_workers_beyond(beyond: list[tuple[str, str]], overrides: list[str]) -> None:
     """A worker count the command line gives beyond the tasks is refused: its extra workers
-    would get nothing to do while rows record them. The same from workers=auto or a preset,
-    and threads far beyond the CPUs, get one note line (their rows record what ran)."""
+    would get nothing to do while rows record them. The same from workers=auto or a preset
+    gets one note line, and so do threads far beyond the CPUs when the command line asks for
+    them (a preset that asks, oversubscription or io_bound, asks on purpose)."""
     given = [
         o
         for o in overrides
@@ -205,6 +206,8 @@ def _check_workers_beyond(beyond: list[tuple[str, str]], overrides: list[str]) -
     tasks = [text for text, kind in beyond if kind == "tasks"]
     if tasks and given:
         raise ConfigError(tasks[0])
+    if not given:  # a preset's (or the ladder's) threads beyond the CPUs are its question
+        beyond = [(text, kind) for text, kind in beyond if kind == "tasks"]
     if beyond:
         others = len(beyond) - 1
         more = f" (and {others} more such job{'s' if others > 1 else ''})" if others else ""

@@ -37,6 +37,11 @@ CONFIG_MODULE = "coresweep.conf"
 #: Keys of the backend, and values of them that every backend does honour.
 BACKEND_KEYS = ("workers", "start_method", "pinning")
 NEUTRAL = {"workers": "1", "start_method": "auto", "pinning": "none"}
+#: Keys a workload's config file carries for the common shape that its class does not use,
+#: with the one value that says so (``workload=custom`` calls fn(i): one call is one task).
+UNUSED = {("custom", "grain"): "1"}
+#: Keys that only ``repeats=auto`` reads.
+AUTO_REPEATS_KEYS = ("repeats_target", "repeats_max", "repeats_budget_s")
 
 
 @cache
@@ -137,7 +142,10 @@ def applies(key: str, value: str, backend: str, workload: str) -> bool:
 
     if key.startswith("workload."):
         keys = option_keys("workload", workload)
-        return keys is None or key.split(".")[1] in keys
+        sub = key.split(".")[1]
+        if (workload, sub) in UNUSED:
+            return value == UNUSED[(workload, sub)]
+        return keys is None or sub in keys
     if key.startswith("backend."):
         keys = option_keys("backend", backend)
         return keys is None or key.split(".")[1] in keys
@@ -156,6 +164,7 @@ def check_applies(
     base_backend: str,
     base_workload: str,
     values_check: Mapping[str, Any] | None = None,
+    base_repeats: str = "",
 ) -> None:
     """Refuse, in one line, a command-line key that applies to no job of the sweep.
 
@@ -168,6 +177,15 @@ def check_applies(
     for line in lines:
         key, _, value = line.partition("=")
         key = key.lstrip("+~")
+        if key in AUTO_REPEATS_KEYS and line[0] != "~":
+            if not any(
+                v == "auto" for j in jobs for v in _values(f"r={job_choice(j, 'repeats', base_repeats)}")
+            ):
+                raise ConfigError(
+                    f"{line}: {key} is read by repeats=auto only, and this sweep runs a fixed number "
+                    "of repeats; add repeats=auto or drop it"
+                )
+            continue
         if line.startswith("~") or not (
             key.startswith(("workload.", "backend.")) or key in DIMENSIONS or key in BACKEND_KEYS
         ):
@@ -207,6 +225,8 @@ def _refusal(key: str, line: str, backends: list[str], workloads: list[str]) -> 
     if key.startswith(("workload.", "backend.")):
         group, sub = key.split(".", 2)[:2]
         mine = workloads if group == "workload" else backends
+        if group == "workload" and all((w, sub) in UNUSED for w in mine):
+            return f"{line}: workload={mine[0]} does not use {sub} (one call of fn(i) is one task); drop it"
         own = owners(group, sub)
         if own:
             add = f"{group}={own[0]}" if len(own) == 1 else f"{group}=" + " or ".join(own)

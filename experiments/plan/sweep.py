@@ -149,7 +149,8 @@ def plan(cli_overrides: Sequence[str], topo: Topology | None = None) -> SweepPla
     batches = BasicSweeper.split_arguments(overrides, None)[0]
     jobs = [[ln for ln in job if not ln.startswith(("hydra.", "hydra/"))] for job in batches]
     base_workload = str(OmegaConf.select(base, "workload.name"))
-    check_applies(user, jobs, str(OmegaConf.select(base, "backend.name")), base_workload, VALUE_CHECKS)
+    base_backend = str(OmegaConf.select(base, "backend.name"))
+    check_applies(user, jobs, base_backend, base_workload, VALUE_CHECKS, str(base.get("repeats")))
     kept = applicable_jobs(jobs, base_workload, str(OmegaConf.select(base, "backend.name")))
     return SweepPlan(base=base, jobs=kept, extra_overrides=extra, not_applicable=len(jobs) - len(kept))
 
