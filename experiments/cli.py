@@ -57,6 +57,7 @@ def preflight(argv: list[str], composed: ComposedConfigs | None = None) -> tuple
 
     from .callbacks import LAST_SWEEP_PLAN
     from .machine.topology_state import current_topology
+    from .plan.applies import check_given_twice
     from .plan.composed import hydra_overrides
     from .plan.sweep import (
         check_job,
@@ -74,6 +75,7 @@ def preflight(argv: list[str], composed: ComposedConfigs | None = None) -> tuple
 
     args = get_args_parser().parse_args(argv)
     overrides = list(args.overrides)
+    check_given_twice(overrides)  # the user's own: workers=auto's expansion is added below
     extra_search = []
     if args.config_dir:
         extra_search.append(f"hydra.searchpath=[file://{Path(args.config_dir).absolute()}]")

@@ -36,7 +36,7 @@ from ..workloads import WORKLOADS, WorkloadError
 from ..workloads import make_workload as _make_workload
 from ..workloads.patterns import DIMENSIONS
 from . import resolvers  # noqa: F401  (presets use ${mul:...})
-from .applies import check_applies, check_given_twice, check_known, job_choice, option_keys
+from .applies import check_applies, check_known, job_choice, option_keys
 
 CONFIG_MODULE = "coresweep.conf"
 CONFIG_NAME = "config"
@@ -107,18 +107,24 @@ def _friendly_compose_error(exc: BaseException) -> str:
     if "Could not append to config. An item is already at '" in text:
         key = text.split("An item is already at '", 1)[1].split("'", 1)[0]
         return f"+{key}: {key} is already an option; set it without the +, {key}=VALUE"
-    if "Could not override '" in text or "Key '" in text:
+    if "Could not override '" in text:  # never Hydra's "use +key": nothing would read that key
+        key = text.split("Could not override '", 1)[1].split("'", 1)[0]
+        if key.startswith("hydra."):
+            return f"{key}: not an option of Hydra's config; `coresweep --hydra-help` lists them"
+        return f"{key}: not a coresweep option, so nothing would read it; `coresweep --help` lists them"
+    if "Key '" in text:
         return _one_line(exc).replace("\n", " ")
     return _one_line(exc)
 
 
 def plan(cli_overrides: Sequence[str], topo: Topology | None = None) -> SweepPlan:
-    """Expand the sweep; needs an initialised Hydra (``initialize_config_module``)."""
+    """Expand the sweep; needs an initialised Hydra (``initialize_config_module``).
+
+    Refuses (ConfigError) a key that is no option, or that applies to no job (applies.py).
+    """
     from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 
     parsed = _parse(cli_overrides)
-    lines = [o.input_line for o in parsed]
-    check_given_twice(lines)
     user = [o.input_line for o in parsed if not o.is_hydra_override()]
     check_known(user, KNOWN_KEYS - {"hydra"}, ("experiment",))
     fixed = [o.input_line for o in parsed if not o.is_sweep_override()]
