@@ -117,6 +117,7 @@ NEAR_MISSES = [
     (["+worker=2"], "did you mean workers?"),
     (["workload=io_sleep", "+workload.sise=2"], "did you mean size?"),
     (["hydra/launcher=basik"], "did you mean basic?"),
+    (["workload=gil_release", "workload.kind=hsah"], "did you mean hash?"),  # a workload's own list
 ]
 
 
@@ -138,6 +139,8 @@ ALLOWED = [
     ["backend=sequential", "workers=1", "start_method=auto", "pinning=none"],
     ["workload=custom", FN, "workload.grain=1"],
     ["repeats=auto", "repeats_target=0.1"],
+    # weak scaling's size follows the workers: sequential's work changes with them
+    ["+experiment=weak_scaling", "backend=sequential", "workers=4"],
 ]
 
 

@@ -133,11 +133,15 @@ def _workload_uses(workload: str) -> tuple[str, ...] | None:
     return None if cls is None else tuple(getattr(cls, "dimensions", ()))
 
 
-def applies(key: str, value: str, backend: str, workload: str) -> bool:
+def applies(key: str, value: str, backend: str, workload: str, follows: Iterable[str] = ()) -> bool:
     """Whether ``key=value`` changes what a job of that backend and workload measures.
 
-    An option coresweep does not ship (``--config-dir``) is given the benefit of the doubt.
+    ``follows``: keys the workload's config interpolates (weak scaling's
+    ``size: ${mul:${workers},32}``): those change every job's work. An option coresweep does
+    not ship (``--config-dir``) is given the benefit of the doubt.
     """
+    if key in follows:
+        return True
     from ..workloads.patterns import DIMENSIONS
 
     if key.startswith("workload."):
@@ -165,6 +169,7 @@ def check_applies(
     base_workload: str,
     values_check: Mapping[str, Any] | None = None,
     base_repeats: str = "",
+    follows: Iterable[str] = (),
 ) -> None:
     """Refuse, in one line, a command-line key that applies to no job of the sweep.
 
@@ -197,7 +202,7 @@ def check_applies(
         pairs = {
             (job_choice(j, "backend", base_backend), job_choice(j, "workload", base_workload)) for j in jobs
         }
-        if any(applies(key, v, b, w) for b, w in pairs for v in given):
+        if any(applies(key, v, b, w, follows) for b, w in pairs for v in given):
             continue
         raise ConfigError(_refusal(key, line, sorted({b for b, _ in pairs}), sorted({w for _, w in pairs})))
 

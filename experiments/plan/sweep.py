@@ -36,7 +36,7 @@ from ..workloads import WORKLOADS, WorkloadError
 from ..workloads import make_workload as _make_workload
 from ..workloads.patterns import DIMENSIONS
 from . import resolvers  # noqa: F401  (presets use ${mul:...})
-from .applies import check_applies, check_known, job_choice, option_keys
+from .applies import BACKEND_KEYS, check_applies, check_known, job_choice, option_keys
 
 CONFIG_MODULE = "coresweep.conf"
 CONFIG_NAME = "config"
@@ -156,7 +156,9 @@ def plan(cli_overrides: Sequence[str], topo: Topology | None = None) -> SweepPla
     jobs = [[ln for ln in job if not ln.startswith(("hydra.", "hydra/"))] for job in batches]
     base_workload = str(OmegaConf.select(base, "workload.name"))
     base_backend = str(OmegaConf.select(base, "backend.name"))
-    check_applies(user, jobs, base_backend, base_workload, VALUE_CHECKS, str(base.get("repeats")))
+    workload_text = str(OmegaConf.to_container(base.workload, resolve=False))
+    follows = [k for k in BACKEND_KEYS if "${" + k + "}" in workload_text]
+    check_applies(user, jobs, base_backend, base_workload, VALUE_CHECKS, str(base.get("repeats")), follows)
     kept = applicable_jobs(jobs, base_workload, str(OmegaConf.select(base, "backend.name")))
     return SweepPlan(base=base, jobs=kept, extra_overrides=extra, not_applicable=len(jobs) - len(kept))
 
@@ -385,7 +387,7 @@ def check_job(cfg: DictConfig, topo: Topology | None = None) -> None:
         if interp is None or cls.available():
             cls(cfg.workers, start_method, **backend_options(cfg))
     except (WorkloadError, BackendError) as exc:
-        raise ConfigError(str(exc)) from None
+        raise ConfigError(_with_suggestion(str(exc))) from None
     except TypeError:  # a backend.KEY that this backend's class does not take
         raise ConfigError(_unknown_backend_option(cfg, cls)) from None
     if cls.uses_processes and cfg.workload.name == "custom":
@@ -393,6 +395,16 @@ def check_job(cfg: DictConfig, topo: Topology | None = None) -> None:
     _check_pattern(cfg, cls, workload)
     if interp is not None:
         _check_interpreter(interp, cfg, cls, workload)
+
+
+def _with_suggestion(message: str) -> str:
+    """A workload's or backend's own "KEY='value': choose one of A, B" gets "did you mean"."""
+    import re
+
+    match = re.match(r"[\w.]+=('?)(.*?)\1: choose one of ([\w, ]+)$", message)
+    if match is None:
+        return message
+    return message + suggest(match.group(2), [c.strip() for c in match.group(3).split(",")])
 
 
 def _check_pattern(cfg: DictConfig, cls: type[Backend], workload: Any) -> None:
