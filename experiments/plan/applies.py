@@ -251,7 +251,7 @@ def _refusal(key: str, line: str, backends: list[str], workloads: list[str]) -> 
     users = [b for b in group_options("backend") if key not in (_backend_ignores(b) or ())]
     why = {
         "workers": "it runs the tasks in one loop",
-        "start_method": "it starts no processes, or starts them its own way",
+        "start_method": _start_method_why(backends),
         "pinning": "it runs in the main process",
     }[key]
     return (
@@ -259,3 +259,25 @@ def _refusal(key: str, line: str, backends: list[str], workloads: list[str]) -> 
         f"{key} ({why}), so rows would record a setting that did not apply; use it with "
         f"{', '.join(users)}, or drop it"
     )
+
+
+def _start_method_why(backends: Sequence[str]) -> str:
+    """Why these backends take no start method: threads, or processes started their own way."""
+    from ..backends import backend_class
+
+    kinds = set()
+    for name in backends:
+        node = option_node("backend", name)
+        try:
+            kinds.add(backend_class(str(node["_target_"])).uses_processes if node is not None else None)
+        except Exception:
+            kinds.add(None)
+    if kinds == {True}:
+        return (
+            "it starts its worker processes its own way"
+            if len(backends) == 1
+            else "they start theirs their own way"
+        )
+    if kinds == {False}:
+        return "it starts no processes" if len(backends) == 1 else "they start no processes"
+    return "they start no processes, or start them their own way"
