@@ -20,6 +20,9 @@ PRESETS = sorted(p.stem for p in (ROOT / "conf" / "experiment").glob("*.yaml"))
 TINY = ["repeats=1", "warmup=0", "min_time_s=0", "rounds=2"]
 SIZE = {
     "grain": ["workload.size=12"],
+    # up to 16 workers: 16 tasks, so that none is left without one (coresweep would note it)
+    "io_bound": ["workload.size=16"],
+    "oversubscription": ["workload.size=16"],
     "weak_scaling": [],
     # 260 jobs in full (about 2.5 min on 2 cores): one input size and init cost, two backends.
     "patterns": ["backend=sequential,pool", "workload.input_mb=choice(1)",
