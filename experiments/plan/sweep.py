@@ -4,6 +4,7 @@ Hydra composes each job's config only when the job starts, so a typo in the last
 a sweep would surface after the first jobs had run. ``plan`` expands the sweep exactly as
 Hydra's basic sweeper does (its params, then the command line, the command line winning) and
 ``check_job`` validates every job's composed config, so bad input fails in one line, first.
+A key that applies to no job is refused before any composing (``applies.py``).
 """
 
 from __future__ import annotations
@@ -44,7 +45,9 @@ CONFIG_NAME = "config"
 
 @dataclass
 class SweepPlan:
-    base: DictConfig  # the primary config composed with the non-sweep overrides (hydra node included)
+    #: The primary config composed with the non-sweep overrides (hydra node included), less
+    #: the workload's and backend's own keys (each job's composition has those).
+    base: DictConfig
     jobs: list[list[str]]  # each job's overrides, in launch order
     extra_overrides: list[str]  # overrides the CLI must add (e.g. workers=auto expanded)
     #: Combinations left out because a dimension or workload key does not apply to the job's
@@ -159,7 +162,7 @@ def plan(cli_overrides: Sequence[str], topo: Topology | None = None) -> SweepPla
     workload_text = str(OmegaConf.to_container(base.workload, resolve=False))
     follows = [k for k in BACKEND_KEYS if "${" + k + "}" in workload_text]
     check_applies(user, jobs, base_backend, base_workload, VALUE_CHECKS, str(base.get("repeats")), follows)
-    kept = applicable_jobs(jobs, base_workload, str(OmegaConf.select(base, "backend.name")))
+    kept = applicable_jobs(jobs, base_workload, base_backend)
     return SweepPlan(base=base, jobs=kept, extra_overrides=extra, not_applicable=len(jobs) - len(kept))
 
 
