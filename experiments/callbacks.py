@@ -281,4 +281,3 @@ class SweepCallback(Callback):
 
 #: Filled by the CLI before Hydra starts: the planned job count and the original argv.
 LAST_SWEEP_PLAN: dict[str, Any] = {}
-

@@ -13,8 +13,10 @@ BAD = [
     (["workers=0"], "workers=0: must be an integer >= 1"),
     (["workers=-1"], "workers=-1: must be an integer >= 1"),
     (["workers=x"], "workers=x: must be an integer >= 1"),
-    (["backend=pool", "+backend.chunksize=4"],
-     "backend.chunksize: not an option of backend=pool (its options: none)"),
+    (
+        ["backend=pool", "+backend.chunksize=4"],
+        "backend.chunksize: not an option of backend=pool (its options: none)",
+    ),
     (["-m", "workers=1,0"], "workers=0"),
     (["workers=auto,2"], "workers=auto stands alone"),
     (["workload.size=0"], "workload.size=0: must be an integer >= 1"),

@@ -295,10 +295,32 @@ def sweep_wide(message: str, jobs: Sequence[Sequence[str]]) -> bool:
 
 #: Top-level keys of a job config; anything else came from a `+key=value` typo.
 KNOWN_KEYS = {
-    "backend", "workload", "workers", "start_method", "pinning", "cpus", "collect", "repeats",
-    "repeats_target", "repeats_max", "repeats_budget_s", "warmup", "min_time_s", "timeout_s",
-    "max_memory", "blas_threads", "machine", "resume", "report", "python", "hydra",
-    "rounds", "order_seed", "schedule", "busy", *DIMENSIONS,
+    "backend",
+    "workload",
+    "workers",
+    "start_method",
+    "pinning",
+    "cpus",
+    "collect",
+    "repeats",
+    "repeats_target",
+    "repeats_max",
+    "repeats_budget_s",
+    "warmup",
+    "min_time_s",
+    "timeout_s",
+    "max_memory",
+    "blas_threads",
+    "machine",
+    "resume",
+    "report",
+    "python",
+    "hydra",
+    "rounds",
+    "order_seed",
+    "schedule",
+    "busy",
+    *DIMENSIONS,
 }
 
 
