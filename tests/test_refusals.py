@@ -168,6 +168,7 @@ EVERYWHERE = {
     "python": "the interpreter every job runs under",
     "resume": "the sweep folder the whole command finishes",
     "report": "the sweep's report",
+    "busy": "every execution's other-process CPU share is measured (keep, rerun or wait)",
 }
 #: Keys of every workload's config file, and why each applies to every workload.
 EVERY_WORKLOAD = {
