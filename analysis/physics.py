@@ -19,6 +19,17 @@ on the speedup's 95 % interval (a configuration without an interval is never fla
    workloads where p workers cannot exceed p: the CPU-bound ones and ``io_sleep``
    (``io_file`` is left out: a file system may merge concurrent fsyncs; ``custom`` is unknown).
 
+Three more (issue 29), since a point estimate above the limit passed check 1 whenever its
+interval was wide:
+
+4. **Point estimate above the cores.** As check 1, on the speedup itself (p >= 2, CPU-bound).
+5. **CPU time per wall second above the usable CPUs.** ``cpu_per_wall`` (median CPU seconds of a
+   run over its median wall time) above ``usable_cpus`` by more than ``CPU_PER_WALL_SLACK``: the
+   run used more CPU than the machine had, so its CPU or wall accounting is wrong. Any backend.
+6. **One thread worker clearly faster than sequential.** A thread backend with one worker
+   (``ONE_THREAD_BACKENDS``) runs the sequential loop in another thread plus hand-off: flagged
+   when the interval's lower bound is above 1x.
+
 Every flagged configuration gets the same plain text, ``FLAG``, in the summary's
 ``physics_flag`` column; ``physics_lines`` says for each which check fired and with what numbers.
 """
@@ -47,6 +58,13 @@ ONE_WORKER_BACKENDS = (
     "dask_distributed",
     "interpreter_pool",
 )
+
+
+#: Thread backends whose one worker runs the same loop as sequential, plus a hand-off.
+ONE_THREAD_BACKENDS = ("thread", "thread_pool", "joblib_threading")
+#: CPU seconds per wall second may exceed the usable CPUs by this share before it is flagged:
+#: CPU time is accounted per scheduler tick on some kernels (a 20 ms run can read a tick more).
+CPU_PER_WALL_SLACK = 0.05
 
 
 def _affinity_count(values: pd.Series) -> np.ndarray:
@@ -91,7 +109,15 @@ def _checks(summary: pd.DataFrame) -> dict[str, np.ndarray]:
     n = len(summary)
     if n == 0:
         empty = np.zeros(0, dtype=bool)
-        return {"cores": empty, "one_worker": empty, "karp_flatt": empty, "limit": np.zeros(0)}
+        return {
+            "cores": empty,
+            "one_worker": empty,
+            "karp_flatt": empty,
+            "point": empty,
+            "cpu_time": empty,
+            "one_thread": empty,
+            "limit": np.zeros(0),
+        }
     backend = summary["backend"].astype(str)
     workload = summary["workload"].astype(str)
     workers = summary["workers"].to_numpy(dtype="float64", na_value=np.nan)
@@ -111,13 +137,32 @@ def _checks(summary: pd.DataFrame) -> dict[str, np.ndarray]:
         with np.errstate(divide="ignore"):
             e_low = (1.0 / low - 1.0 / workers) / (1.0 - 1.0 / workers)
         kf = parallel & workload.isin(BOUNDED_BY_WORKERS).to_numpy() & (workers >= 2) & has_low & (e_low < 0)
-    return {"cores": cores, "one_worker": one, "karp_flatt": kf, "limit": limit}
+        point = summary["speedup"].to_numpy(dtype="float64", na_value=np.nan)
+        above = parallel & cpu_bound & (workers >= 2) & np.isfinite(point) & (point > limit) & ~cores
+        if "cpu_per_wall" in summary:
+            per_wall = summary["cpu_per_wall"].to_numpy(dtype="float64", na_value=np.nan)
+        else:
+            per_wall = np.full(n, np.nan)
+        ceiling = usable * (1 + CPU_PER_WALL_SLACK)
+        cpu_time = np.isfinite(usable) & np.isfinite(per_wall) & (per_wall > ceiling)
+        thread = backend.isin(ONE_THREAD_BACKENDS).to_numpy() & (workers == 1) & has_low & (low > 1.0)
+    return {
+        "cores": cores,
+        "one_worker": one,
+        "karp_flatt": kf,
+        "point": above,
+        "cpu_time": cpu_time,
+        "one_thread": thread,
+        "limit": limit,
+    }
 
 
 def physics_flags(summary: pd.DataFrame) -> pd.Series:
     """``FLAG`` for every configuration a check fires on, "" for the others (index of ``summary``)."""
     checks = _checks(summary)
-    flagged = checks["cores"] | checks["one_worker"] | checks["karp_flatt"]
+    flagged = np.zeros(len(summary), dtype=bool)
+    for name in ("cores", "one_worker", "karp_flatt", "point", "cpu_time", "one_thread"):
+        flagged |= checks[name]
     return pd.Series(np.where(flagged, FLAG, ""), index=summary.index, dtype=object)
 
 
@@ -168,6 +213,18 @@ def physics_lines(summary: pd.DataFrame) -> list[str]:
             reasons.append("one worker of a process backend faster than sequential (interval above 1×)")
         if checks["karp_flatt"][i] and not checks["cores"][i]:
             reasons.append(f"Karp–Flatt below 0 (interval above {workers}× with {workers} workers)")
+        if checks["point"][i]:
+            reasons.append(
+                f"point estimate above min(workers {workers}, usable CPUs {_fmt(r.get('usable_cpus'))}) = "
+                f"{_fmt(checks['limit'][i])}× on CPU-bound work"
+            )
+        if checks["cpu_time"][i]:
+            reasons.append(
+                f"{_fmt(r.get('cpu_per_wall'))} CPU seconds per wall second on {_fmt(r.get('usable_cpus'))} "
+                "usable CPUs"
+            )
+        if checks["one_thread"][i]:
+            reasons.append("one worker of a thread backend faster than sequential (interval above 1×)")
         speedup = f"{_fmt(r['speedup'])}× [{_fmt(r['speedup_ci_low'])}, {_fmt(r['speedup_ci_high'])}]"
         lines.append(f"{name}: speedup {speedup}, {'; '.join(reasons) or 'flagged'}: {FLAG}")
     return lines

@@ -32,7 +32,8 @@ from .patterns import pattern_figures
 from .physics import physics_lines
 from .report_html import figures_html, render_html
 from .report_text import WARNINGS_FILE, Extras, markdown_summary, summary_display, verdict_lines
-from .stats import crossover_grains, scaling_fits, summarize, weak_scaling
+from .stats import BlockModel, crossover_grains, scaling_fits, summarize, weak_scaling
+from .stats.paired import block_log_speedups
 from .verification import unverified_lines
 
 #: Stands in for the figures while the page is rendered before the last figure is saved
@@ -119,7 +120,8 @@ def _build(paths: list[Path], out_dir: Path | str | None) -> ReportResult:
     for name, table in tables.items():
         table.to_csv(out_dir / name, index=False, float_format="%.6g", lineterminator="\n")
     summary_md = out_dir / "summary.md"
-    verdicts = verdict_lines(summary)
+    model = BlockModel(block_log_speedups(rows))  # pairs the verdict's comparisons by block
+    verdicts = verdict_lines(summary, model)
     unverified = unverified_lines(rows)  # workload.verify=none: first in the verdict, and boxed
     verdicts = [*unverified, *verdicts]
     extras.summary_table = summary_display(summary) if len(summary) else ([], [])

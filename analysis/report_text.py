@@ -6,6 +6,7 @@ summary.md and index.html never disagree.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,6 +17,7 @@ import pandas as pd
 from .load import GROUP_KEYS, PATTERN_DEFAULTS
 from .physics import FLAG
 from .stats import (
+    DESIGN_MODERATED,
     DESIGN_ROUNDS,
     DESIGN_RUNS,
     GRAIN_SERIES_KEYS,
@@ -23,11 +25,11 @@ from .stats import (
     VARIANT_DIMS,
     best_per_workload,
 )
+from .stats.blockmodel import BlockModel
+from .stats.compare import MARGIN, Candidate, Comparison, compare_with_best, rounds_to_separate
 
 #: The physics flags, one line each (an empty file when there are none), for a terminal to print.
 WARNINGS_FILE = "warnings.txt"
-
-
 
 
 @dataclass
@@ -115,6 +117,9 @@ def design_short(summary: pd.DataFrame) -> str:
 def interval_sentence(summary: pd.DataFrame) -> str:
     """In words: which design produced the report's intervals (``interval_design``), and what it misses."""
     design = summary["interval_design"] if "interval_design" in summary else pd.Series(dtype=object)
+    pooled = design.eq(DESIGN_MODERATED) if len(design) else pd.Series(dtype=bool)
+    n_pooled = int(pooled.sum())
+    design = design.where(~pooled, DESIGN_ROUNDS) if len(design) else design
     rounds = summary.loc[design.eq(DESIGN_ROUNDS), "rounds"] if len(design) else pd.Series(dtype="int64")
     n_rounds, n_runs = int(design.eq(DESIGN_ROUNDS).sum()), int(design.eq(DESIGN_RUNS).sum())
     parts = [
@@ -131,6 +136,14 @@ def interval_sentence(summary: pd.DataFrame) -> str:
             "degrees of freedom) on the log of each round's median time, and for speedup on the log of "
             "each round's sequential median over the configuration's median in that same round, so the "
             "machine's drift between jobs and between rounds is inside the interval."
+        )
+    if n_pooled:
+        who = "every one of them" if n_pooled == n_rounds else f"{n_pooled} of them"
+        parts.append(
+            f"For {who} the noise is estimated from all configurations of the workload together "
+            "(a configuration × round model on the per-round log speedups, with moderated "
+            "per-configuration variances, Smyth 2004): the interval holds the rounds' shared effect "
+            "and has more degrees of freedom than rounds − 1, so it is narrower at the same coverage."
         )
     if n_runs:
         who = "Every configuration" if not n_rounds else f"{n_runs} configurations"
@@ -206,8 +219,12 @@ def borrowed_line(summary: pd.DataFrame) -> str:
     )
 
 
-def verdict_lines(summary: pd.DataFrame) -> list[str]:
-    """One sentence per (machine, workload, size): the fastest configuration and its speedup CI."""
+def verdict_lines(summary: pd.DataFrame, model: BlockModel | None = None) -> list[str]:
+    """One sentence per (machine, workload, size): the configuration to use, or why none can be named.
+
+    ``model`` (the block model of the same rows) pairs comparisons by block; without it they
+    are tested from the intervals alone (``analysis.stats.compare``).
+    """
     best = best_per_workload(summary)
     if best.empty:
         return ["No configuration has a successful run: see the failures table."]
@@ -223,30 +240,25 @@ def verdict_lines(summary: pd.DataFrame) -> list[str]:
             & summary["size"].eq(row["size"])
             & (summary["n_ok"] > 0)
         ]
-        if row["backend"] == SEQUENTIAL:
-            parallel = group[group["backend"].ne(SEQUENTIAL)].sort_values(["median_wall_s"], kind="mergesort")
-            if parallel.empty:
-                lines.append(
-                    f"{where}: only sequential runs succeeded ({fmt_seconds(row['median_wall_s'])})."
-                )
-                continue
-            runner_up = parallel.iloc[0]
-            flag = f" ({FLAG})" if is_flagged(runner_up) else ""
-            lines.append(
-                f"{where}: no parallel configuration beats sequential ({fmt_seconds(row['median_wall_s'])}); "
-                f"closest is {config_name(runner_up, vary)}: "
-                f"{speedup_text(runner_up)}{flag}."
-            )
+        parallel = group[group["backend"].ne(SEQUENTIAL)]
+        if parallel.empty:
+            lines.append(f"{where}: only sequential runs succeeded ({fmt_seconds(row['median_wall_s'])}).")
             continue
-        if not np.isfinite(float(row["speedup"])):
+        if not np.isfinite(parallel["speedup"].astype("float64")).any():
+            fastest = parallel.sort_values("median_wall_s", kind="mergesort").iloc[0]
+            at = fmt_seconds(fastest["median_wall_s"])
             lines.append(
-                f"{where}: fastest is {config_name(row, vary)} at {fmt_seconds(row['median_wall_s'])} "
+                f"{where}: fastest is {config_name(fastest, vary)} at {at} "
                 "(no successful sequential run, so no speedup)."
             )
             continue
-        lines.append(where + ": " + _best_sentence(row, group, vary) + ".")
+        lines.append(where + ": " + _best_sentence(row, group, vary, model) + ".")
     borrowed = borrowed_line(summary)
     return lines + ([borrowed] if borrowed else [])
+
+
+#: Workloads whose tasks wait more than they compute: more workers than CPUs can pay.
+OVERLAP_WORKLOADS = ("io_sleep", "io_file")
 
 
 def _interval(row: Mapping[str, Any]) -> tuple[float, float]:
@@ -257,53 +269,184 @@ def _interval(row: Mapping[str, Any]) -> tuple[float, float]:
     return low, high
 
 
-def _same_config(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
-    return all(a[d] == b[d] for d in ("backend", "workers", "start_method", "pinning", "collect", "grain"))
+def _key(row: Mapping[str, Any]) -> tuple:
+    return tuple(row[k] for k in GROUP_KEYS) if all(k in row for k in GROUP_KEYS) else (id(row),)
+
+
+def _clearly_faster(row: Mapping[str, Any]) -> bool:
+    """The speedup's interval lies wholly above 1x (a point value without interval never does)."""
+    low = float(row["speedup_ci_low"])
+    return bool(np.isfinite(low) and low > 1.0)
+
+
+def _above_cpus(row: Mapping[str, Any]) -> bool:
+    usable = float(row.get("usable_cpus", np.nan)) if hasattr(row, "get") else np.nan
+    return bool(np.isfinite(usable) and int(row["workers"]) > usable)
+
+
+def _relation_to_one(row: Mapping[str, Any]) -> str:
+    """What the interval says about 1x, in words ("" when it is wholly above)."""
+    low, high = _interval(row)
+    if not (np.isfinite(low) and np.isfinite(high)):
+        return ""
+    if high < 1.0:
+        return "slower than sequential (the interval lies below 1×)"
+    if low <= 1.0:
+        return "not clearly faster than sequential (the interval includes 1×)"
+    return ""
+
+
+@dataclass
+class Choice:
+    """What a verdict names: one configuration (``best``), or two it cannot tell apart."""
+
+    best: Any = None  # the summary row named, or None
+    undecided: list[Any] = field(default_factory=list)  # rows, fastest estimate first
+    reason: str = ""
+    comparison: Comparison | None = None
+    rows: dict = field(default_factory=dict)  # key -> summary row of every candidate
+    over_cpus: list[Any] = field(default_factory=list)  # faster estimates left out: above the CPUs
+    flagged: list[Any] = field(default_factory=list)  # faster estimates left out: physics flags
+    not_faster: list[Any] = field(default_factory=list)  # in the best set, not clearly > sequential
+    rounds_needed: int | None = None
+    rounds_now: int | None = None
 
 
 def simplest_best(
-    group: pd.DataFrame, fastest: Mapping[str, Any], vary: Mapping[str, list[str]] | None = None
-) -> tuple[Any, pd.DataFrame, str]:
-    """The configuration a verdict names, the others it cannot be told apart from, and why.
+    group: pd.DataFrame,
+    fastest: Mapping[str, Any] | None = None,
+    vary: Mapping[str, list[str]] | None = None,
+    model: BlockModel | None = None,
+) -> Choice:
+    """The configuration a verdict names, by multiple comparisons with the best (``stats.compare``).
 
-    Among the parallel configurations whose speedup intervals overlap the fastest one's, the one
-    with the fewest workers (then the fastest median): more workers that measure the same are
-    no better answer. One above the usable CPUs is named only when it is clearly faster (its
-    interval wholly above) than every configuration within them.
+    Candidates: parallel configurations with a speedup, without a physics flag, and (except on
+    IO work, where waits overlap) within the usable CPUs. The best set is every candidate not
+    clearly slower than the fastest by more than ``MARGIN`` (paired test). Only members clearly
+    faster than sequential can be named. One such member: it is the best. Several, all shown
+    within the margin of each other: the fewest workers (the data show the extra workers buy
+    nothing). Several that cannot be told apart at this noise: undecided, never the fewest
+    workers by default. ``fastest`` is unused (kept for callers of the old signature).
     """
-    parallel = group[group["backend"].ne(SEQUENTIAL) & np.isfinite(group["speedup"].astype("float64"))]
-    parallel = parallel.sort_values(["median_wall_s", "workers"], kind="mergesort")
-    reason = ""
+    del fastest
     vary = vary or {}
-    usable = float(fastest.get("usable_cpus", np.nan)) if hasattr(fastest, "get") else np.nan
-    if np.isfinite(usable) and int(fastest["workers"]) > usable:
-        within = parallel[parallel["workers"].astype("float64") <= usable]
-        if len(within):
-            top = within.iloc[0]
-            if _interval(fastest)[0] <= _interval(top)[1]:  # not clearly faster: keep within the CPUs
-                reason = (
-                    f"the fastest median, {config_name(fastest, vary)} ({fmt_num(fastest['speedup'])}×), "
-                    f"oversubscribes the {usable:g} usable CPUs without being clearly faster"
-                )
-                parallel, fastest = within, top
-    low, high = _interval(fastest)
-    everyone = group[group["backend"].ne(SEQUENTIAL) & np.isfinite(group["speedup"].astype("float64"))]
-    overlap = everyone[[_interval(r)[1] >= low and _interval(r)[0] <= high for _, r in everyone.iterrows()]]
-    candidates = overlap[overlap.index.isin(parallel.index)]
-    if candidates.empty:
-        return fastest, overlap.iloc[0:0], reason
-    chosen = candidates.sort_values(["workers", "median_wall_s"], kind="mergesort").iloc[0]
-    others = overlap[[not _same_config(r, chosen) for _, r in overlap.iterrows()]]
-    if not reason and not _same_config(chosen, fastest):
-        reason = (
-            f"fewest workers among those that cannot be told apart from the fastest, "
-            f"{config_name(fastest, vary)} ({fmt_num(fastest['speedup'])}×)"
+    parallel = group[group["backend"].ne(SEQUENTIAL) & np.isfinite(group["speedup"].astype("float64"))]
+    flagged = np.array([is_flagged(r) for _, r in parallel.iterrows()], dtype=bool)
+    io = parallel["workload"].astype(str).isin(OVERLAP_WORKLOADS).to_numpy()
+    over = np.array([_above_cpus(r) for _, r in parallel.iterrows()], dtype=bool) & ~io
+    eligible = parallel[~flagged & ~over]
+    choice = Choice()
+    if eligible.empty:
+        return choice
+    rows = {_key(r): r for _, r in eligible.iterrows()}
+    choice.rows = rows
+    candidates = []
+    for key, r in rows.items():
+        low, high = float(r["speedup_ci_low"]), float(r["speedup_ci_high"])
+        candidates.append(
+            Candidate(
+                key,
+                math.log(float(r["speedup"])),
+                math.log(low) if np.isfinite(low) and low > 0 else np.nan,
+                math.log(high) if np.isfinite(high) and high > 0 else np.nan,
+                int(r["workers"]),
+            )
         )
-    return chosen, others, reason
+    comparison = compare_with_best(candidates, model)
+    choice.comparison = comparison
+    top_estimate = float(rows[comparison.order[0]]["speedup"])
+    choice.over_cpus = [
+        r
+        for (_, r), o, f in zip(parallel.iterrows(), over, flagged)
+        if o and not f and float(r["speedup"]) > top_estimate
+    ]
+    choice.flagged = [
+        r for (_, r), f in zip(parallel.iterrows(), flagged) if f and float(r["speedup"]) > top_estimate
+    ]
+    named = [rows[k] for k in comparison.best_set if _clearly_faster(rows[k])]
+    choice.not_faster = [rows[k] for k in comparison.best_set if not _clearly_faster(rows[k])]
+    if not named:
+        return choice
+    if len(named) == 1:
+        choice.best = named[0]
+        return choice
+    if comparison.decided:
+        pick = sorted(named, key=lambda r: (int(r["workers"]), -float(r["speedup"])))[0]
+        choice.best = pick
+        top = rows[comparison.order[0]]
+        if _key(pick) != _key(top):
+            choice.reason = (
+                f"the fewest workers among configurations shown within {MARGIN:.0%} of the fastest "
+                f"estimate, {config_name(top, vary)} ({fmt_num(top['speedup'])}×), by a paired test"
+            )
+        return choice
+    choice.undecided = named
+    choice.rounds_needed, choice.rounds_now = rounds_to_separate(
+        candidates[[c.key for c in candidates].index(_key(named[0]))],
+        candidates[[c.key for c in candidates].index(_key(named[1]))],
+        model,
+        int(named[0].get("rounds", 0) or 0) if hasattr(named[0], "get") else 0,
+    )
+    return choice
 
 
-def _best_sentence(fastest: Mapping[str, Any], group: pd.DataFrame, vary: Mapping[str, list[str]]) -> str:
-    row, others, reason = simplest_best(group, fastest, vary)
+def _ratio_text(choice: Choice, row: Mapping[str, Any], vary: Mapping[str, list[str]]) -> str:
+    ratio, low, high = choice.comparison.ratio_to_best.get(_key(row), (np.nan, np.nan, np.nan))
+    return f"{config_name(row, vary)} {fmt_ratio_ci(ratio, low, high)} of it"
+
+
+def _best_sentence(
+    fastest: Mapping[str, Any],
+    group: pd.DataFrame,
+    vary: Mapping[str, list[str]],
+    model: BlockModel | None = None,
+) -> str:
+    choice = simplest_best(group, fastest, vary, model)
+    comparison = choice.comparison
+    over = ""
+    if choice.over_cpus:
+        o = choice.over_cpus[0]
+        usable = float(o.get("usable_cpus", np.nan))
+        over = (
+            f"; {config_name(o, vary)} measured {fmt_num(o['speedup'])}× but oversubscribes the "
+            f"{usable:g} usable CPUs (never named on work that needs a core per worker)"
+        )
+    if choice.flagged:
+        f = choice.flagged[0]
+        over += f"; {config_name(f, vary)} measured {fmt_num(f['speedup'])}× but is not named: {FLAG}"
+    if comparison is None:
+        parallel = group[group["backend"].ne(SEQUENTIAL)].sort_values("median_wall_s", kind="mergesort")
+        top = parallel.iloc[0]
+        why = f" ({FLAG})" if is_flagged(top) else ""
+        return (
+            f"no configuration can be named: every parallel one is flagged or above the usable CPUs; "
+            f"fastest is {config_name(top, vary)}: {speedup_text(top)}{why}"
+        )
+    if choice.undecided:
+        a, b = choice.undecided[0], choice.undecided[1]
+        more = len(choice.undecided) - 2
+        text = (
+            f"undecided: {config_name(a, vary)} and {config_name(b, vary)}"
+            + (f" (and {more} more)" if more > 0 else "")
+            + " cannot be told apart at this noise"
+        )
+        if choice.rounds_needed is not None and choice.rounds_now:
+            extra = max(1, choice.rounds_needed - choice.rounds_now)
+            text += f"; about {extra} more round{'s' if extra != 1 else ''} would separate a 5 % difference"
+        text += (
+            f" ({config_name(a, vary)}: {speedup_text(a)}; "
+            + "; ".join(_ratio_text(choice, r, vary) for r in choice.undecided[1:4])
+            + ")"
+        )
+        return text + over
+    if choice.best is None:
+        top = choice.rows[comparison.order[0]]
+        relation = _relation_to_one(top) or "not clearly faster than sequential"
+        return (
+            f"no parallel configuration is clearly faster than sequential; the fastest estimate is "
+            f"{config_name(top, vary)}: {speedup_text(top)}, {relation}" + over
+        )
+    row = choice.best
     text = (
         f"best is {config_name(row, vary)}: "
         f"{fmt_ratio_ci(row['speedup'], row['speedup_ci_low'], row['speedup_ci_high'])} "
@@ -312,27 +455,19 @@ def _best_sentence(fastest: Mapping[str, Any], group: pd.DataFrame, vary: Mappin
     borrowed = borrowed_from(row)
     if borrowed:
         text += f"; baseline borrowed from sweep {borrowed}"
-    if reason:
-        text += f" ({reason})"
-    if is_flagged(row):
-        text += f"; flagged: {FLAG}"
-    low = float(row["speedup_ci_low"])
-    if np.isfinite(low) and low <= 1.0:
-        text += "; not clearly faster than sequential (the interval includes 1×)"
-    if len(others):
-        names = [
-            f"{config_name(t, vary)} ({fmt_num(t['speedup'])}×"
-            + (f", {FLAG_MARK}" if is_flagged(t) else "")
-            + ")"
-            for _, t in others.sort_values("median_wall_s", kind="mergesort").head(3).iterrows()
-        ]
-        more = f" and {len(others) - 3} more" if len(others) > 3 else ""
-        n = len(others)
+    if choice.reason:
+        text += f" ({choice.reason})"
+    text += over
+    for other in choice.not_faster[:2]:
         text += (
-            f"; {n} other{'s' if n != 1 else ''} cannot be told apart (intervals overlap): "
-            + ", ".join(names)
-            + more
+            f"; {config_name(other, vary)} cannot be told apart from it but is not clearly faster "
+            "than sequential"
         )
+    slower = [choice.rows[k] for k in comparison.order if k not in comparison.best_set]
+    if slower:
+        text += "; clearly slower: " + ", ".join(_ratio_text(choice, r, vary) for r in slower[:2])
+        if len(slower) > 2:
+            text += f" and {len(slower) - 2} more"
     return text
 
 
@@ -525,15 +660,15 @@ def markdown_summary(
 
 def physics_intro(physics: list[str]) -> str:
     """The sentence above the physics flags (Markdown and HTML)."""
+    checks = (
+        "speedup or its interval above min(workers, usable CPUs) on CPU-bound work, CPU time per wall "
+        "second above the usable CPUs, one worker of a process or thread backend clearly faster than "
+        "sequential, or Karp–Flatt below 0"
+    )
     if not physics:
-        return (
-            "No configuration exceeds what the cores can give (speedup interval above min(workers, "
-            "usable CPUs) on CPU-bound work, a one-worker process backend faster than sequential, or "
-            "Karp–Flatt below 0)."
-        )
+        return f"No configuration exceeds what the cores can give ({checks})."
     return (
         f"{len(physics)} configuration{'s' if len(physics) != 1 else ''} measured a speedup the cores cannot "
-        "give (interval wholly above min(workers, usable CPUs) on CPU-bound work, a one-worker process "
-        "backend faster than sequential, or Karp–Flatt below 0). Their numbers are not findings: they are "
+        f"give ({checks}). Their numbers are not findings: they are "
         "marked “⚠ flagged” wherever they appear, and the verdict says so."
     )

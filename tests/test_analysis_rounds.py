@@ -330,9 +330,10 @@ def test_physics_checks_on_speedup_intervals() -> None:
         ("pool", "cpu_python", 2, (2.3, 2.25, 2.35), 4.0, True),
         # io_sleep: 8 threads wait at once, more than the 4 CPUs, fewer than the 8 workers
         ("thread_pool", "io_sleep", 8, (6.0, 5.8, 6.2), 4.0, False),
-        # a one-worker thread backend is not checked
-        ("thread_pool", "io_sleep", 1, (1.1, 1.05, 1.15), 4.0, False),
-        ("thread_pool", "cpu_python", 1, (1.1, 1.05, 1.15), 4.0, False),
+        # a one-worker thread backend clearly faster than sequential (issue 29: flagged too)
+        ("thread_pool", "io_sleep", 1, (1.1, 1.05, 1.15), 4.0, True),
+        ("thread_pool", "cpu_python", 1, (1.1, 1.05, 1.15), 4.0, True),
+        ("thread", "cpu_python", 1, (1.02, 0.98, 1.06), 4.0, False),
         # a one-worker pool clearly faster than sequential
         ("pool", "cpu_python", 1, (1.1, 1.05, 1.15), 4.0, True),
         # io_file: a file system may merge concurrent writes (superlinear is possible)
@@ -360,9 +361,9 @@ def test_physics_checks_on_speedup_intervals() -> None:
     # Karp-Flatt below 0: io_sleep with 2 workers cannot be more than 2x faster.
     kf = _summary_rows(workload=["io_sleep"], speedup=[2.3], speedup_ci_low=[2.25], speedup_ci_high=[2.35])
     assert list(physics_flags(kf)) == [FLAG]
-    # No interval, no flag.
-    bare = _summary_rows(speedup=[3.0], speedup_ci_low=[np.nan], speedup_ci_high=[np.nan])
-    assert list(physics_flags(bare)) == [""]
+    # No interval: only the point estimate is judged (issue 29: 3x with 2 workers is flagged).
+    bare = _summary_rows(speedup=[3.0, 1.5], speedup_ci_low=[np.nan] * 2, speedup_ci_high=[np.nan] * 2)
+    assert list(physics_flags(bare)) == [FLAG, ""]
 
 
 def _flagged_sweep(tmp_path: Path) -> Path:
@@ -402,10 +403,11 @@ def test_flags_reach_summary_verdict_claims_and_every_report_file(tmp_path: Path
     assert sorted(zip(flagged["backend"], flagged["workers"])) == [("pool", 1), ("pool", 2)]
     assert set(summary["usable_cpus"]) == {2.0}
 
-    # The verdict names the fastest, pool x2, only with the flag beside it.
+    # The verdict never names the flagged pool x2 (issue 29), but says why it is left out.
     verdicts = verdict_lines(summary)
     cpu_line = next(v for v in verdicts if v.startswith("cpu_python"))
-    assert "best is pool with 2 workers" in cpu_line and FLAG in cpu_line
+    assert "best is process_pool with 2 workers" in cpu_line
+    assert "; pool with 2 workers measured 2.3" in cpu_line and f"but is not named: {FLAG}" in cpu_line
     io_line = next(v for v in verdicts if v.startswith("io_sleep"))
     assert FLAG not in io_line
     # "Processes use all cores": the flagged pool x2 is no evidence (it would pass).

@@ -91,7 +91,8 @@ def row(machine: str, sweep_id: str, job: str, repeat: int, wall_s: float | None
     }
     base.update(over)
     if "cpu_user_s" not in over and wall_s is not None:
-        base["cpu_user_s"] = wall_s * base["workers"]
+        # Busy workers, but never more CPU seconds per wall second than the usable CPUs.
+        base["cpu_user_s"] = wall_s * min(base["workers"], base.get("usable_cpus") or base["workers"])
     return base
 
 

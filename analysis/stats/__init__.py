@@ -28,6 +28,8 @@ One module per concept; every public name is re-exported here:
 
 - ``intervals``: the exact bootstrap of a median, percentile and Student t intervals, seeds;
 - ``keys``: the sequential backend's name, worker ladders (``CURVE_KEYS``), baselines;
+- ``blockmodel``: the configuration x block model, moderated variances (Smyth 2004);
+- ``compare``: multiple comparisons with the best on paired differences (Hsu's MCB);
 - ``summary``: ``summarize``, the summary table (speedup against its baseline, efficiency);
 - ``models``: Amdahl, USL and Karp-Flatt, and ``scaling_fits``;
 - ``grain``: speedup against task grain and the crossover grain;
@@ -36,6 +38,8 @@ One module per concept; every public name is re-exported here:
 
 from __future__ import annotations
 
+from .blockmodel import DESIGN_MODERATED, BlockModel, moderate_summary
+from .compare import MARGIN, compare_with_best
 from .grain import CROSSOVER_COLUMNS, GRAIN_SERIES_KEYS, crossover_grains, grain_series
 from .intervals import (
     CONFIDENCE,
@@ -71,6 +75,9 @@ __all__ = [
     "CONFIDENCE",
     "CROSSOVER_COLUMNS",
     "CURVE_KEYS",
+    "DESIGN_MODERATED",
+    "BlockModel",
+    "MARGIN",
     "DESIGN_ROUNDS",
     "DESIGN_RUNS",
     "FIT_RMSE_REL_MAX",
@@ -86,6 +93,8 @@ __all__ = [
     "WEAK_KEYS",
     "amdahl_speedup",
     "best_per_workload",
+    "compare_with_best",
+    "moderate_summary",
     "bootstrap_medians",
     "crossover_grains",
     "fit_amdahl",

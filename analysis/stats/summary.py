@@ -231,7 +231,10 @@ def summarize(rows: pd.DataFrame, n_boot: int = N_BOOT) -> pd.DataFrame:
         ],
         kind="mergesort",
     )
-    return order[list(SUMMARY_COLUMNS)].reset_index(drop=True)
+    # Configurations with >= 2 blocks in a group the pooled block model fits: its intervals.
+    from .blockmodel import moderate_summary
+
+    return moderate_summary(order[list(SUMMARY_COLUMNS)].reset_index(drop=True), rows)
 
 
 class _Cells:
