@@ -144,3 +144,76 @@ def noise_warnings(
         if isinstance(env, Mapping):
             out += environment_warnings(name, env)
     return out
+
+
+#: The speedup half-width the report's noise line quotes rounds for.
+TARGET_HALF_WIDTH = 0.05
+
+
+def rounds_for_half_width(sd_per_round: float, target: float = TARGET_HALF_WIDTH) -> int | None:
+    """Smallest R whose t interval over R rounds (R - 1 dof) has a half-width below ``target``
+    (relative), when one round's log value has SD ``sd_per_round``; None if not known."""
+    from scipy import stats
+
+    if not (np.isfinite(sd_per_round) and sd_per_round > 0):
+        return None
+    goal = float(np.log1p(target))
+    for r in range(2, 1000):
+        if stats.t.ppf(0.975, r - 1) * sd_per_round / np.sqrt(r) <= goal:
+            return r
+    return 1000
+
+
+def sequential_round_cv(rows: pd.DataFrame) -> tuple[float, int]:
+    """The sequential runs' round-to-round CV: per baseline (machine, workload, size, ... in one
+    sweep), the SD over rounds of the log of each round's median time; the median over baselines.
+    Returns (CV, rounds), (NaN, rounds) where no baseline ran in >= 2 rounds."""
+    from .stats.keys import BASELINE_KEYS
+    from .stats.paired import blocks_of
+
+    if rows.empty or "backend" not in rows:
+        return np.nan, 0
+    blk, block_sweep = blocks_of(rows)
+    mask = rows["backend"].eq("sequential").to_numpy() & rows["ok"].to_numpy(dtype=bool)
+    if not mask.any():
+        return np.nan, 0
+    seq = rows.loc[mask, [*BASELINE_KEYS, "wall_s"]].assign(_blk=blk[mask], _sweep=block_sweep[blk[mask]])
+    seq = seq[np.isfinite(seq["wall_s"].astype("float64")) & (seq["wall_s"].astype("float64") > 0)]
+    keys = [*BASELINE_KEYS, "_sweep"]
+    med = seq.groupby([*keys, "_blk"], dropna=False)["wall_s"].median().reset_index()
+    med["_log"] = np.log(med["wall_s"].astype("float64"))
+    per = med.groupby(keys, dropna=False)["_log"].agg(["std", "size"])
+    rounds = int(per["size"].max()) if len(per) else 0
+    per = per[per["size"] >= 2]
+    return (float(per["std"].median()) if len(per) else np.nan), rounds
+
+
+def machine_noise_line(rows: pd.DataFrame, model_table: pd.DataFrame | None = None) -> str:
+    """How noisy the machine was during the sweep, for the top of the report, and the rounds a 5 %
+    half-width on a speedup would need at that noise (issue 29, point 8)."""
+    cv, rounds = sequential_round_cv(rows)
+    if not np.isfinite(cv):
+        return (
+            "one round only, so the machine's round-to-round noise was not measured; a sweep with "
+            "rounds=3 or more measures it and puts it in the intervals."
+        )
+    parts = [f"the sequential runs' median moved {cv:.1%} from round to round (CV over {rounds} rounds)"]
+    sd = np.nan
+    if model_table is not None and len(model_table) and "se" in model_table:
+        t = model_table[np.isfinite(model_table["se"].astype("float64"))]
+        if len(t):
+            per_round = t["se"].astype("float64") * np.sqrt(t["n_blocks"].astype("float64"))
+            sd = float(per_round.median())
+            pooled = t[t["pooled"].astype(bool)]
+            if len(pooled):
+                own = float(np.sqrt(pooled["resid_var"].astype("float64")).median())
+                parts.append(f"each configuration's own round-to-round noise {own:.1%} (block model, pooled)")
+            parts.append(f"a speedup's per-round spread {sd:.1%} (median)")
+    need = rounds_for_half_width(sd if np.isfinite(sd) else cv * np.sqrt(2))
+    text = "; ".join(parts) + "."
+    if need is not None:
+        text += (
+            f" At this noise about {need} rounds would give a 5 % half-width on a speedup with the plain "
+            f"t over rounds (this sweep ran {rounds}; the pooled model needs fewer where it applies)."
+        )
+    return text

@@ -27,11 +27,18 @@ from .csvtext import write_csv
 from .figures import FIGURE_NAMES, FigureJobs
 from .folklore import folklore_table, row_claims
 from .load import load_results, machine_topology
-from .noise import noise_warnings
+from .noise import machine_noise_line, noise_warnings
 from .patterns import pattern_figures
 from .physics import physics_lines
 from .report_html import figures_html, render_html
-from .report_text import WARNINGS_FILE, Extras, markdown_summary, summary_display, verdict_lines
+from .report_text import (
+    WARNINGS_FILE,
+    Extras,
+    lead_answer,
+    markdown_summary,
+    summary_display,
+    verdict_lines,
+)
 from .stats import BlockModel, crossover_grains, scaling_fits, summarize, weak_scaling
 from .stats.paired import block_log_speedups
 from .verification import unverified_lines
@@ -122,6 +129,8 @@ def _build(paths: list[Path], out_dir: Path | str | None) -> ReportResult:
     summary_md = out_dir / "summary.md"
     model = BlockModel(block_log_speedups(rows))  # pairs the verdict's comparisons by block
     verdicts = verdict_lines(summary, model)
+    extras.machine_noise = machine_noise_line(rows, model.table) if len(rows) else ""
+    extras.answer = lead_answer(summary, verdicts)
     unverified = unverified_lines(rows)  # workload.verify=none: first in the verdict, and boxed
     verdicts = [*unverified, *verdicts]
     extras.summary_table = summary_display(summary) if len(summary) else ([], [])

@@ -24,6 +24,7 @@ from .report_text import (
     crossover_display,
     design_short,
     fmt_num,
+    fold_unmeasured,
     folklore_display,
     interval_sentence,
     physics_intro,
@@ -89,7 +90,9 @@ code{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:
 .physics{background:#fdecea;border:1px solid #e59a94;padding:8px 12px;margin:10px 0}
 .physics ul{margin:4px 0 0 0;padding-left:20px}
 td.v-supported{color:#0a7d32;font-weight:600}td.v-refuted{color:#b00020;font-weight:600}
-td.v-depends{color:#8a5a00;font-weight:600}td.v-not{color:#666}
+td.v-depends{color:#8a5a00;font-weight:600}td.v-not{color:#666}p.v-not{color:#555}
+.answer{font-size:17px;background:#eef6ee;border:1px solid #9ccf9c;padding:8px 12px;margin:10px 0}
+.machine-noise{background:#f3f3f7;border:1px solid #d6d6e0;padding:6px 12px;margin:10px 0}
 """
 
 
@@ -364,6 +367,10 @@ def _value_ci(value: Any, low: Any, high: Any) -> str:
 def _folklore_html(folklore: pd.DataFrame) -> str:
     if folklore.empty:
         return "<p>No claims could be checked.</p>"
+    folklore, unmeasured = fold_unmeasured(folklore)
+    folded = f'<p class="v-not">{_e(unmeasured)}</p>' if unmeasured else ""
+    if folklore.empty:
+        return folded
     header, body = folklore_display(folklore)
     rows = []
     for cells in body:
@@ -382,8 +389,9 @@ def _folklore_html(folklore: pd.DataFrame) -> str:
         "<p>Each claim is judged only from the runs in this report: <b>supported</b> = every relevant "
         "measurement passes the threshold, <b>refuted</b> = every one fails it, <b>depends</b> = some pass "
         "and some fail or an interval straddles the threshold, <b>not measured</b> = no runs bear on it. "
+        "Claims comparing two configurations pair them by round where the sweep has rounds. "
         "Also in folklore.csv.</p>"
-        f"<table><thead>{head}</thead><tbody>{''.join(rows)}</tbody></table>"
+        f"<table><thead>{head}</thead><tbody>{''.join(rows)}</tbody></table>" + folded
     )
 
 
@@ -514,7 +522,18 @@ def render_html(
         f'<span class="{failed_class}">{n_failed} failed</span><span>{len(summary)} configurations</span>'
         f"<span>{n_warnings} warning{'s' if n_warnings != 1 else ''}</span></p>",
         "<nav>" + "".join(f'<a href="#{n}">{n}</a>' for n in nav) + "</nav>",
+        (
+            f'<p class="answer" id="answer"><b>Your function:</b> {_e(extras.answer)}</p>'
+            if extras.answer
+            else ""
+        ),
         _unverified_html(unverified),
+        (
+            f'<p class="machine-noise" id="machine-noise"><b>Noise during the sweep:</b> '
+            f"{_e(extras.machine_noise)}</p>"
+            if extras.machine_noise
+            else ""
+        ),
         _partial_html(extras.partial),
         _physics_html(extras.physics),
         _noise_html(extras.noise),

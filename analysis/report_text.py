@@ -46,6 +46,10 @@ class Extras:
     summary_table: tuple[list[str], list[list[str]]] | None = None
     #: One line per interrupted sweep (``interrupted.json``): what ran and what did not.
     partial: list[str] = field(default_factory=list)
+    #: How noisy the machine was during the sweep (``noise.machine_noise_line``), at the top.
+    machine_noise: str = ""
+    #: A report of one custom function leads with its verdict (``lead_answer``).
+    answer: str = ""
 
 
 def _finite(value: Any) -> float | None:
@@ -516,6 +520,42 @@ def summary_display(summary: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
     return header, body
 
 
+def lead_answer(summary: pd.DataFrame, verdicts: list[str]) -> str:
+    """The verdict a report of one custom function leads with, or "" for any other report."""
+    if summary.empty or "workload" not in summary or not verdicts:
+        return ""
+    if set(summary["workload"].astype(str)) != {"custom"} or summary["machine"].nunique() != 1:
+        return ""
+    return verdicts[0] if summary["size"].nunique() == 1 else ""
+
+
+def _id_ranges(ids: list[int]) -> str:
+    """[1, 2, 4, 5, 6] -> "1, 2, 4–6"."""
+    out: list[str] = []
+    for i in sorted(ids):
+        if out and out[-1][1] == i - 1:
+            out[-1] = (out[-1][0], i)
+        else:
+            out.append((i, i))  # type: ignore[arg-type]
+    return ", ".join(f"{a}" if a == b else f"{a}, {b}" if b == a + 1 else f"{a}–{b}" for a, b in out)
+
+
+def fold_unmeasured(folklore: pd.DataFrame) -> tuple[pd.DataFrame, str]:
+    """The claims that were measured, and one line for all those that were not ("" if none)."""
+    if folklore.empty:
+        return folklore, ""
+    unmeasured = folklore["verdict"].astype(str).str.startswith("not measured")
+    if not unmeasured.any():
+        return folklore, ""
+    ids = [int(i) for i in folklore.loc[unmeasured, "claim_id"]]
+    n = len(ids)
+    line = (
+        f"Not measured here: claim{'s' if n != 1 else ''} {_id_ranges(ids)} (no runs in this report bear "
+        f"on {'them' if n != 1 else 'it'}; folklore.csv says which runs would)."
+    )
+    return folklore[~unmeasured], line
+
+
 def folklore_display(folklore: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
     header = ["#", "claim", "verdict", "evidence (95% CI)", "threshold used"]
     body = [
@@ -623,6 +663,10 @@ def markdown_summary(
     extras = extras or Extras()
     n_ok = int(rows["ok"].sum()) if len(rows) else 0
     parts = ["# coresweep summary" + (" (partial: the sweep was interrupted)" if extras.partial else ""), ""]
+    if extras.answer:
+        parts += [f"**Your function:** {extras.answer}", ""]
+    if extras.machine_noise:
+        parts += [f"**Noise during the sweep:** {extras.machine_noise}", ""]
     counts = f"{len(rows)} timed runs: {n_ok} ok, {len(rows) - n_ok} failed."
     parts.append(f"{counts} {interval_sentence(summary)}")
     if extras.partial:
@@ -634,7 +678,12 @@ def markdown_summary(
         parts += [""] + [f"- **flagged:** {line}" for line in extras.physics]
     parts += ["", "## Verdict", ""] + [f"- {line}" for line in verdicts]
     if len(extras.folklore):
-        parts += ["", "## The classic claims, measured", "", _md_table(*folklore_display(extras.folklore))]
+        measured, unmeasured = fold_unmeasured(extras.folklore)
+        parts += ["", "## The classic claims, measured", ""]
+        if len(measured):
+            parts.append(_md_table(*folklore_display(measured)))
+        if unmeasured:
+            parts += ["", unmeasured] if len(measured) else [unmeasured]
     if len(extras.crossover):
         parts += ["", "## Crossover grain (speedup reaches 1)", ""]
         parts.append(_md_table(*crossover_display(extras.crossover)))

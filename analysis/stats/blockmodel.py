@@ -157,6 +157,7 @@ class BlockModel:
         self._group_of: dict[tuple, tuple] = {}
         self._resid: dict[tuple, tuple[float, float]] = {}
         self._block_var: dict[tuple, float] = {}
+        self._df_total: dict[tuple, float] = {}
         records: list[dict] = []
         if blocks is not None and len(blocks):
             frame = blocks[np.isfinite(blocks["log_speedup"].astype("float64"))]
@@ -260,7 +261,8 @@ class BlockModel:
             s2 = np.maximum(ss / np.where(d > 0, d, np.nan), floor)
             d = np.maximum(d, 1e-3)
         s2 = np.where(np.isfinite(s2), s2, pooled_var)
-        d0, s0 = fit_prior(s2, d)
+        d0, _ = fit_prior(s2, d)
+        s0 = pooled_var  # the prior's scale: the pooled residual variance (unbiased, df_total dof)
         d0c = np.minimum(d0, np.maximum(df_total - d, 0.0))
         post = np.where(d0c > 0, (d0c * (s0 if np.isfinite(s0) else 0.0) + d * s2) / (d0c + d), s2)
         post_dof = d0c + d
@@ -272,6 +274,7 @@ class BlockModel:
         block_var = spread - float(own.mean())  # may be negative: the configuration's part makes up
         block_dof = float(n_blk - 1)
         self._block_var[gkey] = block_var
+        self._df_total[gkey] = float(df_total)
         out = {}
         for c, k in enumerate(configs):
             out[k] = (float(post[c]), float(post_dof[c]), block_var, block_dof, spread)
@@ -301,7 +304,11 @@ class BlockModel:
         if same and a in self._resid and b in self._resid:
             (sa, da), (sb, db) = self._resid[a], self._resid[b]
             se = math.sqrt((sa + sb) / k)
-            dof = satterthwaite(np.array([sa, sb]), np.array([da, db]))
+            # Both posteriors lean on the same pooled residuals: together they hold no more
+            # degrees of freedom than the whole fit.
+            dof = min(
+                satterthwaite(np.array([sa, sb]), np.array([da, db])), self._df_total[self._group_of[a]]
+            )
             return Difference(float(diffs.mean()), se, dof, k, True)
         sd = float(diffs.std(ddof=1))
         return Difference(float(diffs.mean()), sd / math.sqrt(k), float(k - 1), k, False)
