@@ -26,6 +26,8 @@ import pandas as pd
 
 from .physics import FLAG
 from .stats import bootstrap_medians, group_seed, percentile_ci
+from .stats.compare import paired_log_ratio
+from .stats.paired import blocks_of
 
 # The tutorial's claims are about the standard library's and joblib's backends; other engines
 # (dask_distributed, interpreter_pool) are measured beside them but are not evidence for them.
@@ -57,8 +59,16 @@ SUBINTERPRETER_BACKEND = "interpreter_pool"
 FOLKLORE_COLUMNS = ("claim_id", "claim", "verdict", "evidence", "threshold")
 #: Dimensions that must match when two configurations are compared "like for like".
 _SAME = (
-    "machine", "workload", "size", "grain", "start_method", "pinning", "collect", "workers",
-    "python", "gil_enabled",
+    "machine",
+    "workload",
+    "size",
+    "grain",
+    "start_method",
+    "pinning",
+    "collect",
+    "workers",
+    "python",
+    "gil_enabled",
 )
 
 
@@ -97,7 +107,7 @@ def _bounds(row: Mapping[str, Any], col: str) -> tuple[float, float, float]:
 
 
 def _against(bounds: tuple[float, float, float], threshold: float) -> str:
-    """"pass" when the whole interval reaches ``threshold``, "fail" when it all lies below, else
+    """ "pass" when the whole interval reaches ``threshold``, "fail" when it all lies below, else
     "unclear" (an interval that straddles the threshold cannot decide). Without an interval the
     point value stands for both bounds."""
     value, low, high = bounds
@@ -323,15 +333,16 @@ def claim_process_cost(rows: pd.DataFrame) -> dict:
     claim = "Processes are slower to start and use more memory than threads"
     threshold = (
         "median start-up time and median peak RSS of process backends both larger than those of thread "
-        "backends at the same machine and worker count, with non-overlapping 95% CIs (runs pooled over "
-        "workloads; CI = bootstrap of the median); both clearly smaller refutes; overlap = depends"
+        "backends at the same machine and worker count (runs pooled over workloads): with rounds, the "
+        "ratio process / thread paired by round has its 95% CI (t over rounds) above 1; one round: "
+        "non-overlapping bootstrap CIs of the medians; both clearly smaller refutes; else depends"
     )
     used = ["machine", "workers", "backend", "startup_s", "peak_rss_bytes"]  # groups copy only these
-    ok = (
-        rows.loc[rows["ok"] & rows["backend"].isin(THREAD_BACKENDS + PROCESS_BACKENDS), used]
-        if len(rows)
-        else rows
-    )
+    if len(rows):
+        mask = (rows["ok"] & rows["backend"].isin(THREAD_BACKENDS + PROCESS_BACKENDS)).to_numpy(dtype=bool)
+        ok = rows.loc[mask, used].assign(_blk=blocks_of(rows)[0][mask])
+    else:
+        ok = rows
     if ok.empty:
         why = f"no ok runs of thread or process backends ({', '.join(THREAD_BACKENDS + PROCESS_BACKENDS)})"
         return _row(4, claim, "not measured", why, threshold)
@@ -358,6 +369,19 @@ def claim_process_cost(rows: pd.DataFrame) -> dict:
             continue
         slower = _larger(st["process"], st["thread"])
         bigger = _larger(rss["process"], rss["thread"])
+        # With rounds: process / thread per round (a slow round slows both), t over rounds.
+        for column, verdict in (("startup_s", "slower"), ("peak_rss_bytes", "bigger")):
+            pa, pt = fams["process"], fams["thread"]
+            paired = paired_log_ratio(
+                pa[column].to_numpy(dtype="float64", na_value=np.nan),
+                pa["_blk"].to_numpy(),
+                pt[column].to_numpy(dtype="float64", na_value=np.nan),
+                pt["_blk"].to_numpy(),
+            )
+            if paired is not None:
+                _, lo, hi, _ = paired
+                answer = "yes" if lo > 1.0 else "no" if hi < 1.0 else "unclear"
+                slower, bigger = (answer, bigger) if verdict == "slower" else (slower, answer)
         statuses.append(
             "pass" if slower == bigger == "yes" else "fail" if slower == bigger == "no" else "unclear"
         )
@@ -381,29 +405,33 @@ def claim_process_cost(rows: pd.DataFrame) -> dict:
 
 def _pairs(
     rows: pd.DataFrame, column: str, a: str, b: str, same: tuple[str, ...]
-) -> list[tuple[tuple, np.ndarray, np.ndarray]]:
-    """Like-for-like pairs: (key, walls where column == a, walls where column == b)."""
+) -> list[tuple[tuple, np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+    """Like-for-like pairs: (key, walls where column == a, walls where column == b, and the block
+    (sweep x round) of each wall, a's then b's)."""
     if not len(rows):
         return []
     is_a, is_b = rows[column].eq(a), rows[column].eq(b)
     if not (is_a & rows["ok"]).any() or not (is_b & rows["ok"]).any():
         return []
+    blk, _ = blocks_of(rows)
     # Only the keys that ran with ``a`` can pair up: keep the (often many) other rows out of the groupby.
     keys_a = pd.MultiIndex.from_frame(rows.loc[is_a & rows["ok"], list(same)].drop_duplicates())
-    ok = rows.loc[rows["ok"] & (is_a | is_b), list(dict.fromkeys([*same, column, "wall_s"]))]
+    mask = (rows["ok"] & (is_a | is_b)).to_numpy(dtype=bool)
+    ok = rows.loc[mask, list(dict.fromkeys([*same, column, "wall_s"]))].assign(_blk=blk[mask])
     ok = ok[pd.MultiIndex.from_frame(ok[list(same)]).isin(keys_a)]
     out = []
     for key, part in ok.groupby(list(same), sort=True):
-        wa = part.loc[part[column].eq(a), "wall_s"].to_numpy(dtype="float64")
-        wb = part.loc[part[column].eq(b), "wall_s"].to_numpy(dtype="float64")
+        pa, pb = part[part[column].eq(a)], part[part[column].eq(b)]
+        wa = pa["wall_s"].to_numpy(dtype="float64")
+        wb = pb["wall_s"].to_numpy(dtype="float64")
         if wa.size and wb.size:
-            out.append((key, wa, wb))
+            out.append((key, wa, wb, pa["_blk"].to_numpy(), pb["_blk"].to_numpy()))
     return out
 
 
 def _varying_keys(pairs: list, names: tuple[str, ...], shown: tuple[str, ...]) -> list[str]:
     """Key fields (beyond those always shown) that differ between pairs: they name each pair."""
-    keys = [k for k, _, _ in pairs]
+    keys = [k for k, *_ in pairs]
     return [n for i, n in enumerate(names) if n not in shown and len({k[i] for k in keys}) > 1]
 
 
@@ -421,7 +449,8 @@ def claim_manager_list(rows: pd.DataFrame) -> dict:
     claim = "Sharing results through Manager().list is costly"
     threshold = (
         "wall time with collect=manager_list / with collect=return: CI lower bound "
-        f"≥ {MANAGER_MIN_SLOWDOWN:g}× (same backend, workers, workload, size, grain); "
+        f"≥ {MANAGER_MIN_SLOWDOWN:g}× (same backend, workers, workload, size, grain; with rounds, the "
+        "ratio paired by round, t over rounds; one round: bootstrap over the runs); "
         "upper bound below it refutes; straddling = depends"
     )
     same = tuple(d for d in _SAME if d != "collect") + ("backend",)
@@ -437,8 +466,9 @@ def claim_manager_list(rows: pd.DataFrame) -> dict:
     statuses, evidence = [], []
     names = dict(zip(same, range(len(same))))
     extra = _varying_keys(pairs, same, ("workload", "backend", "workers"))
-    for key, wa, wb in pairs:
-        ratio, lo, hi = _ratio_ci(wa, wb, *key)
+    for key, wa, wb, ba, bb in pairs:
+        paired = paired_log_ratio(wa, ba, wb, bb)
+        ratio, lo, hi = paired[:3] if paired else _ratio_ci(wa, wb, *key)
         statuses.append(_against((ratio, lo, hi), MANAGER_MIN_SLOWDOWN))
         evidence.append(
             f"{key[names['workload']]} {key[names['backend']]} ×{int(key[names['workers']])}"
@@ -452,8 +482,9 @@ def claim_manager_list(rows: pd.DataFrame) -> dict:
 def claim_pool_vs_process(rows: pd.DataFrame) -> dict:
     claim = "Pool takes more execution time than Process"
     threshold = (
-        "median wall time of backend=pool above that of backend=process with non-overlapping 95% CIs "
-        "(same workers, workload, size, grain, collect, start method); the reverse refutes; overlap = depends"
+        "wall time of backend=pool above that of backend=process (same workers, workload, size, grain, "
+        "collect, start method): with rounds, the ratio pool / process paired by round has its 95% CI above "
+        "1 (below 1 refutes); one round: non-overlapping bootstrap CIs of the medians; else depends"
     )
     pairs = _pairs(rows, "backend", "pool", "process", _SAME)
     if not pairs:
@@ -467,9 +498,19 @@ def claim_pool_vs_process(rows: pd.DataFrame) -> dict:
     statuses, evidence = [], []
     names = dict(zip(_SAME, range(len(_SAME))))
     extra = _varying_keys(pairs, _SAME, ("workload", "workers"))
-    for key, wa, wb in pairs:
+    for key, wa, wb, ba, bb in pairs:
         ma, la, ha = _median_ci(wa, "pool", *key)
         mb, lb, hb = _median_ci(wb, "process", *key)
+        paired = paired_log_ratio(wa, ba, wb, bb)
+        if paired is not None:  # rounds: the ratio pool / process paired by round
+            ratio, lo, hi, _ = paired
+            statuses.append(_against((ratio, lo, hi), 1.0))
+            evidence.append(
+                f"{key[names['workload']]} ×{int(key[names['workers']])}"
+                + "".join(f", {d}={key[names[d]]}" for d in extra)
+                + f": pool / process = {_ci(ratio, lo, hi)} (paired by round)"
+            )
+            continue
         if not (np.isfinite(la) and np.isfinite(lb)):
             statuses.append("unclear")
         elif la > hb:
@@ -527,8 +568,17 @@ def claim_smt(summary: pd.DataFrame, topology: Mapping[str, Mapping[str, Any]]) 
         mpart = s[s["machine"].astype(str).eq(machine)]
         found = False
         for key, part in mpart.groupby(
-            ["backend", "workload", "size", "grain", "start_method", "pinning", "collect", "python",
-             "gil_enabled"],
+            [
+                "backend",
+                "workload",
+                "size",
+                "grain",
+                "start_method",
+                "pinning",
+                "collect",
+                "python",
+                "gil_enabled",
+            ],
             sort=True,
         ):
             best = part.sort_values("speedup", kind="mergesort").groupby("workers").tail(1)
@@ -592,8 +642,13 @@ def claim_subinterpreters(
             continue
         v, lo, hi = _bounds(r, "efficiency")
         parallel.append(
-            "unclear" if _flagged(r) else "pass" if lo >= PROCESS_CPU_MIN_EFFICIENCY
-            else "fail" if hi < PROCESS_CPU_MIN_EFFICIENCY else "unclear"
+            "unclear"
+            if _flagged(r)
+            else "pass"
+            if lo >= PROCESS_CPU_MIN_EFFICIENCY
+            else "fail"
+            if hi < PROCESS_CPU_MIN_EFFICIENCY
+            else "unclear"
         )
         parallel_ev.append(
             f"{_label(r)} ({r['python']}): speedup "
@@ -604,8 +659,9 @@ def claim_subinterpreters(
     families = {"sub": (SUBINTERPRETER_BACKEND,), "thread": THREAD_BACKENDS, "process": PROCESS_BACKENDS}
     used = ["machine", "python", "workers", "backend", "startup_s", "peak_rss_bytes"]
     ok = rows.loc[rows["ok"] & rows["backend"].isin(sum(families.values(), ())), used] if len(rows) else rows
-    for (machine, python, workers), part in (ok.groupby(["machine", "python", "workers"], sort=True)
-                                             if len(ok) else []):
+    for (machine, python, workers), part in (
+        ok.groupby(["machine", "python", "workers"], sort=True) if len(ok) else []
+    ):
         if workers < 2:
             continue
         st, rss = {}, {}
@@ -615,9 +671,7 @@ def claim_subinterpreters(
                 break
             key = (machine, python, workers, fam)
             st[fam] = _median_ci(p_["startup_s"].to_numpy(dtype="float64", na_value=np.nan), *key, "s")
-            rss[fam] = _median_ci(
-                p_["peak_rss_bytes"].astype("float64").to_numpy(na_value=np.nan), *key, "m"
-            )
+            rss[fam] = _median_ci(p_["peak_rss_bytes"].astype("float64").to_numpy(na_value=np.nan), *key, "m")
         if len(st) < 3 or not all(np.isfinite(v[0]) and v[0] > 0 for v in st.values()):
             continue
         middle = float(np.sqrt(st["thread"][0] * st["process"][0]))
@@ -631,15 +685,19 @@ def claim_subinterpreters(
             f"peak RSS {_mib(*rss['sub'])} vs {_mib(*rss['thread'])}, {_mib(*rss['process'])}"
         )
     if not parallel and not startup:
-        why = (f"{SUBINTERPRETER_BACKEND} ran, but not on {CPU_WORKLOAD} at workers = physical cores, nor "
-               "beside a thread and a process backend at the same worker count")
+        why = (
+            f"{SUBINTERPRETER_BACKEND} ran, but not on {CPU_WORKLOAD} at workers = physical cores, nor "
+            "beside a thread and a process backend at the same worker count"
+        )
         return _row(10, claim, "not measured", why, threshold)
-    parts = [_part_status(parallel) if parallel else "unclear",
-             _part_status(startup) if startup else "unclear"]
-    verdict = "refuted" if "fail" in parts else "supported" if parts == ["pass", "pass"] else "depends"
-    missing = [] if parallel else [
-        f"parallelism not measured (no {CPU_WORKLOAD} run at workers = physical cores)"
+    parts = [
+        _part_status(parallel) if parallel else "unclear",
+        _part_status(startup) if startup else "unclear",
     ]
+    verdict = "refuted" if "fail" in parts else "supported" if parts == ["pass", "pass"] else "depends"
+    missing = (
+        [] if parallel else [f"parallelism not measured (no {CPU_WORKLOAD} run at workers = physical cores)"]
+    )
     missing += [] if startup else ["start-up not measured (no thread and process backend beside it)"]
     return _row(10, claim, verdict, _limit(parallel_ev, 3) + _limit(startup_ev, 3) + missing, threshold)
 
@@ -679,8 +737,13 @@ def folklore_table(
             )
         ]
         records.append(
-            _row(10, "Subinterpreters give processes' parallelism at threads' start-up cost",
-                 "not measured", "no successful runs", "")
+            _row(
+                10,
+                "Subinterpreters give processes' parallelism at threads' start-up cost",
+                "not measured",
+                "no successful runs",
+                "",
+            )
         )
     else:
         process_cost, manager_list, pool_vs_process = (
@@ -698,5 +761,5 @@ def folklore_table(
         ]
     from .patterns import pattern_claims  # claims 8 and 9: the workload patterns (docs/patterns.md)
 
-    records[7:7] = pattern_claims(summary)
+    records[7:7] = pattern_claims(summary, rows)
     return pd.DataFrame.from_records(records, columns=list(FOLKLORE_COLUMNS))

@@ -25,6 +25,7 @@ import pandas as pd  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 
 from .figures import FigureFile, backend_palette, save  # noqa: E402
+from .stats.compare import paired_log_ratio  # noqa: E402
 
 PROCESS_BACKENDS = ("process", "pool", "process_pool", "joblib_loky", "joblib_multiprocessing")
 SHARE_ORDER = ("argument", "inherit", "shared_memory", "memmap")
@@ -131,8 +132,16 @@ def share_figure(summary: pd.DataFrame, rows: pd.DataFrame, topology: Mapping) -
                 labels.append(label)
     order = sorted(range(len(labels)), key=lambda i: SHARE_ORDER.index(labels[i]))
     if order:
-        fig.legend([handles[i] for i in order], [labels[i] for i in order], title="share", fontsize=8,
-                   title_fontsize=8, loc="upper center", ncol=len(labels), bbox_to_anchor=(0.5, 0.955))
+        fig.legend(
+            [handles[i] for i in order],
+            [labels[i] for i in order],
+            title="share",
+            fontsize=8,
+            title_fontsize=8,
+            loc="upper center",
+            ncol=len(labels),
+            bbox_to_anchor=(0.5, 0.955),
+        )
     fig.suptitle("Sharing one large input: speedup and memory against input size", fontsize=11)
     fig.tight_layout(rect=(0, 0, 1, 0.9))
     return fig
@@ -173,8 +182,14 @@ def init_figure(summary: pd.DataFrame, topology: Mapping) -> plt.Figure | None:
                 continue
             x = line["init_ms"].astype("float64").clip(lower=0.5).to_numpy()
             workers = int(line["workers"].iloc[0])
-            ax.plot(x, line["median_wall_s"].astype("float64") * 1e3, style, marker="o", markersize=4,
-                    color=palette.get(backend))
+            ax.plot(
+                x,
+                line["median_wall_s"].astype("float64") * 1e3,
+                style,
+                marker="o",
+                markersize=4,
+                color=palette.get(backend),
+            )
             shown.setdefault(backend, f"{backend} ×{workers}")
     ax.set_xscale("log")
     ax.set_yscale("log")
@@ -183,10 +198,14 @@ def init_figure(summary: pd.DataFrame, topology: Mapping) -> plt.Figure | None:
     ax.set_title("Expensive initialisation: once per task (dashed) or once per worker (solid)", fontsize=10)
     ax.grid(True, which="both", alpha=0.3)
     # Colour names the backend, the line style the init (a legend entry per pair hid the dashes).
-    handles = [Line2D([], [], color=palette.get(b), marker="o", markersize=4, label=label)
-               for b, label in shown.items()]
-    handles += [Line2D([], [], color="black", ls=style, label=init)
-                for init, style in (("per_task", "--"), ("per_worker", "-"))]
+    handles = [
+        Line2D([], [], color=palette.get(b), marker="o", markersize=4, label=label)
+        for b, label in shown.items()
+    ]
+    handles += [
+        Line2D([], [], color="black", ls=style, label=init)
+        for init, style in (("per_task", "--"), ("per_worker", "-"))
+    ]
     ax.legend(handles=handles, fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5), handlelength=3)
     fig.tight_layout()
     return fig
@@ -197,8 +216,11 @@ def state_figure(summary: pd.DataFrame) -> plt.Figure | None:
     if part.empty:
         return None
     part = part.sort_values(["backend", "workers"])
-    labels = list(dict.fromkeys(f"{b} ×{int(w)}" if b != "sequential" else b
-                                for b, w in zip(part["backend"], part["workers"])))
+    labels = list(
+        dict.fromkeys(
+            f"{b} ×{int(w)}" if b != "sequential" else b for b, w in zip(part["backend"], part["workers"])
+        )
+    )
     fig, ax = plt.subplots(figsize=(max(6.0, 0.7 * len(labels) + 2), 4.2))
     width = 0.38
     for k, (state, colour) in enumerate((("manager", "#d95f02"), ("mapreduce", "#1b9e77"))):
@@ -258,7 +280,7 @@ def _interval(row: Any, col: str = "speedup") -> tuple[float, float, float]:
 
 
 def claim_large_input(summary: pd.DataFrame, claim_id: int) -> dict:
-    """"Sending a large input to processes can cost more than the work", with the input size
+    """ "Sending a large input to processes can cost more than the work", with the input size
     from which ``share=argument`` is slower than sequential (speedup interval below 1)."""
     claim = "Sending a large input to processes can cost more than the work (share=argument)"
     threshold = (
@@ -267,12 +289,19 @@ def claim_large_input(summary: pd.DataFrame, claim_id: int) -> dict:
     )
     part = _ok(summary, "shared_input")
     part = part[
-        part["share"].eq("argument") & part["backend"].isin(PROCESS_BACKENDS) & (part["workers"] >= 2)
+        part["share"].eq("argument")
+        & part["backend"].isin(PROCESS_BACKENDS)
+        & (part["workers"] >= 2)
         & np.isfinite(part["speedup"].astype("float64"))
     ]
     if part.empty:
-        return _claim(claim_id, claim, "not measured", "no shared_input runs with share=argument on "
-                      "a process backend with ≥ 2 workers", threshold)
+        return _claim(
+            claim_id,
+            claim,
+            "not measured",
+            "no shared_input runs with share=argument on a process backend with ≥ 2 workers",
+            threshold,
+        )
     status: dict[float, str] = {}
     evidence = []
     for size, group in part.groupby("input_mb", sort=True):
@@ -303,12 +332,30 @@ def claim_large_input(summary: pd.DataFrame, claim_id: int) -> dict:
     return _claim(claim_id, claim, verdict, evidence, threshold)
 
 
-def claim_init_once(summary: pd.DataFrame, claim_id: int) -> dict:
-    """"Initialise once per worker, not once per task": per_task run time over per_worker's."""
+def _init_runs(rows: pd.DataFrame | None, keys: list[str]) -> dict[tuple, tuple[np.ndarray, np.ndarray]]:
+    """The ok init_heavy runs per (init, *keys): their wall times and blocks (sweep x round)."""
+    if rows is None or rows.empty or "init" not in rows:
+        return {}
+    from .stats.paired import blocks_of
+
+    blk, _ = blocks_of(rows)
+    mask = (rows["workload"].eq("init_heavy") & rows["ok"].astype(bool)).to_numpy()
+    if not mask.any():
+        return {}
+    part = rows.loc[mask, ["init", *keys, "wall_s"]].assign(_blk=blk[mask])
+    return {
+        tuple(key): (g["wall_s"].to_numpy(dtype="float64"), g["_blk"].to_numpy())
+        for key, g in part.groupby(["init", *keys], sort=True, dropna=False)
+    }
+
+
+def claim_init_once(summary: pd.DataFrame, claim_id: int, rows: pd.DataFrame | None = None) -> dict:
+    """ "Initialise once per worker, not once per task": per_task run time over per_worker's."""
     claim = "Initialise once per worker, not once per task (init=per_worker)"
     threshold = (
-        f"run time per_task / per_worker ≥ {INIT_MIN_GAIN:g}× (its interval, from the two time "
-        f"intervals, clears {INIT_MIN_GAIN:g}: per_worker pays; entirely below: it does not; else "
+        f"run time per_task / per_worker ≥ {INIT_MIN_GAIN:g}× (its interval, paired by round with t over "
+        f"rounds, or with one round from the two time intervals, clears {INIT_MIN_GAIN:g}: per_worker "
+        "pays; entirely below: it does not; else "
         "depends); same backend, workers and init_ms; per-worker builds of pools are in start-up"
     )
     part = _ok(summary, "init_heavy")
@@ -318,45 +365,79 @@ def claim_init_once(summary: pd.DataFrame, claim_id: int) -> dict:
     worker = part[part["init"].eq("per_worker")].set_index(keys)
     both = task.index.intersection(worker.index)
     if len(both) == 0:
-        return _claim(claim_id, claim, "not measured", "no configuration ran with both init=per_task "
-                      "and init=per_worker", threshold)
+        return _claim(
+            claim_id,
+            claim,
+            "not measured",
+            "no configuration ran with both init=per_task and init=per_worker",
+            threshold,
+        )
     by_ms: dict[int, list[str]] = {}
     statuses = []
+    runs = _init_runs(rows, keys)
     for key in both:
         t, w = task.loc[key], worker.loc[key]
         if isinstance(t, pd.DataFrame):
             t, w = t.iloc[0], w.iloc[0]
-        ratio = float(t["median_wall_s"]) / float(w["median_wall_s"])
-        t_lo, t_hi = float(t["wall_ci_low"]), float(t["wall_ci_high"])
-        w_lo, w_hi = float(w["wall_ci_low"]), float(w["wall_ci_high"])
-        lo = t_lo / w_hi if np.isfinite(t_lo) and np.isfinite(w_hi) and w_hi > 0 else ratio
-        hi = t_hi / w_lo if np.isfinite(t_hi) and np.isfinite(w_lo) and w_lo > 0 else ratio
+        paired = None
+        if ("per_task", *key) in runs and ("per_worker", *key) in runs:
+            paired = paired_log_ratio(*runs[("per_task", *key)], *runs[("per_worker", *key)])
+        if paired is not None:  # rounds: per_task / per_worker paired by round, t over rounds
+            ratio, lo, hi, _ = paired
+        else:  # one round: the two time intervals' ends (conservative)
+            ratio = float(t["median_wall_s"]) / float(w["median_wall_s"])
+            t_lo, t_hi = float(t["wall_ci_low"]), float(t["wall_ci_high"])
+            w_lo, w_hi = float(w["wall_ci_low"]), float(w["wall_ci_high"])
+            lo = t_lo / w_hi if np.isfinite(t_lo) and np.isfinite(w_hi) and w_hi > 0 else ratio
+            hi = t_hi / w_lo if np.isfinite(t_hi) and np.isfinite(w_lo) and w_lo > 0 else ratio
         s = "pass" if lo >= INIT_MIN_GAIN else "fail" if hi < INIT_MIN_GAIN else "depends"
         statuses.append(s)
         by_ms.setdefault(int(key[3]), []).append(s)
     evidence = []
     for ms, ss in sorted(by_ms.items()):
-        evidence.append(f"init_ms={ms}: pays in {ss.count('pass')} of {len(ss)} configurations, "
-                        f"does not in {ss.count('fail')}, unclear in {ss.count('depends')}")
-    pays_from = next((ms for ms in sorted(by_ms) if all(
-        all(s == "pass" for s in by_ms[m]) for m in sorted(by_ms) if m >= ms)), None)
+        evidence.append(
+            f"init_ms={ms}: pays in {ss.count('pass')} of {len(ss)} configurations, "
+            f"does not in {ss.count('fail')}, unclear in {ss.count('depends')}"
+        )
+    pays_from = next(
+        (
+            ms
+            for ms in sorted(by_ms)
+            if all(all(s == "pass" for s in by_ms[m]) for m in sorted(by_ms) if m >= ms)
+        ),
+        None,
+    )
     if pays_from is not None:
         evidence.insert(0, f"per_worker is faster in every configuration from init_ms={pays_from} up")
     verdict = (
-        "supported" if all(s == "pass" for s in statuses)
-        else "refuted" if all(s == "fail" for s in statuses)
+        "supported"
+        if all(s == "pass" for s in statuses)
+        else "refuted"
+        if all(s == "fail" for s in statuses)
         else "depends"
     )
     return _claim(claim_id, claim, verdict, evidence, threshold)
 
 
-def pattern_claims(summary: pd.DataFrame) -> list[dict]:
-    """Claims 8 and 9, *not measured* for a sweep without the pattern workloads."""
+def pattern_claims(summary: pd.DataFrame, rows: pd.DataFrame | None = None) -> list[dict]:
+    """Claims 8 and 9, *not measured* for a sweep without the pattern workloads. Claim 8 reads the
+    speedup intervals (paired with sequential by round); claim 9 pairs per_task and per_worker by
+    round from ``rows`` where the sweep has rounds."""
     if summary.empty or "workload" not in summary or "share" not in summary or "init" not in summary:
         return [
-            _claim(8, "Sending a large input to processes can cost more than the work (share=argument)",
-                   "not measured", "no shared_input runs", ""),
-            _claim(9, "Initialise once per worker, not once per task (init=per_worker)",
-                   "not measured", "no init_heavy runs", ""),
+            _claim(
+                8,
+                "Sending a large input to processes can cost more than the work (share=argument)",
+                "not measured",
+                "no shared_input runs",
+                "",
+            ),
+            _claim(
+                9,
+                "Initialise once per worker, not once per task (init=per_worker)",
+                "not measured",
+                "no init_heavy runs",
+                "",
+            ),
         ]
-    return [claim_large_input(summary, 8), claim_init_once(summary, 9)]
+    return [claim_large_input(summary, 8), claim_init_once(summary, 9, rows)]

@@ -22,7 +22,8 @@ on the speedup's 95 % interval (a configuration without an interval is never fla
 Three more (issue 29), since a point estimate above the limit passed check 1 whenever its
 interval was wide:
 
-4. **Point estimate above the cores.** As check 1, on the speedup itself (p >= 2, CPU-bound).
+4. **Point estimate above the cores.** As check 1, on the speedup itself (p >= 2, CPU-bound),
+   beyond ``POINT_SLACK`` (2 %) of the limit.
 5. **CPU time per wall second above the usable CPUs.** ``cpu_per_wall`` (median CPU seconds of a
    run over its median wall time) above ``usable_cpus`` by more than ``CPU_PER_WALL_SLACK``: the
    run used more CPU than the machine had, so its CPU or wall accounting is wrong. Any backend.
@@ -60,6 +61,9 @@ ONE_WORKER_BACKENDS = (
 )
 
 
+#: A point estimate may exceed min(workers, usable CPUs) by this share before it is flagged: a
+#: perfect 2x measured at 2.01x is the limit plus noise, 2.1x on 2 CPUs (the issue's case) is not.
+POINT_SLACK = 0.02
 #: Thread backends whose one worker runs the same loop as sequential, plus a hand-off.
 ONE_THREAD_BACKENDS = ("thread", "thread_pool", "joblib_threading")
 #: CPU seconds per wall second may exceed the usable CPUs by this share before it is flagged:
@@ -138,7 +142,8 @@ def _checks(summary: pd.DataFrame) -> dict[str, np.ndarray]:
             e_low = (1.0 / low - 1.0 / workers) / (1.0 - 1.0 / workers)
         kf = parallel & workload.isin(BOUNDED_BY_WORKERS).to_numpy() & (workers >= 2) & has_low & (e_low < 0)
         point = summary["speedup"].to_numpy(dtype="float64", na_value=np.nan)
-        above = parallel & cpu_bound & (workers >= 2) & np.isfinite(point) & (point > limit) & ~cores
+        above = parallel & cpu_bound & (workers >= 2) & np.isfinite(point)
+        above &= (point > limit * (1 + POINT_SLACK)) & ~cores
         if "cpu_per_wall" in summary:
             per_wall = summary["cpu_per_wall"].to_numpy(dtype="float64", na_value=np.nan)
         else:

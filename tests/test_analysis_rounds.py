@@ -361,8 +361,9 @@ def test_physics_checks_on_speedup_intervals() -> None:
     # Karp-Flatt below 0: io_sleep with 2 workers cannot be more than 2x faster.
     kf = _summary_rows(workload=["io_sleep"], speedup=[2.3], speedup_ci_low=[2.25], speedup_ci_high=[2.35])
     assert list(physics_flags(kf)) == [FLAG]
-    # No interval: only the point estimate is judged (issue 29: 3x with 2 workers is flagged).
-    bare = _summary_rows(speedup=[3.0, 1.5], speedup_ci_low=[np.nan] * 2, speedup_ci_high=[np.nan] * 2)
+    # No interval: only the point estimate is judged (issue 29: 3x with 2 workers is flagged;
+    # 2.03x is within the 2 % slack of the limit).
+    bare = _summary_rows(speedup=[3.0, 2.03], speedup_ci_low=[np.nan] * 2, speedup_ci_high=[np.nan] * 2)
     assert list(physics_flags(bare)) == [FLAG, ""]
 
 

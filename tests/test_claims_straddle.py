@@ -1,4 +1,5 @@
-"""Every claim applies its threshold to the interval: one that straddles it reads *depends*.
+"""Every claim applies its threshold to the interval: one that straddles it reads *depends*; claims
+comparing two configurations pair them by round where the rows have rounds (issue 29).
 
 Each claim is judged on a small hand-made summary (or rows) where the median alone would pass,
 and the 95 % interval reaches across the threshold; then with the whole interval on one side.
@@ -149,3 +150,56 @@ def test_claim7_smt_straddling_gains_depend() -> None:
         _config("pool", 4, (2.4, 2.38, 2.42)),
     )
     assert fk.claim_smt(tight, topo)["verdict"] == "supported"
+
+
+def _round_rows(groups: dict[tuple, float], rounds: int = 4, **fixed) -> pd.DataFrame:
+    """Rows of ``rounds`` rounds: each round moves every configuration by one factor (0.8-1.2, a
+    planted shift larger than the difference), three runs with 1 % noise per configuration."""
+    rng = np.random.default_rng(3)
+    shifts = np.linspace(0.8, 1.2, rounds)
+    out = []
+    for rnd, shift in enumerate(shifts):
+        for (backend, collect, workers), wall in groups.items():
+            for rep in range(3):
+                row = {k: v for k, v in _DIMS.items() if k != "physics_flag"}
+                wall_s = float(wall * shift * (1 + 0.01 * rng.standard_normal()))
+                row.update(backend=backend, collect=collect, workers=workers, ok=True, round=rnd)
+                row.update(sweep_id="s", wall_s=wall_s, repeat=rep, **fixed)
+                out.append(row)
+    return pd.DataFrame(out)
+
+
+def test_claim6_pairs_by_round_where_the_runs_pooled_over_rounds_overlap() -> None:
+    """pool 8 % slower than process in every round; rounds move both by +-20 %: the runs pooled over
+    rounds overlap (depends), the ratio paired by round does not (supported)."""
+    rows = _round_rows({("pool", "return", 2): 1.08, ("process", "return", 2): 1.0})
+    verdict = fk.claim_pool_vs_process(rows)
+    assert verdict["verdict"] == "supported", verdict
+    assert "paired by round" in verdict["evidence"] and "pool / process = 1.08" in verdict["evidence"]
+    one_round = fk.claim_pool_vs_process(rows.drop(columns=["round"]))
+    assert one_round["verdict"] == "depends"  # the same runs, unpaired
+
+
+def test_claim5_pairs_by_round() -> None:
+    rows = _round_rows({("pool", "manager_list", 2): 1.35, ("pool", "return", 2): 1.0})
+    verdict = fk.claim_manager_list(rows)
+    assert verdict["verdict"] == "supported" and "manager_list / return = 1.35" in verdict["evidence"]
+
+
+def test_claim9_pairs_per_task_and_per_worker_by_round() -> None:
+    from coresweep.analysis.patterns import claim_init_once
+    from coresweep.analysis.stats import summarize
+
+    base = {"workload": "init_heavy", "init_ms": 10, "share": "-", "state": "-", "input_mb": 0}
+    task = _round_rows({("pool", "return", 2): 1.2}, init="per_task", **base)
+    worker = _round_rows({("pool", "return", 2): 1.0}, init="per_worker", **base)
+    seq = _round_rows({("sequential", "return", 1): 2.0}, init="per_task", **base)
+    rows = pd.concat([task, worker, seq], ignore_index=True)
+    rows["job"] = rows["backend"] + rows["init"]
+    for col in ("cpu_user_s", "cpu_sys_s", "peak_rss_bytes", "startup_s", "teardown_s"):
+        rows[col] = np.nan
+    summary = summarize(rows)
+    paired = claim_init_once(summary, 9, rows)
+    assert paired["verdict"] == "supported", paired
+    unpaired = claim_init_once(summary, 9)  # from the two time intervals: the round shift hides it
+    assert unpaired["verdict"] == "depends", unpaired

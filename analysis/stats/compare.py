@@ -167,3 +167,28 @@ def rounds_to_separate(
     if d is None or rounds < 1:
         return None, None
     return rounds_for(d.se * math.sqrt(rounds)), rounds
+
+
+def paired_log_ratio(
+    a: np.ndarray, a_blocks: np.ndarray, b: np.ndarray, b_blocks: np.ndarray, confidence: float = 0.95
+) -> tuple[float, float, float, int] | None:
+    """The ratio a / b paired by block: per block the ratio of the two medians, then the geometric
+    mean over the blocks both have and its t interval (K - 1 dof) on the logs.
+
+    The claims that compare two configurations (or two families of backends) use it wherever the
+    sweep has rounds: a slow round slows both sides and cancels. None under two common blocks
+    (the caller falls back on the bootstrap over the runs of its one round).
+    """
+    a, b = np.asarray(a, dtype="float64"), np.asarray(b, dtype="float64")
+    a_blocks, b_blocks = np.asarray(a_blocks), np.asarray(b_blocks)
+    keep_a, keep_b = np.isfinite(a) & (a > 0), np.isfinite(b) & (b > 0)
+    a, a_blocks, b, b_blocks = a[keep_a], a_blocks[keep_a], b[keep_b], b_blocks[keep_b]
+    common = np.intersect1d(a_blocks, b_blocks)
+    if common.size < 2:
+        return None
+    logs = np.array(
+        [np.log(np.median(a[a_blocks == k])) - np.log(np.median(b[b_blocks == k])) for k in common]
+    )
+    mean = float(logs.mean())
+    half = t_quantile_real(confidence, common.size - 1) * float(logs.std(ddof=1)) / math.sqrt(common.size)
+    return math.exp(mean), math.exp(mean - half), math.exp(mean + half), int(common.size)
