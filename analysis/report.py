@@ -39,8 +39,8 @@ from .report_text import (
     summary_display,
     verdict_lines,
 )
-from .stats import BlockModel, crossover_grains, scaling_fits, summarize, weak_scaling
-from .stats.paired import block_log_speedups
+from .stats import crossover_grains, scaling_fits, summarize, weak_scaling
+from .stats.blockmodel import model_of
 from .verification import unverified_lines
 
 #: Stands in for the figures while the page is rendered before the last figure is saved
@@ -127,9 +127,9 @@ def _build(paths: list[Path], out_dir: Path | str | None) -> ReportResult:
     for name, table in tables.items():
         table.to_csv(out_dir / name, index=False, float_format="%.6g", lineterminator="\n")
     summary_md = out_dir / "summary.md"
-    model = BlockModel(block_log_speedups(rows))  # pairs the verdict's comparisons by block
+    model = model_of(rows)  # pairs the verdict's comparisons by block (None: one block only)
     verdicts = verdict_lines(summary, model)
-    extras.machine_noise = machine_noise_line(rows, model.table) if len(rows) else ""
+    extras.machine_noise = machine_noise_line(rows, model.table if model else None) if len(rows) else ""
     extras.answer = lead_answer(summary, verdicts)
     unverified = unverified_lines(rows)  # workload.verify=none: first in the verdict, and boxed
     verdicts = [*unverified, *verdicts]

@@ -60,7 +60,7 @@ DESIGN_MODERATED = (
 #: Smallest number of configurations (with >= 2 blocks each) for which the model is fitted.
 MIN_CONFIGS = 3
 #: Largest number of block values in one group fitted exactly (the residual algebra is N x N).
-MAX_VALUES = 1500
+MAX_VALUES = 400
 
 MODEL_COLUMNS: tuple[str, ...] = (
     *GROUP_KEYS,
@@ -326,6 +326,20 @@ class BlockModel:
         return max(self._block_var[self._group_of[a]], 0.0) * common / (len(va) * len(vb))
 
 
+def several_blocks(rows: pd.DataFrame) -> bool:
+    """Whether the rows span two blocks or more (rounds, or sweeps): else there is nothing to pool."""
+    rounds = rows["round"].nunique(dropna=True) if "round" in rows else 1
+    sweeps = rows["sweep_id"].nunique(dropna=True) if "sweep_id" in rows else 1
+    return bool(len(rows)) and (rounds > 1 or sweeps > 1)
+
+
+def model_of(rows: pd.DataFrame) -> BlockModel | None:
+    """The block model of ``rows`` (``block_log_speedups``), or None where they span one block."""
+    from .paired import block_log_speedups
+
+    return BlockModel(block_log_speedups(rows)) if several_blocks(rows) else None
+
+
 def moderate_summary(summary: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFrame:
     """``summary`` with the pooled model's speedup and interval wherever the model applies.
 
@@ -336,11 +350,12 @@ def moderate_summary(summary: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFrame:
     """
     from ..physics import physics_flags
     from .models import karp_flatt
-    from .paired import block_log_speedups
 
     if summary.empty or rows.empty:
         return summary
-    model = BlockModel(block_log_speedups(rows))
+    model = model_of(rows)
+    if model is None:
+        return summary
     fitted = model.table[model.table["pooled"].astype(bool)] if len(model.table) else model.table
     if fitted.empty:
         return summary
