@@ -540,7 +540,8 @@ def render_html(
         '<h2 id="verdict">Verdict</h2>',
         '<ul class="verdict">' + "".join(f"<li>{_e(v)}</li>" for v in verdicts) + "</ul>",
         f'<p class="meta" id="intervals">{_e(interval_sentence(summary))} [low, high] is the 95% interval; '
-        "overlapping intervals mean the measurements cannot tell the configurations apart.</p>",
+        "the verdict compares configurations by a paired test per round (multiple comparisons with the best, "
+        "3 % equivalence margin), not by whether their intervals overlap.</p>",
         '<h2 id="claims">The classic claims, measured</h2>',
         _folklore_html(extras.folklore),
         '<h2 id="figures">Figures</h2>',
