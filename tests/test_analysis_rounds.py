@@ -490,3 +490,24 @@ def test_borrowed_baseline_is_marked_in_csv_tables_captions_and_verdict(tmp_path
     assert "use the baseline of sweep A" in verdict
     md = (tmp_path / "out" / "summary.md").read_text(encoding="utf-8")
     assert "baseline borrowed from sweep A" in md
+
+
+def test_new_physics_checks_point_cpu_time_and_one_thread() -> None:
+    """Issue 29: a point estimate above the cores, CPU time per wall second above the usable CPUs,
+    one thread worker clearly faster than sequential; each says which check fired."""
+    s = _summary_rows(
+        backend=["pool", "pool", "thread_pool", "process_pool", "thread"],
+        workers=[2, 2, 1, 4, 2],
+        speedup=[2.10, 1.9, 1.08, 1.5, 0.98],
+        speedup_ci_low=[1.6, 1.8, 1.03, 1.4, 0.95],
+        speedup_ci_high=[2.6, 2.0, 1.13, 1.6, 1.01],
+        usable_cpus=[2.0, 2.0, 2.0, 2.0, 2.0],
+        cpu_per_wall=[1.9, 1.9, 1.0, 2.4, 1.0],
+    )
+    s["physics_flag"] = physics_flags(s)
+    assert list(s["physics_flag"].ne("")) == [True, False, True, True, False]
+    lines = physics_lines(s)
+    assert len(lines) == 3
+    assert "point estimate above min(workers 2, usable CPUs 2) = 2× on CPU-bound work" in lines[0]
+    assert "one worker of a thread backend faster than sequential" in lines[1]
+    assert "2.4 CPU seconds per wall second on 2 usable CPUs" in lines[2]
