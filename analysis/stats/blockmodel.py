@@ -26,17 +26,18 @@ shared by every configuration of the block) and ``sigma_c^2`` the configuration'
 - A configuration's speedup is exp of its mean log speedup over its blocks (the geometric mean
   of its per-block speedups, as before). Its interval must also hold the block effects (each
   block's baseline noise moves its estimate): the variance is (sigma_beta^2 + sigma_c^2) / n_c,
-  sigma_beta^2 estimated as the mean over configurations of their per-block variance less
-  their residual variance, with B - 1 degrees of freedom; the interval's degrees of freedom
-  are Welch-Satterthwaite's for the sum.
+  taken as the fitted block effects' variance (B - 1 degrees of freedom; it holds sigma_beta^2
+  and a share of the residual noise) plus the configuration's own variance less that share;
+  the interval's degrees of freedom are Welch-Satterthwaite's for the sum.
 - A paired difference of two configurations over their common blocks cancels beta_b: its
   variance is (sigma_a^2 + sigma_b^2) / K with Satterthwaite's degrees of freedom from the two
   posteriors. This is what comparisons (``analysis.stats.compare``) test.
 
 Groups with fewer than three configurations of at least two blocks (too few to separate the
 block effect from each configuration's noise), and groups larger than ``MAX_VALUES`` block
-values, keep the plain per-configuration t over blocks (R - 1 dof); one-block configurations
-keep what ``summarize`` gives them (the bootstrap over repeats).
+values (the exact residual algebra costs N^3), keep the plain per-configuration t over blocks
+(R - 1 dof); one-block configurations keep what ``summarize`` gives them (the bootstrap over
+repeats). Coverage on synthetic data: docs/measurement.md and tests/test_analysis_blockmodel.py.
 """
 
 from __future__ import annotations
