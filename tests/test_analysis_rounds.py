@@ -102,7 +102,12 @@ def simulate_rows(parent: Path, n_sweeps: int, rounds: int, seed: int = 0, **dri
     across them) of one configuration and its baseline."""
     for k in range(n_sweeps):
         write_rounds(
-            parent / f"s{k}", _one_config(), _simulated_wall, rounds=rounds, machine=f"sim{k}", seed=seed + k,
+            parent / f"s{k}",
+            _one_config(),
+            _simulated_wall,
+            rounds=rounds,
+            machine=f"sim{k}",
+            seed=seed + k,
             **drift,
         )
     return load_results([parent])[0]
