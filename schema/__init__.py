@@ -128,6 +128,19 @@ ROW_FIELDS: tuple[Field, ...] = (
     Field("verify", "str", "the check each result went through: exact, close(rtol=..., atol=...), none "
           "(not verified) or checker pkg.module:func (rows before issue 25: null)", required=False,
           column=False, since=2),
+    # Adjacent pairs (pair=auto|on): only in the rows of jobs that paired (docs/measurement.md).
+    Field("paired", "bool", "the job timed sequential runs between its runs (adjacent pairs)",
+          required=False, column=False, since=2),
+    Field("pair_wall_s", "float", "one call of the sequential runs beside this run, seconds (geometric "
+          "mean; null: no complete pair)", required=False, column=False, since=2),
+    Field("pair_before_s", "float", "one call of the sequential run right before this run, seconds",
+          required=False, column=False, since=2),
+    Field("pair_after_s", "float", "one call of the sequential run right after this run, seconds",
+          required=False, column=False, since=2),
+    Field("pair_loops", "int", "calls of the task inside one adjacent sequential run", required=False,
+          column=False, since=2),
+    Field("pair_error", "str", "why this run has no complete pair (a sequential run beside it failed)",
+          required=False, column=False, since=2),
 )
 
 BY_NAME: dict[str, Field] = {f.name: f for f in ROW_FIELDS}

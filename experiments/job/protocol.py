@@ -6,6 +6,11 @@ region when a single call is shorter than ``min_time_s`` (as pyperf calibrates l
 ``wall_s`` is the time of one call. Every call's result is verified against the sequential
 answer *outside* the timed region; a wrong or failed run is returned as failed, never dropped
 and never given a time that could be mistaken for a fast one.
+
+Adjacent pairs (``pair``): the job also times the sequential computation (the workload's task
+over the same items, in this thread) *between* its timed runs, P S P S … P (S P S with one
+run), so that each run has a sequential time taken a fraction of a second away, where the
+machine's speed has not moved yet (docs/measurement.md, "Adjacent pairs").
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ import time
 import traceback
 from collections.abc import Sequence
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from typing import Any, Callable
 
@@ -47,6 +52,14 @@ class RunMeasurement:
     error: str | None
     #: Peak PSS of the process tree (only where the workload asks for it: ``measure_pss``).
     peak_pss_bytes: int | None = None
+    #: Adjacent pairs only: one call of the sequential run right before / right after this run
+    #: (None where there is none or it failed), and what this run is compared with: the
+    #: geometric mean of those that exist, None when any of them failed (``pair_error`` says why).
+    pair_before_s: float | None = None
+    pair_after_s: float | None = None
+    pair_wall_s: float | None = None
+    pair_loops: int | None = None
+    pair_error: str | None = None
 
 
 @dataclass
@@ -283,6 +296,8 @@ class _Work:
     verify: Verifier
     before: Callable[[], None]
     job: JobMeasurement
+    #: The task the adjacent sequential runs call (None: no pairs).
+    sequential: Callable[[Any], Any] | None = None
 
 
 @dataclass
@@ -304,6 +319,8 @@ class Protocol:
     on_stuck: Callable[[JobMeasurement], None] | None = None
     #: Called after each timed run (a job's child streams its runs, so a crash keeps them).
     on_run: Callable[[RunMeasurement], None] | None = None
+    #: Time the sequential computation next to every timed run (adjacent pairs).
+    pair: bool = False
 
     def measure(
         self,
@@ -314,14 +331,19 @@ class Protocol:
         expected: Sequence[Any],
         verify: Verifier,
         before_run: Callable[[], None] | None = None,
+        sequential_task: Callable[[Any], Any] | None = None,
     ) -> JobMeasurement:
         """Start, warm up, time ``repeats`` runs, shut down; never raises for the code measured.
 
-        ``before_run`` runs untimed before every run (warm-ups included). On Ctrl-C the workers
-        are stopped, the runs measured so far are returned with ``interrupted`` set.
+        ``before_run`` runs untimed before every run (warm-ups included). With ``pair``, the
+        sequential runs between the timed runs call ``sequential_task`` (default ``task``) over
+        ``items`` in this thread. On Ctrl-C the workers are stopped, the runs measured so far
+        are returned with ``interrupted`` set.
         """
         job = JobMeasurement()
         work = _Work(backend, collector, task, items, expected, verify, before_run or (lambda: None), job)
+        if self.pair:
+            work.sequential = sequential_task or task
         try:
             self._measure(work)
         except KeyboardInterrupt:
@@ -375,7 +397,14 @@ class Protocol:
                         task = pinner.wrap(workload.task) if pinner else workload.task
                         before = pinner.before_run if pinner else None
                         measurement = self.measure(
-                            backend, collector, task, items, expected, workload.verify, before
+                            backend,
+                            collector,
+                            task,
+                            items,
+                            expected,
+                            workload.verify,
+                            before,
+                            sequential_task=workload.task,  # unpinned: it runs in this thread
                         )
                 measurement.setup_s = setup_s
             finally:
@@ -422,12 +451,19 @@ class Protocol:
             self._teardown(job, backend, collector, aborted=True)
             return
 
+        pairs = _Pairs(self, work) if work.sequential is not None else None
+        # One timed run: a sequential run on each side of it (S P S), so drift cancels in their
+        # mean; several: one between each two (P S P … P), the same cancellation, fewer S runs.
+        lone = pairs is not None and self.adaptive is None and self.repeats == 1
+        before = pairs.run() if pairs is not None and lone else None
         repeat = 0
         while True:
             run = self._timed_run(work, repeat, loops)
             job.runs.append(run)
+            if pairs is not None:  # what a job that dies now leaves: no complete pair yet
+                job.runs[-1] = pairs.pair(run, before, None, complete=False)
             if self.on_run is not None:
-                self.on_run(run)
+                self.on_run(job.runs[-1])
             repeat += 1
             if run.error and run.error.startswith(("timeout", "memory")):
                 # The workers were killed: the backend is gone, later runs cannot be timed.
@@ -435,6 +471,10 @@ class Protocol:
                 self._teardown(job, backend, collector, aborted=True)
                 return
             job.stop_reason = self._stop_reason(job)
+            if pairs is not None:
+                after = pairs.run() if job.stop_reason is None or lone else None
+                job.runs[-1] = pairs.pair(run, before, after)
+                before = after
             if job.stop_reason is not None:
                 break
         self._teardown(job, backend, collector, aborted=False)
@@ -557,6 +597,92 @@ class Protocol:
 
     def _fail_all(self, job: JobMeasurement, error: str) -> None:
         self._fail_from(job, 0, error)
+
+
+class _Pairs:
+    """The adjacent sequential runs of one job (``Protocol.pair``): P S P S … P, or S P S.
+
+    Each sequential run calls the workload's task over the same items in this thread, timed
+    like a timed run (``loops`` calls inside one clock reading, calibrated to ``min_time_s``
+    from one untimed warm-up call of the task, which also pays this thread's first-call
+    costs), outside every timed run, and never verified: it *is* the reference computation.
+    A sequential run that raises, or outlives ``timeout_s``/``max_memory``, fails the pairs of
+    the runs beside it (``pair_error``); it never fails a timed run.
+    """
+
+    def __init__(self, protocol: Protocol, work: _Work) -> None:
+        self.protocol, self.work = protocol, work
+        self.loops = 1
+        #: Why no sequential run can be timed (its warm-up call failed), or None.
+        self.broken: str | None = None
+        task, items = work.sequential, work.items
+        assert task is not None
+        if protocol.warmup > 0 and items:
+            try:
+                with self._watchdog() as watchdog:
+                    t0 = protocol.clock()
+                    task(items[0])
+                    one_ns = protocol.clock() - t0
+                if watchdog.fired:
+                    raise RunTimeout(protocol._limit_error(watchdog, "the sequential warm-up call"))
+            except Exception as exc:
+                self.broken = f"sequential warm-up failed: {describe(exc)}"
+                return
+            if protocol.min_time_s > 0:
+                # One call's time stands for the run's (a whole warm-up run would cost a
+                # sequential run per job and round: 9 s of the default sweep).
+                self.loops = calibrate_loops(one_ns / 1e9 * len(items), protocol.min_time_s)
+
+    def _watchdog(self) -> Watchdog:
+        # Abort does nothing: the run is in this thread; a stuck one ends the job's process.
+        job = self.work.job
+        on_stuck = (lambda: self.protocol.on_stuck(job)) if self.protocol.on_stuck is not None else None
+        return Watchdog(self.protocol.timeout_s, lambda: None, on_stuck, self.protocol.max_memory_bytes)
+
+    def run(self) -> tuple[float | None, str | None]:
+        """One sequential run: its time per call, or its error."""
+        if self.broken is not None:
+            return None, self.broken
+        task, items, clock = self.work.sequential, self.work.items, self.protocol.clock
+        assert task is not None
+        try:
+            with self._watchdog() as watchdog:
+                t0 = clock()
+                for _ in range(self.loops):
+                    [task(x) for x in items]
+                elapsed_ns = clock() - t0
+            if watchdog.fired:
+                raise RunTimeout(self.protocol._limit_error(watchdog, "a sequential run"))
+        except Exception as exc:
+            return None, f"sequential run failed: {describe(exc)}"
+        return elapsed_ns / 1e9 / self.loops, None
+
+    def pair(
+        self,
+        run: RunMeasurement,
+        before: tuple[float | None, str | None] | None,
+        after: tuple[float | None, str | None] | None,
+        complete: bool = True,
+    ) -> RunMeasurement:
+        """``run`` with its neighbours (None: no sequential run on that side) recorded.
+
+        Its sequential time is the geometric mean of its neighbours' (one side at the ends of
+        P S P … P): only when ``complete`` and every neighbour succeeded.
+        """
+        sides = [side for side in (before, after) if side is not None]
+        error = next((e for _, e in sides if e is not None), None)
+        wall = None
+        times = [t for t, _ in sides if t is not None and t > 0]
+        if complete and sides and error is None and len(times) == len(sides):
+            wall = math.exp(sum(math.log(t) for t in times) / len(times))
+        return replace(
+            run,
+            pair_before_s=before[0] if before is not None else None,
+            pair_after_s=after[0] if after is not None else None,
+            pair_wall_s=wall,
+            pair_loops=self.loops,
+            pair_error=error,
+        )
 
 
 def _quietly(fn: Callable[[], None]) -> None:

@@ -24,6 +24,7 @@ from ..machine.topology import Topology, format_cpu_list, job_topology, pinning_
 from ..machine.worker_setup import resolve_blas_threads
 from ..workloads import make_workload
 from . import records
+from .pairing import pairs
 from .protocol import ADAPTIVE_MIN_REPEATS, AdaptiveRepeats, JobMeasurement, Protocol
 from .resources import METHOD as RESOURCE_METHOD
 from .resources import parse_memory
@@ -97,6 +98,7 @@ def run_job(
         min_time_s=spec.min_time_s,
         timeout_s=spec.timeout_s,
         max_memory_bytes=parse_memory(spec.max_memory),
+        pair=pairs(spec.pair, workload, baseline=cls.name == "sequential"),
     )
 
     base_row: dict[str, Any] = {
@@ -116,6 +118,7 @@ def run_job(
         # The check configured; the job's process replaces it with the check that ran
         # (workload.fields(), also under python=...).
         "verify": workload.check.label(),
+        "paired": protocol.pair,
         **counts,
     }
     if spec.fn is not None:
@@ -347,6 +350,7 @@ def _write_rows(path: Path, base_row: dict[str, Any], measurement: JobMeasuremen
                     "cpu_sys_s": run.cpu_sys_s,
                     "peak_rss_bytes": run.peak_rss_bytes,
                     "peak_pss_bytes": run.peak_pss_bytes,
+                    **_pair_fields(base_row, run),
                     # Which reading says how much memory the run took: pss where it was sampled.
                     "memory_measure": "pss" if run.peak_pss_bytes is not None else "rss",
                     # workload.verify=none checked nothing: such a run is ok, its answer unknown.
@@ -359,6 +363,19 @@ def _write_rows(path: Path, base_row: dict[str, Any], measurement: JobMeasuremen
                     "timestamp": dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds"),
                 }
             )
+
+
+def _pair_fields(base_row: dict[str, Any], run: Any) -> dict[str, Any]:
+    """The adjacent sequential times of a paired job's run (none for an unpaired job's rows)."""
+    if not base_row.get("paired"):
+        return {}
+    return {
+        "pair_wall_s": run.pair_wall_s,
+        "pair_before_s": run.pair_before_s,
+        "pair_after_s": run.pair_after_s,
+        "pair_loops": run.pair_loops,
+        "pair_error": run.pair_error,
+    }
 
 
 def kill_children(grace_s: float = 3.0) -> int:

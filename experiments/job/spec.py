@@ -58,6 +58,8 @@ class JobSpec:
     max_memory: Any = None
     #: What to do about an execution other processes made busy: keep, rerun or wait (launch/busy.py).
     busy: str = "keep"
+    #: ``pair``: auto | on | off (YAML's bare on/off arrive as booleans).
+    pair: Any = "auto"
     #: Where this run sits in the sweep's plan (set by coresweep's sweeper): ``planned`` is
     #: False under another sweeper (hydra/sweeper=basic: one pass).
     planned: bool = False
@@ -100,6 +102,7 @@ class JobSpec:
             timeout_s=float(timeout) if timeout else None,
             max_memory=cfg.get("max_memory"),
             busy=str(cfg.get("busy") or "keep"),
+            pair=cfg.get("pair", "auto"),
             planned=schedule.get("job") is not None,
             round=int(schedule.get("round") or 0),
             rounds=int(cfg.get("rounds") or 1),

@@ -86,6 +86,7 @@ class JobRequest:
                 "timeout_s": p.timeout_s,
                 "max_memory_bytes": p.max_memory_bytes,
                 "adaptive": None if adaptive is None else asdict(adaptive),
+                "pair": p.pair,
             },
             "pinning_plan": self.pinning_plan,
             "blas_threads": self.blas_threads,
@@ -104,6 +105,8 @@ class JobRequest:
         if p.timeout_s is None:
             return None
         runs = p.warmup + (p.adaptive.max_repeats if p.adaptive else p.repeats) + 3  # + start, stop, answer
+        if p.pair:  # a sequential run beside each run (one more with a single run), + its warm-up
+            runs += (p.adaptive.max_repeats if p.adaptive else p.repeats) + 2
         return runs * p.timeout_s + DEADLINE_SLACK_S
 
 

@@ -320,6 +320,7 @@ KNOWN_KEYS = {
     "order_seed",
     "schedule",
     "busy",
+    "pair",
     *DIMENSIONS,
 }
 
@@ -418,6 +419,7 @@ def check_job(cfg: DictConfig, topo: Topology | None = None) -> None:
     if cls.uses_processes and cfg.workload.name == "custom":
         _check_picklable(workload.task, f"workload.fn={cfg.workload.fn}")
     _check_pattern(cfg, cls, workload)
+    _check_pair(cfg, workload)
     if interp is not None:
         _check_interpreter(interp, cfg, cls, workload)
 
@@ -466,6 +468,20 @@ def _check_pattern(cfg: DictConfig, cls: type[Backend], workload: Any) -> None:
                 f"workload.input_mb={workload.input_mb}: the input ({need() / 2**20:.0f} MiB) is larger "
                 f"than the memory available ({available / 2**20:.0f} MiB); choose a smaller input_mb"
             )
+
+
+def _check_pair(cfg: DictConfig, workload: Any) -> None:
+    """``pair``: one of its modes; ``on`` only for a workload whose task can run beside the runs."""
+    from ..job.pairing import PAIR_MODES, pair_mode
+
+    mode = pair_mode(cfg.get("pair", "auto"))
+    if mode is None:
+        raise ConfigError(f"pair={cfg.get('pair')}: choose one of {', '.join(PAIR_MODES)}")
+    if mode == "on" and not workload.pairable:
+        raise ConfigError(
+            f"pair=on: workload={cfg.workload.name} cannot be paired (its tasks need their workers' "
+            "set-up or change state the runs read); use pair=auto or pair=off"
+        )
 
 
 def _check_interpreter(

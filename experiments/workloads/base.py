@@ -46,6 +46,12 @@ class Workload(ABC):
     #: Sample the process tree's PSS in every timed run (``peak_pss_bytes``): where
     #: copy-on-write against copies is the point, RSS sums count shared pages once per process.
     measure_pss: ClassVar[bool] = False
+    #: ``pair=on`` can time the task over the inputs in the job's main thread, next to the
+    #: timed runs, as the sequential baseline does: false where tasks need their workers
+    #: (per-worker set-up) or change state the runs then read.
+    pairable: ClassVar[bool] = True
+    #: ``pair=auto`` pairs this workload: its time is CPU time, which the machine's speed moves.
+    pair_auto: ClassVar[bool] = False
 
     def __init__(
         self,

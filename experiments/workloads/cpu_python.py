@@ -21,6 +21,7 @@ def lcg_sum(arg: tuple[int, int]) -> int:
 
 class CpuPython(Workload):
     name: ClassVar[str] = "cpu_python"
+    pair_auto: ClassVar[bool] = True
     summary: ClassVar[str] = "pure-Python loop (holds the GIL): threads should not speed it up"
 
     @property

@@ -124,6 +124,7 @@ def _only_in_main_script(module: Any, name: str) -> bool:
 
 class Custom(Workload):
     name: ClassVar[str] = "custom"
+    pair_auto: ClassVar[bool] = True
     summary: ClassVar[str] = "your function: fn(i) for i in range(size), by import path"
     uses_grain: ClassVar[bool] = False
     rerun_on_mismatch: ClassVar[bool] = True

@@ -46,6 +46,7 @@ _TASKS: dict[str, Callable[[Any], Any]] = {"hash": hash_block, "zlib": zlib_bloc
 
 class GilRelease(Workload):
     name: ClassVar[str] = "gil_release"
+    pair_auto: ClassVar[bool] = True
     summary: ClassVar[str] = "hashlib/zlib/numpy work that releases the GIL: threads can scale"
     releases_gil: ClassVar[bool] = True
     requires: ClassVar[tuple[str, ...]] = ("numpy",)

@@ -84,6 +84,7 @@ def task_per_worker(item: tuple[int, int, int, int, str]) -> int:
 
 class InitHeavy(Workload):
     name: ClassVar[str] = "init_heavy"
+    pairable: ClassVar[bool] = False  # per_worker tasks need their workers' set-up
     summary: ClassVar[str] = "each task needs an object costing init_ms to build: per task or per worker"
     dimensions: ClassVar[tuple[str, ...]] = ("init",)
 

@@ -24,6 +24,7 @@ def stream_array(arg: tuple[int, int]) -> float:
 
 class Memory(Workload):
     name: ClassVar[str] = "memory"
+    pair_auto: ClassVar[bool] = True
     summary: ClassVar[str] = "streaming passes over grain MiB per task: limited by memory bandwidth"
     releases_gil: ClassVar[bool] = True
     requires: ClassVar[tuple[str, ...]] = ("numpy",)

@@ -170,6 +170,7 @@ class _StateCollector:
 
 class Stateful(Workload):
     name: ClassVar[str] = "stateful"
+    pairable: ClassVar[bool] = False  # the runs merge per-worker state
     summary: ClassVar[str] = "per-worker state (prefix counts) merged at the end: manager or mapreduce"
     dimensions: ClassVar[tuple[str, ...]] = ("state",)
 
