@@ -341,8 +341,12 @@ def _normalise(df: pd.DataFrame, warnings: list[str]) -> pd.DataFrame:
     df["job"] = df["job"].where(df["job"].notna(), df["_job_dir"])
 
     for col in FLOAT_COLUMNS:
+        if col not in df.columns:  # a known field outside results.csv's columns, absent here
+            continue
         df[col] = pd.to_numeric(df[col], errors="coerce").astype("float64")
     for col in INT_COLUMNS:
+        if col not in df.columns:
+            continue
         values = pd.to_numeric(df[col], errors="coerce")
         df[col] = values.round().astype("Int64") if values.notna().any() else values.astype("Int64")
     for col, default in KEY_DEFAULTS.items():

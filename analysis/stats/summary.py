@@ -68,6 +68,17 @@ _SUMMED_COLUMNS = ("wall_s", "cpu_user_s", "cpu_sys_s", "peak_rss_bytes", "start
 DESIGN_ROUNDS = "rounds (per-round medians; speedup paired by round; t on log; R-1 dof)"
 #: ``interval_design`` of a configuration measured in one round: bootstrap over its repeats only.
 DESIGN_RUNS = "runs only (1 round: between-job drift not included)"
+#: ``interval_design`` of a configuration whose jobs timed sequential runs between their runs
+#: (``pair``) in >= 2 rounds: per round the mean, over its runs, of the log ratio of the
+#: sequential runs beside a run to the run; t over rounds on those means, R - 1 dof.
+DESIGN_PAIRS = (
+    "adjacent pairs (per round the mean log ratio of each run to the sequential runs beside it; "
+    "t on log over rounds; R-1 dof)"
+)
+#: ``baseline`` of a configuration whose speedup comes from its adjacent pairs.
+BASELINE_PAIRS = "adjacent sequential runs (timed between this configuration's own runs, in its job)"
+#: The row fields of adjacent pairs the summary reads (where rows have them).
+PAIR_FIELDS = ("paired", "pair_wall_s", "pair_before_s", "pair_after_s")
 
 
 def _blocks(rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
@@ -135,6 +146,7 @@ def summarize(rows: pd.DataFrame, n_boot: int = N_BOOT) -> pd.DataFrame:
     # row order. Only the columns used below (copying all of a 100k-row table twice cost more
     # than the medians).
     used = list(dict.fromkeys([*keys, *BASELINE_KEYS, "collect", *_SUMMED_COLUMNS]))
+    used += [c for c in PAIR_FIELDS if c in rows.columns]
     ok_gid = gid[ok_mask]
     ok_blk = blk[ok_mask]
     order = np.lexsort((rows["wall_s"].to_numpy(dtype="float64")[ok_mask], ok_blk, ok_gid))
@@ -293,6 +305,11 @@ def _add_speedup(
 ) -> np.ndarray:
     """Speedup against the same sweep's sequential runs; returns each configuration's interval design.
 
+    A configuration whose jobs timed sequential runs between their own (adjacent pairs, rows
+    with ``pair_wall_s``) takes its speedup from those pairs instead (``_PairCells``): they were
+    timed a fraction of a second from each run, so the machine's drift over seconds, which
+    the sequential job's runs carry, is not in it (``DESIGN_PAIRS``, ``BASELINE_PAIRS``).
+
     A configuration whose own sweep has no ok sequential run of its workload and size borrows
     the baseline of another sweep of the same machine (interpreter, workload, size, grain),
     visibly: ``baseline_sweep`` names that sweep, ``baseline`` and ``note`` say so, and its
@@ -387,6 +404,7 @@ def _add_speedup(
     seed_names = list(GROUP_KEYS)
     med = summary["median_wall_s"].to_numpy(dtype="float64")
     n_ok = summary["n_ok"].to_numpy()
+    pairs = _PairCells(ok, cells)
     for i, key in enumerate(group_tuples):
         bkey = tuple(key[p] for p in base_pos)
         note = []
@@ -395,6 +413,17 @@ def _add_speedup(
         mine = cells.of(i)
         blocks = cells.blk[mine]
         sweeps = block_sweep[blocks]
+        if pairs.count[mine].sum() > 0:
+            result = pairs.speedup(i, key, n_boot)
+            speedup[i], s_low[i], s_high[i], design[i], base_wall[i], base_n[i], extra = result
+            labels.append(BASELINE_PAIRS)
+            notes.append("; ".join(note + extra))
+            continue
+        if pairs.flagged[mine].any():
+            note.append(
+                "no complete adjacent pair (a sequential run beside the runs failed): "
+                "speedup from the round medians"
+            )
         chosen: dict[int, tuple[str, np.ndarray, np.ndarray, dict[int, float]]] = {}
         for sweep in np.unique(sweeps) if blocks.size else idle_sweeps.get(i, ()):
             found = baseline_for(bkey, int(sweep))
@@ -499,6 +528,89 @@ def _add_speedup(
     summary["speedup_ci_high"] = s_high
     summary["note"] = notes
     return design
+
+
+class _PairCells:
+    """Adjacent pairs per (configuration, round) cell of ``_Cells``: what ``pair`` measured.
+
+    ``mean`` is the cell's mean of log(pair_wall_s / wall_s) over its ok runs with a complete
+    pair, ``count`` how many, ``flagged`` whether its job paired at all (``paired``), ``missing``
+    its ok runs of a paired job without a complete pair (a sequential run beside them failed).
+    Rows without the pair fields (unpaired jobs, older runners) give count 0.
+    """
+
+    def __init__(self, ok: pd.DataFrame, cells: _Cells) -> None:
+        self.ok, self.cells = ok, cells
+        n_cells = cells.start.size
+        size = cells.end - cells.start
+        cell_of_row = np.repeat(np.arange(n_cells), size)
+        if "pair_wall_s" in ok.columns:
+            pair = pd.to_numeric(ok["pair_wall_s"], errors="coerce").to_numpy(dtype="float64")
+        else:
+            pair = np.full(len(ok), np.nan)
+        valid = np.isfinite(pair) & (pair > 0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            logs = np.where(valid, np.log(np.where(valid, pair, 1.0)) - np.log(cells.walls), 0.0)
+        flag = ok["paired"].eq(True).to_numpy(dtype=bool) if "paired" in ok.columns else valid
+        self.valid, self.pair = valid, pair
+        self.count = np.bincount(cell_of_row, valid.astype("int64"), minlength=n_cells).astype("int64")
+        self.flagged = np.bincount(cell_of_row, (flag | valid).astype("int64"), minlength=n_cells) > 0
+        lost = (flag & ~valid).astype("int64")
+        self.missing = np.bincount(cell_of_row, lost, minlength=n_cells).astype("int64")
+        with np.errstate(divide="ignore", invalid="ignore"):
+            self.mean = np.bincount(cell_of_row, logs, minlength=n_cells) / self.count
+
+    def speedup(
+        self, i: int, key: tuple, n_boot: int
+    ) -> tuple[float, float, float, str, float, int, list[str]]:
+        """(speedup, low, high, design, baseline_wall_s, baseline_n, notes) of group ``i`` from its pairs.
+
+        Rounds with a complete pair count; with >= 2 of them the speedup is the geometric mean of
+        their per-round mean ratios and the interval Student t over rounds (R - 1 dof). With one
+        round, the runs-only design of one round: the ratio of the median sequential time beside
+        the runs to the median run, bootstrap over each (pairs sharing a sequential run are not
+        independent, so no t over them).
+        """
+        cells = self.cells
+        mine = np.arange(cells.of(i).start, cells.of(i).stop)
+        good = mine[self.count[mine] > 0]
+        notes: list[str] = []
+        if good.size < mine.size:
+            notes.append(
+                f"{mine.size - good.size} of {mine.size} rounds have no complete adjacent pair "
+                "(unpaired jobs or a sequential run beside the runs failed): left out of the speedup"
+            )
+        missing = int(self.missing[good].sum())
+        if missing:
+            notes.append(f"{missing} ok runs without a complete adjacent pair (see pair_error): left out")
+        rows = np.concatenate([np.arange(cells.start[c], cells.end[c]) for c in good])
+        rows = rows[self.valid[rows]]
+        base_wall, base_n = float(np.median(self.pair[rows])), int(rows.size)
+        if good.size >= 2:
+            speedup, low, high = t_log_mean(self.mean[good])
+            return speedup, low, high, DESIGN_PAIRS, base_wall, base_n, notes
+        seq = self._sequential_runs(rows)
+        mine_walls = cells.walls[rows]
+        speedup = float(np.median(seq)) / float(np.median(mine_walls))
+        if seq.size < 2 or mine_walls.size < 2:
+            notes.append("no CI: one round, fewer than 2 runs or 2 sequential runs beside them")
+            return speedup, np.nan, np.nan, "", base_wall, base_n, notes
+        names = list(GROUP_KEYS)
+        bboot = bootstrap_medians(seq, group_seed("pairs", *seed_key(names, key)), n_boot)
+        cboot = bootstrap_medians(mine_walls, group_seed("wall", *seed_key(names, key)), n_boot)
+        low, high = percentile_ci(bboot / cboot)
+        return speedup, low, high, DESIGN_RUNS, base_wall, base_n, notes
+
+    def _sequential_runs(self, rows: np.ndarray) -> np.ndarray:
+        """The distinct sequential runs beside these rows (a run between two runs counts once)."""
+        sides = [
+            pd.to_numeric(self.ok[c], errors="coerce").to_numpy(dtype="float64")[rows]
+            for c in ("pair_before_s", "pair_after_s")
+            if c in self.ok.columns
+        ]
+        values = np.concatenate(sides) if sides else self.pair[rows]
+        values = np.unique(values[np.isfinite(values) & (values > 0)])
+        return values if values.size else self.pair[rows]
 
 
 def _lender(bkey: tuple, pools: Mapping[tuple, Any], baseline_for: Callable) -> tuple[int, tuple] | None:
