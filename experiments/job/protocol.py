@@ -674,7 +674,7 @@ class _Pairs:
         wall = None
         times = [t for t, _ in sides if t is not None and t > 0]
         if complete and sides and error is None and len(times) == len(sides):
-            wall = math.exp(sum(math.log(t) for t in times) / len(times))
+            wall = times[0] if len(times) == 1 else math.sqrt(times[0] * times[1])
         return replace(
             run,
             pair_before_s=before[0] if before is not None else None,
