@@ -137,7 +137,12 @@ def test_unpaired_protocol_records_no_pairs() -> None:
     )
     log = Log()
     job = protocol.measure(
-        BACKENDS["sequential"](1), Collector(), log.parallel, ITEMS, EXPECTED, lambda e, g: None,
+        BACKENDS["sequential"](1),
+        Collector(),
+        log.parallel,
+        ITEMS,
+        EXPECTED,
+        lambda e, g: None,
         sequential_task=log.sequential,
     )
     assert all(kind == "P" for kind, _ in log.calls)
@@ -145,7 +150,8 @@ def test_unpaired_protocol_records_no_pairs() -> None:
 
 
 @pytest.mark.parametrize(
-    ("value", "mode"), [("auto", "auto"), ("on", "on"), (True, "on"), (False, "off"), ("OFF", "off"), ("x", None)]
+    ("value", "mode"),
+    [("auto", "auto"), ("on", "on"), (True, "on"), (False, "off"), ("OFF", "off"), ("x", None)],
 )
 def test_pair_mode(value, mode) -> None:
     assert pair_mode(value) == mode

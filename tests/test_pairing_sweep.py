@@ -30,8 +30,15 @@ def test_bad_pair_is_one_line_and_exit_2(argv, message, capsys, tmp_path, monkey
 def test_a_sweep_records_its_pairs(tmp_path) -> None:
     sweep = tmp_path / "sweep"
     done = coresweep(
-        "-m", "backend=sequential,thread_pool", "workers=2", "workload=cpu_python,io_sleep",
-        "workload.size=4", "workload.grain=2000", "rounds=2", "repeats=2", f"hydra.sweep.dir={sweep}",
+        "-m",
+        "backend=sequential,thread_pool",
+        "workers=2",
+        "workload=cpu_python,io_sleep",
+        "workload.size=4",
+        "workload.grain=2000",
+        "rounds=2",
+        "repeats=2",
+        f"hydra.sweep.dir={sweep}",
         cwd=tmp_path,
     )
     assert done.returncode == 0, done.stderr
@@ -59,8 +66,15 @@ def test_a_sweep_records_its_pairs(tmp_path) -> None:
 def test_pair_off_records_no_pairs(tmp_path) -> None:
     sweep = tmp_path / "sweep"
     done = coresweep(
-        "-m", "backend=thread_pool", "workers=2", "workload=cpu_python", "workload.size=4",
-        "workload.grain=2000", "pair=off", f"hydra.sweep.dir={sweep}", cwd=tmp_path,
+        "-m",
+        "backend=thread_pool",
+        "workers=2",
+        "workload=cpu_python",
+        "workload.size=4",
+        "workload.grain=2000",
+        "pair=off",
+        f"hydra.sweep.dir={sweep}",
+        cwd=tmp_path,
     )
     assert done.returncode == 0, done.stderr
     assert all(r["paired"] is False and "pair_wall_s" not in r for r in rows_of(sweep))
