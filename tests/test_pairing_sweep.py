@@ -78,3 +78,19 @@ def test_pair_off_records_no_pairs(tmp_path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert all(r["paired"] is False and "pair_wall_s" not in r for r in rows_of(sweep))
+
+
+@pytest.mark.slow
+def test_jobs_under_another_interpreter_record_their_pairs(tmp_path) -> None:
+    import sys
+
+    sweep = tmp_path / "sweep"
+    done = coresweep(
+        "-m", "backend=thread_pool", "workers=2", "workload=cpu_python", "workload.size=4",
+        "workload.grain=2000", f"python={sys.executable}", "report=false", f"hydra.sweep.dir={sweep}",
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    rows = rows_of(sweep)
+    assert rows and all(r["job_process"] == "fresh" for r in rows)  # python=: a fresh interpreter
+    assert all(r["paired"] is True and r["pair_wall_s"] > 0 for r in rows)
