@@ -7,7 +7,9 @@ and their leave-one-out coverage: for sweep k the "truth" of a configuration is 
 its speedup over the *other* K - 1 sweeps of the same design, so no interval helps define its
 own target. The designs take turns (A B A B ...) so that both see the same hour of the machine,
 and each sweep's noise is recorded beside it: the round-to-round CV of its sequential job's
-per-round medians, and the CPU share other processes took (load average at its end).
+per-round medians, and the load average at its end. Also per sweep: the median adjacent
+sequential time over the sequential job's median (``pairs_over_sequential_job``), which should
+sit around 1 (the same computation, a job apart).
 
 ``--aa N`` also times the sequential cpu_python task N times back to back in this process (an
 A/A series: every run the same work) and reports how far apart runs drift with their distance,
@@ -82,6 +84,23 @@ def sequential_noise(rows: list[dict[str, Any]]) -> dict[str, float | None]:
     return out
 
 
+def pairs_against_sequential_job(rows: list[dict[str, Any]]) -> dict[str, float]:
+    """Per workload: median adjacent sequential time over the sequential job's median time.
+
+    The two are the same computation a job apart (the adjacent one in the parallel job's
+    process, beside its idle workers, under its BLAS cap): a ratio away from 1 over many sweeps
+    would be a systematic difference between them, which the speedups from pairs would carry.
+    """
+    pairs: dict[str, list[float]] = defaultdict(list)
+    seq: dict[str, list[float]] = defaultdict(list)
+    for row in rows:
+        if row.get("pair_wall_s"):
+            pairs[row["workload"]].append(row["pair_wall_s"])
+        elif row.get("backend") == "sequential" and row.get("ok") and row.get("wall_s"):
+            seq[row["workload"]].append(row["wall_s"])
+    return {w: statistics.median(v) / statistics.median(seq[w]) for w, v in pairs.items() if seq.get(w)}
+
+
 def evaluate(sweeps: list[dict[str, Any]]) -> dict[str, Any]:
     """Leave-one-out coverage and half-widths of one design's sweeps (CPU-bound, non-sequential)."""
     found: dict[tuple[str, ...], dict[int, tuple[float, float, float, str]]] = defaultdict(dict)
@@ -128,6 +147,7 @@ def evaluate(sweeps: list[dict[str, Any]]) -> dict[str, Any]:
         "wall_s": walls,
         "pair_s": [s["pair_s"] for s in sweeps],
         "sequential_round_cv": [s["noise"] for s in sweeps],
+        "pairs_over_sequential_job": [s.get("pairs_vs_job", {}) for s in sweeps],
         "loadavg": [s["loadavg"] for s in sweeps],
         "failed_sweeps": sum(1 for s in sweeps if s["exit"] != 0),
         "configurations": per_config,
@@ -255,7 +275,10 @@ def main(argv: list[str] | None = None) -> int:
                 done = run_sweep([*sweep, *design.split()], folder)
                 rows = sweep_rows(folder)
                 done.update(
-                    pair_s=pair_seconds(rows), noise=sequential_noise(rows), loadavg=os.getloadavg()[0]
+                    pair_s=pair_seconds(rows),
+                    noise=sequential_noise(rows),
+                    pairs_vs_job=pairs_against_sequential_job(rows),
+                    loadavg=os.getloadavg()[0],
                 )
                 runs[design].append(done)
                 print(

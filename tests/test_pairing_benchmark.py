@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.pairing import aa_designs, evaluate
+from benchmarks.pairing import aa_designs, evaluate, pair_seconds, pairs_against_sequential_job
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -43,6 +43,20 @@ def test_leave_one_out_truth_excludes_the_sweep_judged() -> None:
     # the outlier's own interval contains itself but not the others' median (1.5): not covered
     got = evaluate([sweep(1.5, 1.4, 1.6), sweep(1.5, 1.4, 1.6), sweep(1.5, 1.4, 1.6), sweep(2.0, 1.9, 2.1)])
     assert got["intervals"] == 4 and got["loo_coverage"] == pytest.approx(0.75)
+
+
+def test_cost_and_fidelity_figures_from_rows() -> None:
+    rows = [
+        {"backend": "sequential", "workload": "cpu_python", "ok": True, "wall_s": 2.0, "job": "0",
+         "round": 0},
+        # P S P: both runs name the one sequential run between them; it counts once, times its loops
+        {"backend": "pool", "workload": "cpu_python", "ok": True, "wall_s": 1.0, "job": "1", "round": 0,
+         "pair_before_s": None, "pair_after_s": 1.5, "pair_wall_s": 1.5, "pair_loops": 2},
+        {"backend": "pool", "workload": "cpu_python", "ok": True, "wall_s": 1.0, "job": "1", "round": 0,
+         "pair_before_s": 1.5, "pair_after_s": None, "pair_wall_s": 1.5, "pair_loops": 2},
+    ]  # fmt: skip
+    assert pair_seconds(rows) == pytest.approx(3.0)
+    assert pairs_against_sequential_job(rows) == {"cpu_python": pytest.approx(0.75)}
 
 
 @pytest.mark.slow
