@@ -173,7 +173,9 @@ def crash_sweep_args(kind: str) -> list[str]:
         # size 64: more tasks queued behind a dying worker than workers (process_pool's feeder
         # thread is still writing to its call queue when the pool breaks)
         f"workload.fn=tests.crashers:{kind},tests.crashers:fine", "workload.size=64",
-        *SMALL, *CRASH_OPTIONS[kind],
+        # the crash belongs in the timed runs: adjacent sequential runs (pair=auto pairs custom)
+        # would call the crashing function in the job's own process between them
+        "pair=off", *SMALL, *CRASH_OPTIONS[kind],
     ]
 
 
