@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks._results import machine_header, write_result
-from benchmarks.coverage import KEY, _float, run_sweep
+from benchmarks.coverage import KEY, _float, read_summary, run_sweep
 
 RESULTS = Path(__file__).resolve().parent / "results"
 #: The sweep the issue measured: the backends that decide threads vs processes, on GIL-bound work.
@@ -275,6 +275,7 @@ def main(argv: list[str] | None = None) -> int:
                 done = run_sweep([*sweep, *design.split()], folder)
                 rows = sweep_rows(folder)
                 done.update(
+                    rows=read_summary(folder),  # the report's summary.csv: the intervals evaluated
                     pair_s=pair_seconds(rows),
                     noise=sequential_noise(rows),
                     pairs_vs_job=pairs_against_sequential_job(rows),

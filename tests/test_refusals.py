@@ -169,6 +169,7 @@ EVERYWHERE = {
     "resume": "the sweep folder the whole command finishes",
     "report": "the sweep's report",
     "busy": "every execution's other-process CPU share is measured (keep, rerun or wait)",
+    "pair": "auto pairs what it can; pair=on where it cannot is refused (tests/test_pairing_sweep.py)",
 }
 #: Keys of every workload's config file, and why each applies to every workload.
 EVERY_WORKLOAD = {
