@@ -38,6 +38,7 @@ def test_a_sweep_records_its_pairs(tmp_path) -> None:
         "workload.grain=2000",
         "rounds=2",
         "repeats=2",
+        "pair=auto",
         f"hydra.sweep.dir={sweep}",
         cwd=tmp_path,
     )
@@ -87,7 +88,8 @@ def test_jobs_under_another_interpreter_record_their_pairs(tmp_path) -> None:
     sweep = tmp_path / "sweep"
     done = coresweep(
         "-m", "backend=thread_pool", "workers=2", "workload=cpu_python", "workload.size=4",
-        "workload.grain=2000", f"python={sys.executable}", "report=false", f"hydra.sweep.dir={sweep}",
+        "workload.grain=2000", f"python={sys.executable}", "report=false", "pair=on",
+        f"hydra.sweep.dir={sweep}",
         cwd=tmp_path,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
