@@ -232,7 +232,6 @@ def verdict_lines(summary: pd.DataFrame, model: BlockModel | None = None) -> lis
     best = best_per_workload(summary)
     if best.empty:
         return ["No configuration has a successful run: see the failures table."]
-    vary = varying_per_backend(summary)
     several_sizes = summary.groupby(["machine", "workload"])["size"].nunique().max() > 1
     lines = []
     for _, row in best.iterrows():
@@ -244,6 +243,9 @@ def verdict_lines(summary: pd.DataFrame, model: BlockModel | None = None) -> lis
             & summary["size"].eq(row["size"])
             & (summary["n_ok"] > 0)
         ]
+        # Named by what tells configurations of this workload apart (another workload's grain is
+        # no part of their names).
+        vary = varying_per_backend(group)
         parallel = group[group["backend"].ne(SEQUENTIAL)]
         if parallel.empty:
             lines.append(f"{where}: only sequential runs succeeded ({fmt_seconds(row['median_wall_s'])}).")
