@@ -135,3 +135,37 @@ def busy_warning(rows: pd.DataFrame) -> str | None:
         f"using > {BUSY_SHARE:.0%} of the CPUs (the most {s['max_share']:.0%}){rerun}: their times "
         f"are of a contended machine{advice}"
     )
+
+
+def busy_note(rows: pd.DataFrame, machine: Any, workload: Any) -> str | None:
+    """For one machine's workload: "judged on a busy machine: ..." when executions its statistics
+    use were busy, else None (a verdict reached there is of a contended machine, and says so)."""
+    if rows.empty or "workload" not in rows or "machine" not in rows:
+        return None
+    part = rows[rows["machine"].astype(str).eq(str(machine)) & rows["workload"].astype(str).eq(str(workload))]
+    s = busy_summary(part) if len(part) else {"busy": 0}
+    if not s["busy"]:
+        return None
+    return (
+        f"judged on a busy machine: {s['busy']} of {s['executions']} executions had other processes "
+        f"using > {BUSY_SHARE:.0%} of the CPUs (busy=rerun or busy=wait measures again)"
+    )
+
+
+def mark_busy_claims(folklore: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFrame:
+    """Claims judged on a busy machine say so; one the rows would refute is "depends" instead:
+    a contended machine can refute a claim about the machine only by accident."""
+    if folklore.empty or not judged_busy(rows):
+        return folklore
+    out = folklore.copy()
+    measured = ~out["verdict"].astype(str).str.startswith("not measured")
+    refuted = out["verdict"].astype(str).eq("refuted")
+    out.loc[refuted, "verdict"] = "depends"
+    note = "judged on a busy machine (busy=rerun or busy=wait measures again)"
+    out.loc[refuted, "evidence"] = (
+        "would be refuted, but " + note + ": " + out.loc[refuted, "evidence"].astype(str)
+    )
+    out.loc[measured & ~refuted, "evidence"] = (
+        note + ": " + out.loc[measured & ~refuted, "evidence"].astype(str)
+    )
+    return out

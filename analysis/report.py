@@ -22,7 +22,7 @@ from pathlib import Path
 import pandas as pd
 
 from ._parallel import Background
-from .busy import current_rows
+from .busy import busy_note, current_rows, mark_busy_claims
 from .csvtext import write_csv
 from .figures import FIGURE_NAMES, FigureJobs
 from .folklore import folklore_table, row_claims
@@ -115,7 +115,7 @@ def _build(paths: list[Path], out_dir: Path | str | None) -> ReportResult:
         partial=partial_lines(paths),
         noise=noise_warnings(summary, environments, all_rows),
         physics=physics_lines(summary),
-        folklore=folklore_table(summary, rows, topology, claims_job.result),
+        folklore=mark_busy_claims(folklore_table(summary, rows, topology, claims_job.result), rows),
         crossover=crossover_grains(summary),
         weak=weak_scaling(summary),
     )
@@ -128,7 +128,7 @@ def _build(paths: list[Path], out_dir: Path | str | None) -> ReportResult:
         table.to_csv(out_dir / name, index=False, float_format="%.6g", lineterminator="\n")
     summary_md = out_dir / "summary.md"
     model = model_of(rows)  # pairs the verdict's comparisons by block (None: one block only)
-    verdicts = verdict_lines(summary, model)
+    verdicts = verdict_lines(summary, model, lambda machine, workload: busy_note(rows, machine, workload))
     extras.machine_noise = machine_noise_line(rows, model.table if model else None) if len(rows) else ""
     extras.answer = lead_answer(summary, verdicts)
     unverified = unverified_lines(rows)  # workload.verify=none: first in the verdict, and boxed

@@ -7,7 +7,7 @@ summary.md and index.html never disagree.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -223,11 +223,16 @@ def borrowed_line(summary: pd.DataFrame) -> str:
     )
 
 
-def verdict_lines(summary: pd.DataFrame, model: BlockModel | None = None) -> list[str]:
+def verdict_lines(
+    summary: pd.DataFrame,
+    model: BlockModel | None = None,
+    busy: Callable[[Any, Any], str | None] | None = None,
+) -> list[str]:
     """One sentence per (machine, workload, size): the configuration to use, or why none can be named.
 
     ``model`` (the block model of the same rows) pairs comparisons by block; without it they
-    are tested from the intervals alone (``analysis.stats.compare``).
+    are tested from the intervals alone (``analysis.stats.compare``). ``busy(machine, workload)``
+    gives the note a verdict reached on a busy machine ends with (``analysis.busy.busy_note``).
     """
     best = best_per_workload(summary)
     if best.empty:
@@ -258,7 +263,9 @@ def verdict_lines(summary: pd.DataFrame, model: BlockModel | None = None) -> lis
                 "(no successful sequential run, so no speedup)."
             )
             continue
-        lines.append(where + ": " + _best_sentence(row, group, vary, model) + ".")
+        note = busy(row["machine"], row["workload"]) if busy is not None else None
+        sentence = _best_sentence(row, group, vary, model)
+        lines.append(f"{where}: {sentence}" + (f"; {note}" if note else "") + ".")
     borrowed = borrowed_line(summary)
     return lines + ([borrowed] if borrowed else [])
 

@@ -293,6 +293,25 @@ def test_analysis_is_silent_on_a_quiet_sweep_and_on_rows_without_shares() -> Non
     assert analysis_busy.current_rows(old) is old
 
 
+def test_a_verdict_and_claims_judged_on_a_busy_machine_say_so() -> None:
+    rows = _rows([(0, 0, 0.3, False), (1, 0, 0.02, False)])
+    machine, workload = rows["machine"].iloc[0], rows["workload"].iloc[0]
+    note = analysis_busy.busy_note(rows, machine, workload)
+    assert note is not None and note.startswith("judged on a busy machine: 1 of 2 executions")
+    assert analysis_busy.busy_note(rows, machine, "another workload") is None
+    quiet = _rows([(0, 0, 0.02, False), (1, 0, 0.05, False)])
+    assert analysis_busy.busy_note(quiet, machine, workload) is None
+    claims = pd.DataFrame(
+        {"claim_id": [1, 2, 3], "verdict": ["refuted", "supported", "not measured"], "evidence": list("abc")}
+    )
+    marked = analysis_busy.mark_busy_claims(claims, rows)
+    assert marked["verdict"].tolist() == ["depends", "supported", "not measured"]  # never refuted there
+    assert marked["evidence"].iloc[0].startswith("would be refuted, but judged on a busy machine")
+    assert marked["evidence"].iloc[1].startswith("judged on a busy machine")
+    assert marked["evidence"].iloc[2] == "c"
+    assert analysis_busy.mark_busy_claims(claims, quiet).equals(claims)
+
+
 def test_the_busy_line_leads_the_noise_warnings() -> None:
     rows = _rows([(0, 0, 0.3, False), (1, 0, 0.02, False)])
     lines = noise_warnings(pd.DataFrame(), {}, rows)
