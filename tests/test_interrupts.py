@@ -39,8 +39,11 @@ def interruptible_children():
 
 
 def start(sweep_dir: Path, *extra: str) -> subprocess.Popen:
+    """SWEEP with ``extra``; a key in ``extra`` replaces SWEEP's (a key given twice is refused)."""
     entry = [sys.executable, "-m", "coresweep.experiments.entry"]
-    cmd = [*entry, *SWEEP, *extra, f"hydra.sweep.dir={sweep_dir}"]
+    given = {e.split("=", 1)[0] for e in extra}
+    base = [a for a in SWEEP if a.split("=", 1)[0] not in given]
+    cmd = [*entry, *base, *extra, f"hydra.sweep.dir={sweep_dir}"]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     return subprocess.Popen(
         cmd, cwd=sweep_dir.parent, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -58,6 +61,23 @@ def wait_for_rows(path: Path, n: int = 3, timeout: float = 120) -> None:
     raise AssertionError(f"no rows appeared in {path}")
 
 
+def wait_for_workers(proc: subprocess.Popen, n: int = 2, timeout: float = 60) -> None:
+    """Until a job's process has ``n`` children of its own: its pool's workers exist (an event,
+    not a guess at how long a job takes). The job's process is a grandchild of the sweep (the job
+    server forks it); the sweep's own children (job server, report process) are not counted."""
+    top = psutil.Process(proc.pid)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for p in top.children(recursive=True):
+            try:
+                if p.ppid() != top.pid and len(p.children()) >= n:
+                    return
+            except psutil.NoSuchProcess:
+                continue
+        time.sleep(0.02)
+    raise AssertionError(f"no job process with {n} workers appeared")
+
+
 def rows(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines()]
 
@@ -72,7 +92,7 @@ def test_interrupt_keeps_rows_stops_workers_and_writes_partial_report(tmp_path: 
     sweep = tmp_path / "sweep"
     proc = start(sweep)
     wait_for_rows(sweep / "0" / "results.jsonl")
-    time.sleep(0.5)  # into the second job: its workers exist now (each job lasts ~2 s)
+    wait_for_workers(proc)  # into the second job (process_pool x2): its workers exist now
     tree = psutil.Process(proc.pid).children(recursive=True)
     proc.send_signal(sig)
     out, err = proc.communicate(timeout=120)
@@ -133,7 +153,7 @@ def test_ctrl_c_from_the_terminal_prints_one_line_and_a_partial_report(tmp_path:
     sweep = tmp_path / "sweep"
     proc = start(sweep)
     wait_for_rows(sweep / "0" / "results.jsonl")
-    time.sleep(0.5)  # into the second job (process_pool x2): its process and two workers
+    wait_for_workers(proc)  # into the second job (process_pool x2): its process and two workers
     os.killpg(proc.pid, signal.SIGINT)
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
