@@ -154,7 +154,37 @@ def preflight(argv: list[str], composed: ComposedConfigs | None = None) -> tuple
 
     LAST_SWEEP_PLAN["interpreters"] = describe_selected(c.get("python") for c in checked)
     LAST_SWEEP_PLAN["report"] = bool(sweep.base.get("report", True))
-    return argv + sweep.extra_overrides, len(sweep.jobs)
+    return _appended_where_absent(argv) + sweep.extra_overrides, len(sweep.jobs)
+
+
+def _appended_where_absent(argv: list[str]) -> list[str]:
+    """``workload.KEY=v`` as ``+workload.KEY=v`` where the workload Hydra composes first has no KEY.
+
+    In ``-m workload=cpu_python,custom workload.fn=mod:f`` the key belongs to one swept workload
+    (preflight checked that, and each job gets it only where it applies), but Hydra applies the
+    fixed overrides to the primary config first, whose workload is the default one, and stops
+    with "Could not override". Appending it there is harmless: no job of another workload reads it.
+    """
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_module
+    from hydra.core.global_hydra import GlobalHydra
+
+    given = [a for a in argv if a.startswith("workload=") and "," not in a]
+    try:
+        GlobalHydra.instance().clear()
+        with initialize_config_module("coresweep.conf", version_base="1.3", job_name="coresweep"):
+            primary = hydra_compose(CONFIG_NAME, overrides=given)
+        GlobalHydra.instance().clear()
+    except Exception:  # preflight composed every job already; leave the command as it is
+        return argv
+    keys = set(primary.workload.keys()) if "workload" in primary else set()
+    out = []
+    for arg in argv:
+        key = arg.split("=", 1)[0]
+        if key.startswith("workload.") and "=" in arg and key.split(".", 2)[1] not in keys:
+            arg = "+" + arg
+        out.append(arg)
+    return out
 
 
 #: Thread workers beyond this many per usable CPU are named in a note (never refused: the

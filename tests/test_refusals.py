@@ -8,6 +8,7 @@ preflight, seconds faster). The last test walks every key a user can set.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -150,6 +151,23 @@ def test_keys_that_apply_to_some_job_are_kept(argv, tmp_path, monkeypatch) -> No
     multirun = [a for a in argv if a == "-m"]
     _, jobs = preflight(multirun + [a for a in argv if a != "-m"], ComposedConfigs())
     assert jobs >= 1
+
+
+def test_a_key_of_one_swept_workload_runs_through_the_real_command(tmp_path: Path) -> None:
+    # Hydra applies fixed overrides to the default workload first ("Could not override"):
+    # preflight hands it workload.fn as +workload.fn, and only the custom job reads it.
+    (tmp_path / "mywork.py").write_text("def cpu(i):\n    return sum(range(i * 1000))\n")
+    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    sweep = tmp_path / "sweep"
+    cmd = [sys.executable, "-m", "coresweep.experiments.entry", "-m", "workload=cpu_python,custom",
+           "workload.fn=mywork:cpu", "backend=sequential", "workload.size=4", "workload.grain=1",
+           "rounds=1", "repeats=1", "report=false", f"hydra.sweep.dir={sweep}"]
+    out = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    files = sorted(sweep.glob("*/results.jsonl"))
+    rows = [json.loads(ln) for p in files for ln in p.read_text().splitlines()]
+    assert {r["workload"] for r in rows} == {"cpu_python", "custom"} and all(r["ok"] for r in rows)
+    assert {r.get("fn") for r in rows if r["workload"] == "custom"} == {"mywork:cpu"}
 
 
 #: Top-level keys that apply to every job, whatever its backend and workload, and why.
