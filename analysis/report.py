@@ -41,6 +41,7 @@ from .report_text import (
 )
 from .stats import crossover_grains, scaling_fits, summarize, weak_scaling
 from .stats.blockmodel import model_of
+from .stats.keys import name_functions
 from .verification import unverified_lines
 
 #: Stands in for the figures while the page is rendered before the last figure is saved
@@ -89,7 +90,9 @@ def build_report(paths: Sequence[Path | str] | Path | str, out_dir: Path | str |
 
 def _build(paths: list[Path], out_dir: Path | str | None) -> ReportResult:
     all_rows, environments, warnings = load_results(paths)
-    rows = current_rows(all_rows)  # busy=rerun: a replaced busy attempt stays in results.csv only
+    # busy=rerun: a replaced busy attempt stays in results.csv only; two functions of
+    # workload=custom are two workloads to the statistics.
+    rows = name_functions(current_rows(all_rows))
     first = paths[0]
     default_out = (first.parent if first.is_file() else first) / "report"
     out_dir = default_out if out_dir is None else Path(out_dir)

@@ -186,3 +186,17 @@ def test_speedup_is_against_the_sequential_run_under_the_same_interpreter(tmp_pa
     assert threads.loc[("3.12.1", True), "speedup"] == pytest.approx(1.0)
     assert threads.loc[("3.13.1", True), "baseline_wall_s"] == pytest.approx(2.0)
     assert threads.loc[("3.13.1", False), "speedup"] == pytest.approx(2.0)
+
+
+def test_two_functions_of_workload_custom_are_two_workloads() -> None:
+    from coresweep.analysis.stats.keys import name_functions
+
+    rows = pd.DataFrame(
+        {"workload": ["custom", "custom", "cpu_python"], "fn": ["m:f", "m:g", None], "wall_s": [1.0, 2, 3]}
+    )
+    named = name_functions(rows)
+    assert named["workload"].tolist() == ["custom (m:f)", "custom (m:g)", "cpu_python"]
+    one = rows.assign(fn=["m:f", "m:f", None])
+    assert name_functions(one)["workload"].tolist() == ["custom", "custom", "cpu_python"]
+    plain = name_functions(rows.drop(columns=["fn"]))
+    assert plain["workload"].tolist() == ["custom", "custom", "cpu_python"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pandas as pd
+
 from ..load import GROUP_KEYS
 
 SEQUENTIAL = "sequential"
@@ -22,3 +24,21 @@ VARIANT_DIMS: tuple[str, ...] = (
     "start_method", "pinning", "collect", "grain", "python", "gil_enabled",
     "share", "init", "state", "input_mb", "init_ms",
 )  # fmt: skip
+
+
+def name_functions(rows: pd.DataFrame) -> pd.DataFrame:
+    """Rows of ``workload=custom`` named by their function where several functions are present.
+
+    ``workload.fn`` is not one of the configuration's dimensions, so two functions swept in one
+    sweep (or two sweeps of one machine) would share every configuration, baseline and verdict.
+    Named ``custom (mod:func)`` they are told apart everywhere; one function keeps ``custom``.
+    """
+    if rows.empty or "fn" not in rows or "workload" not in rows:
+        return rows
+    custom = rows["workload"].astype(str).eq("custom") & rows["fn"].notna()
+    if rows.loc[custom, "fn"].astype(str).nunique() < 2:
+        return rows
+    out = rows.copy()
+    out["workload"] = out["workload"].astype(object)
+    out.loc[custom, "workload"] = "custom (" + out.loc[custom, "fn"].astype(str) + ")"
+    return out
