@@ -133,8 +133,10 @@ def _build(paths: list[Path], out_dir: Path | str | None) -> ReportResult:
     model = model_of(rows)  # pairs the verdict's comparisons by block (None: one block only)
     verdicts = verdict_lines(summary, model, lambda machine, workload: busy_note(rows, machine, workload))
     extras.machine_noise = machine_noise_line(rows, model.table if model else None) if len(rows) else ""
-    extras.answer = lead_answer(summary, verdicts)
     unverified = unverified_lines(rows)  # workload.verify=none: first in the verdict, and boxed
+    extras.answer = lead_answer(summary, verdicts)
+    if extras.answer and unverified:
+        extras.answer = "results not verified (workload.verify=none); " + extras.answer
     verdicts = [*unverified, *verdicts]
     extras.summary_table = summary_display(summary) if len(summary) else ([], [])
     summary_md.write_text(markdown_summary(summary, verdicts, rows, extras), encoding="utf-8")

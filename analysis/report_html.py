@@ -522,12 +522,12 @@ def render_html(
         f'<span class="{failed_class}">{n_failed} failed</span><span>{len(summary)} configurations</span>'
         f"<span>{n_warnings} warning{'s' if n_warnings != 1 else ''}</span></p>",
         "<nav>" + "".join(f'<a href="#{n}">{n}</a>' for n in nav) + "</nav>",
+        _unverified_html(unverified),
         (
             f'<p class="answer" id="answer"><b>Your function:</b> {_e(extras.answer)}</p>'
             if extras.answer
             else ""
         ),
-        _unverified_html(unverified),
         (
             f'<p class="machine-noise" id="machine-noise"><b>Noise during the sweep:</b> '
             f"{_e(extras.machine_noise)}</p>"

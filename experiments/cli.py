@@ -141,6 +141,12 @@ def preflight(argv: list[str], composed: ComposedConfigs | None = None) -> tuple
     LAST_SWEEP_PLAN["rounds"] = rounds
     LAST_SWEEP_PLAN["configurations"] = len(sweep.jobs)
     _note_skipped(skipped, skipped_why, overrides)
+    if any(str(c.workload.get("verify", "auto")) == "none" for c in checked):
+        print(
+            "coresweep: warning: workload.verify=none: no result is checked against the sequential "
+            "answer, so a wrong answer would count as a fast one (the report says so at its top)",
+            file=sys.stderr,
+        )
     if checked and not any(c.backend.name == "sequential" for c in checked):
         print(
             "coresweep: note: this sweep has no backend=sequential, so the report can show times "

@@ -56,6 +56,7 @@ SILENT_BEFORE = [
     (["state=manager", "workload=io_file"], "state applies to workload=stateful only"),
     (["repeats_target=0.1"], "repeats_target is read by repeats=auto only"),
     (["workload=custom", "workload.grain=5", FN], "workload=custom does not use grain"),
+    (["workload=custom", "-m", "workload.seed=1,2", FN], "workload=custom does not use seed"),
     (["start_method=fork_server"], "start_method=fork_server: unknown start method; choose one of auto"),
     (["backend=thread_pool", "workers=5000"], "workers=5000: more than the 64 tasks of workload=cpu_python"),
     (["workers=2", "-m", "workers=1,2"], "workers is given twice: workers=2 and workers=1,2"),
@@ -192,7 +193,7 @@ EVERYWHERE = {
 #: Keys of every workload's config file, and why each applies to every workload.
 EVERY_WORKLOAD = {
     "size": "the number of tasks, for every workload",
-    "seed": "recorded in every row; workloads derive their inputs from it (custom: fn may)",
+    "seed": "recorded in every row; workloads derive their inputs from it (custom refuses it: below)",
     "grain": "work per task; workload=custom refuses any value but 1 (checked below)",
     # issue 25 point 1 (verification) adds these to workloads: every result is verified
     "verify": "every workload's results are verified",
@@ -260,6 +261,7 @@ def test_every_key_a_user_can_set_is_refused_where_it_does_not_apply(tmp_path, m
             walked += 1
     assert walked >= 5
     assert "does not use grain" in _refused(["workload=custom", FN, "workload.grain=5"])
+    assert "does not use seed" in _refused(["workload=custom", FN, "workload.seed=3"])
 
     # backend.* keys, likewise
     backends = group_options("backend")

@@ -39,7 +39,13 @@ BACKEND_KEYS = ("workers", "start_method", "pinning")
 NEUTRAL = {"workers": "1", "start_method": "auto", "pinning": "none"}
 #: Keys a workload's config file carries for the common shape that its class does not use,
 #: with the one value that says so (``workload=custom`` calls fn(i): one call is one task).
-UNUSED = {("custom", "grain"): "1"}
+#: custom's inputs are range(size), whatever the seed: fn(i) seeds itself from i if it draws.
+UNUSED = {("custom", "grain"): "1", ("custom", "seed"): "0"}
+WHY_UNUSED = {
+    "grain": " (one call of fn(i) is one task)",
+    "seed": " (fn(i) receives i; a function that draws random numbers seeds itself per task, "
+    "e.g. random.Random(i))",
+}
 #: Keys that only ``repeats=auto`` reads.
 AUTO_REPEATS_KEYS = ("repeats_target", "repeats_max", "repeats_budget_s")
 
@@ -231,7 +237,8 @@ def _refusal(key: str, line: str, backends: list[str], workloads: list[str]) -> 
         group, sub = key.split(".", 2)[:2]
         mine = workloads if group == "workload" else backends
         if group == "workload" and all((w, sub) in UNUSED for w in mine):
-            return f"{line}: workload={mine[0]} does not use {sub} (one call of fn(i) is one task); drop it"
+            why = WHY_UNUSED.get(sub, "")
+            return f"{line}: workload={mine[0]} does not use {sub}{why}; drop it"
         own = owners(group, sub)
         if own:
             add = f"{group}={own[0]}" if len(own) == 1 else f"{group}=" + " or ".join(own)
