@@ -86,6 +86,10 @@ def test_a_clearly_worse_configuration_is_dropped_early_with_its_evidence() -> N
         assert drop.ratio > 1.5 and drop.ratio_low > 1.0 and drop.p_holm <= 0.05
         assert drop.best in (_key(2), _key(3))
         early += drop.after_round == FIRST_TEST
+        trace = race.trace()
+        mine = trace[trace["key"] == _key(1)]
+        assert mine["round"].max() == drop.after_round and mine["dropped"].iloc[-1]
+        assert (trace["round"].max() == len(race.rounds)) and trace["ratio"].notna().any()
         assert _key(1) not in answer.entries  # a dropped configuration is not confirmed
         assert answer.to_dict()["dropped"]
     assert early >= 18  # at the first test, nearly always

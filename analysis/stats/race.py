@@ -134,6 +134,9 @@ class Race:
     dropped: dict[Hashable, Drop] = field(default_factory=dict)
     rounds: list[int] = field(default_factory=list)
     spent_s: float = 0.0
+    #: One record per (round, configuration still racing before the round's test): the race
+    #: figure's data (``trace``).
+    history: list[dict] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if not (
@@ -193,12 +196,34 @@ class Race:
                 self.values[k][int(round_id)] = float(v)
         if self.baseline is not None:
             self.values[self.baseline][int(round_id)] = 0.0
-        if len(self.rounds) < self.first_test:
-            return []
-        new = self.eliminate()
+        new = self.eliminate() if len(self.rounds) >= self.first_test else []
+        self._trace_round(new)
         for d in new:
             self.dropped[d.key] = d
         return new
+
+    def _trace_round(self, new: list[Drop]) -> None:
+        """Each survivor's time ratio to the best after this round, and whether it was dropped."""
+        best = self.best()
+        gone = {d.key for d in new}
+        for k, (r, lo, hi) in self.ratio_intervals().items():
+            self.history.append(
+                {
+                    "round": len(self.rounds),
+                    "key": k,
+                    "best": best,
+                    "ratio": r,
+                    "low": lo,
+                    "high": hi,
+                    "dropped": k in gone,
+                }  # fmt: skip
+            )
+
+    def trace(self) -> pd.DataFrame:
+        """The history as a table (round, key, best, ratio, low, high, dropped): per round, each
+        survivor's time ratio to the current best with its Bonferroni interval (> 1: slower)."""
+        cols = ["round", "key", "best", "ratio", "low", "high", "dropped"]
+        return pd.DataFrame.from_records(self.history, columns=cols)
 
     def _logs(self, key: Hashable) -> dict[int, float]:
         return self.values.get(key, {})
