@@ -30,6 +30,7 @@ One module per concept; every public name is re-exported here:
 - ``keys``: the sequential backend's name, worker ladders (``CURVE_KEYS``), baselines;
 - ``blockmodel``: the configuration x block model, moderated variances (Smyth 2004);
 - ``compare``: multiple comparisons with the best on paired differences (Hsu's MCB);
+- ``race``: racing configurations round by round, then confirming the survivors on fresh rounds;
 - ``summary``: ``summarize``, the summary table (speedup against its baseline, efficiency);
 - ``models``: Amdahl, USL and Karp-Flatt, and ``scaling_fits``;
 - ``grain``: speedup against task grain and the crossover grain;
@@ -66,6 +67,7 @@ from .models import (
     scaling_fits,
     usl_speedup,
 )
+from .race import Answer, Drop, Race, confirm, cut_to_confirm
 from .summary import DESIGN_ROUNDS, DESIGN_RUNS, SUMMARY_COLUMNS, best_per_workload, summarize
 from .weak import WEAK_COLUMNS, WEAK_KEYS, weak_scaling
 
@@ -94,6 +96,11 @@ __all__ = [
     "amdahl_speedup",
     "best_per_workload",
     "compare_with_best",
+    "Answer",
+    "Drop",
+    "Race",
+    "confirm",
+    "cut_to_confirm",
     "moderate_summary",
     "bootstrap_medians",
     "crossover_grains",
