@@ -19,6 +19,7 @@ from coresweep.analysis.stats.blockmodel import BlockModel
 from coresweep.analysis.stats.race import (
     FIRST_TEST,
     MAX_CONFIRM,
+    TEST_FAILED,
     TEST_T_HOLM,
     Race,
     confirm,
@@ -186,6 +187,17 @@ def test_confirmation_interval_covers_after_selection_and_reusing_the_race_would
     assert fresh_hits / n >= 0.93
     assert all_hits / all_n >= 0.93
     assert reused_hits / n <= 0.88  # the bias the data splitting removes
+
+
+def test_a_configuration_that_keeps_failing_is_dropped_as_failed_never_as_fast() -> None:
+    race = Race([_key(2), _key(3)], 60.0, baseline=SEQ)
+    for r in range(FIRST_TEST):
+        race.record(
+            r, {_key(2): math.log(1.8), _key(3): float("nan")}, {_key(2): 0.5, _key(3): 0.1, SEQ: 1.0}
+        )
+    drop = race.dropped[_key(3)]
+    assert drop.test == TEST_FAILED and drop.after_round == FIRST_TEST
+    assert race.to_run() == [_key(2), SEQ] and math.isclose(race.spent_s, 3 * 1.6)
 
 
 def test_when_every_parallel_configuration_is_slower_the_answer_is_sequential() -> None:

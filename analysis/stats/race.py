@@ -94,6 +94,7 @@ MIN_CONFIRM_ROUNDS = 3
 MAX_ROUNDS_QUOTED = 1000
 
 TEST_T_HOLM = "one-sided paired t on per-round log time ratios, Holm over the survivors"
+TEST_FAILED = f"failed: no ok run in {FIRST_TEST} rounds in a row"
 TEST_CUT = f"not confirmed: more than {MAX_CONFIRM} survivors when the race stopped (slowest by the race)"
 
 
@@ -137,6 +138,8 @@ class Race:
     #: One record per (round, configuration still racing before the round's test): the race
     #: figure's data (``trace``).
     history: list[dict] = field(default_factory=list)
+    #: Rounds in a row without an ok run, per configuration (``TEST_FAILED`` at ``first_test``).
+    failed_streak: dict[Hashable, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not (
@@ -186,6 +189,7 @@ class Race:
         A configuration missing from ``log_speedups`` or with a non-finite value (a failed run)
         has no value in this round; its seconds still count against the budget.
         """
+        running = [k for k in self.to_run() if k != self.baseline]
         self.rounds.append(int(round_id))
         for k, s in seconds.items():
             if k in self.seconds and s is not None and math.isfinite(float(s)):
@@ -196,11 +200,25 @@ class Race:
                 self.values[k][int(round_id)] = float(v)
         if self.baseline is not None:
             self.values[self.baseline][int(round_id)] = 0.0
+        for k in running:
+            ok = int(round_id) in self.values[k]
+            self.failed_streak[k] = 0 if ok else self.failed_streak.get(k, 0) + 1
         new = self.eliminate() if len(self.rounds) >= self.first_test else []
+        new += self._failing(exclude={d.key for d in new})
         self._trace_round(new)
         for d in new:
             self.dropped[d.key] = d
         return new
+
+    def _failing(self, exclude: set) -> list[Drop]:
+        """Survivors without an ok run in their last ``first_test`` rounds: a failed run is never
+        counted fast, and a configuration that keeps failing has no time to race with."""
+        best = self.best()
+        return [
+            Drop(k, len(self.rounds), best, math.nan, math.nan, math.nan, math.nan, 0, TEST_FAILED)
+            for k in self.survivors
+            if k not in exclude and k != self.baseline and self.failed_streak.get(k, 0) >= self.first_test
+        ]
 
     def _trace_round(self, new: list[Drop]) -> None:
         """Each survivor's time ratio to the best after this round, and whether it was dropped."""
@@ -474,9 +492,10 @@ def confirm(blocks: pd.DataFrame, race: Race, seconds_s: float) -> Answer:
         cands.append(Candidate(race.baseline, 0.0, 0.0, 0.0, 1))
     comparison: Comparison = compare_with_best(cands, keyed, race.margin)
     entries: dict[Hashable, Entry] = {}
+    rounds_of = {tuple(r[: len(GROUP_KEYS)]): r[-4] for r in _table_rows(model.table)}
     for c in cands:
         lo, hi = (math.exp(c.log_low), math.exp(c.log_high)) if np.isfinite(c.log_low) else (np.nan, np.nan)
-        n = int(dict((tuple(r[: len(GROUP_KEYS)]), r[-4]) for r in _table_rows(model.table)).get(c.key, 0))
+        n = confirm_rounds if c.key == race.baseline else int(rounds_of.get(c.key, 0))
         ratio = comparison.ratio_to_best.get(c.key, (np.nan, np.nan, np.nan))
         entries[c.key] = Entry(c.key, math.exp(c.log_speedup), lo, hi, ratio, c.key in comparison.best_set, n)
     best: Hashable | None = None
