@@ -14,18 +14,20 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from coresweep.analysis.load import GROUP_KEYS
+from coresweep.analysis.load import GROUP_KEYS, load_results
 from coresweep.analysis.stats.blockmodel import BlockModel
+from coresweep.analysis.stats.paired import block_log_speedups
 from coresweep.analysis.stats.race import (
     FIRST_TEST,
     MAX_CONFIRM,
     TEST_FAILED,
     TEST_T_HOLM,
     Race,
+    block_values,
     confirm,
     cut_to_confirm,
 )
-from tests.test_analysis_blockmodel import _BASE, _key
+from tests.test_analysis_blockmodel import _BASE, _key, _sweep
 
 SEQ = _key(1, "sequential")
 
@@ -222,3 +224,33 @@ def test_the_answer_is_json_ready() -> None:
     race, answer, _, _ = _race(_mu({2: 1.9, 1: 1.0}), budget_s=20.0, seed=3)
     text = json.dumps(answer.to_dict())
     assert '"best"' in text and _BASE["workload"] in text
+
+
+def test_the_race_runs_on_rows_as_the_runner_writes_them(tmp_path) -> None:
+    """The path the sweeper will take: results rows, ``block_log_speedups``, one block per round
+    into ``Race.record``; the confirmation on later rounds' rows only."""
+    truth = {("sequential", 1): 1.0, ("process_pool", 2): 1.8, ("process_pool", 1): 0.95,
+             ("thread_pool", 2): 0.6, ("pool", 2): 1.78}  # fmt: skip
+    sweep = _sweep(tmp_path, truth, rounds=12, seed=7, round_drift=(0.9, 1.1), job_drift=(0.97, 1.03))
+    rows, _, _ = load_results([sweep])
+    blocks = block_log_speedups(rows)
+    keys = {tuple(k) for k in rows[list(GROUP_KEYS)].itertuples(index=False, name=None)}
+    seq = next(k for k in keys if k[GROUP_KEYS.index("backend")] == "sequential")
+    race = Race(sorted(keys - {seq}, key=str), 60.0, baseline=seq)
+    for block in range(8):
+        if race.stop_reason() is not None:
+            break
+        secs = {
+            k: 2.0 / truth[(k[GROUP_KEYS.index("backend")], k[GROUP_KEYS.index("workers")])]
+            for k in race.to_run()
+        }
+        race.record(block, block_values(blocks, block), secs)
+    by_backend = {d.key[GROUP_KEYS.index("backend")] for d in race.dropped.values()}
+    assert {"thread_pool", "sequential"} <= by_backend
+    keep = cut_to_confirm(race)
+    fresh = blocks[blocks["block"].ge(8) & blocks[list(GROUP_KEYS)].apply(tuple, axis=1).isin(keep)]
+    answer = confirm(fresh, race, seconds_s=10.0)
+    assert answer.confirm_rounds == 4 and answer.best_set
+    assert all(k[GROUP_KEYS.index("backend")] in ("process_pool", "pool") for k in answer.best_set)
+    best = answer.entries[answer.best_set[0]]
+    assert best.low < best.speedup < best.high and best.rounds == 4

@@ -196,7 +196,7 @@ class Race:
                 self.seconds[k].append(float(s))
                 self.spent_s += float(s)
         for k, v in log_speedups.items():
-            if k in self.values and k != self.baseline and v is not None and math.isfinite(float(v)):
+            if k in running and v is not None and math.isfinite(float(v)):  # dropped ones no longer count
                 self.values[k][int(round_id)] = float(v)
         if self.baseline is not None:
             self.values[self.baseline][int(round_id)] = 0.0
@@ -592,6 +592,14 @@ def _rounds_needed(model: _WithBaseline, comparison: Comparison, margin: float) 
         tests = len(comparison.order) - 1
         needed.append(max(rounds_for(sd, TARGET_DIFFERENCE), rounds_to_decide(sd, d.estimate, margin, tests)))
     return max(needed) if needed else None
+
+
+def block_values(blocks: pd.DataFrame, block: int) -> dict[tuple, float]:
+    """One block's log speedups from a ``block_log_speedups`` table, keyed by configuration
+    (``GROUP_KEYS`` tuples): what ``Race.record`` takes for that round."""
+    part = blocks[blocks["block"] == block]
+    keys = part[list(GROUP_KEYS)].itertuples(index=False, name=None)
+    return {tuple(k): float(v) for k, v in zip(keys, part["log_speedup"].astype("float64"))}
 
 
 def cut_to_confirm(race: Race, limit: int = MAX_CONFIRM) -> list[Hashable]:
