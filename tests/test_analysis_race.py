@@ -159,6 +159,7 @@ def test_survivors_beyond_the_limit_are_cut_with_a_reason() -> None:
     racing = {k: d for k, d in race.dropped.items() if k != SEQ}  # sequential is 1.8x slower
     cut = [d for d in racing.values() if d.test.startswith("not confirmed")]
     assert cut and len(racing) == 6 - MAX_CONFIRM
+    assert answer.stop_reason == "budget"  # as the race stopped, not as the cut left it
     assert all(d.ratio < 1.1 for d in racing.values())
 
 

@@ -140,6 +140,8 @@ class Race:
     history: list[dict] = field(default_factory=list)
     #: Rounds in a row without an ok run, per configuration (``TEST_FAILED`` at ``first_test``).
     failed_streak: dict[Hashable, int] = field(default_factory=dict)
+    #: Why the race stopped, fixed by ``cut_to_confirm`` (cutting survivors changes the reason).
+    stopped: str | None = None
 
     def __post_init__(self) -> None:
         if not (
@@ -511,7 +513,7 @@ def confirm(blocks: pd.DataFrame, race: Race, seconds_s: float) -> Answer:
         confirm_rounds=confirm_rounds,
         budget_s=race.budget_s,
         used_s=race.spent_s + seconds_s,
-        stop_reason=race.stop_reason(),
+        stop_reason=race.stopped or race.stop_reason(),
     )
     if not comparison.decided:
         answer.rounds_needed = _rounds_needed(keyed, comparison, race.margin) or race.rounds_to_separate()
@@ -535,7 +537,7 @@ def _sequential(race: Race, seconds_s: float, confirm_rounds: int) -> Answer:
         confirm_rounds=confirm_rounds,
         budget_s=race.budget_s,
         used_s=race.spent_s + seconds_s,
-        stop_reason=race.stop_reason(),
+        stop_reason=race.stopped or race.stop_reason(),
     )
 
 
@@ -554,7 +556,7 @@ def _too_small(blocks: pd.DataFrame, race: Race, seconds_s: float, confirm_round
         confirm_rounds=confirm_rounds,
         budget_s=race.budget_s,
         used_s=race.spent_s + seconds_s,
-        stop_reason=race.stop_reason(),
+        stop_reason=race.stopped or race.stop_reason(),
         rounds_needed=needed,
         budget_needed_s=race.spent_s + needed * race.confirm_cost_s(1),
     )
@@ -605,6 +607,7 @@ def block_values(blocks: pd.DataFrame, block: int) -> dict[tuple, float]:
 def cut_to_confirm(race: Race, limit: int = MAX_CONFIRM) -> list[Hashable]:
     """Record the survivors beyond ``limit`` as cut (with their ratio to the best), and return the
     configurations to confirm."""
+    race.stopped = race.stop_reason()
     keep = race.confirm_keys(limit)
     best = race.best()
     ratios = race.ratio_intervals()
