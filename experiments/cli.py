@@ -159,7 +159,10 @@ def preflight(argv: list[str], composed: ComposedConfigs | None = None) -> tuple
     from .launch.interpreter import describe_selected
 
     LAST_SWEEP_PLAN["interpreters"] = describe_selected(c.get("python") for c in checked)
-    LAST_SWEEP_PLAN["report"] = bool(sweep.base.get("report", True))
+    report = sweep.base.get("report", True)
+    if not isinstance(report, bool):  # report=no would be a true string: a report nobody asked for
+        raise ConfigError(f"report={report}: choose true or false")
+    LAST_SWEEP_PLAN["report"] = report
     return _appended_where_absent(argv) + sweep.extra_overrides, len(sweep.jobs)
 
 

@@ -57,6 +57,7 @@ SILENT_BEFORE = [
     (["repeats_target=0.1"], "repeats_target is read by repeats=auto only"),
     (["workload=custom", "workload.grain=5", FN], "workload=custom does not use grain"),
     (["workload=custom", "-m", "workload.seed=1,2", FN], "workload=custom does not use seed"),
+    (["report=no"], "report=no: choose true or false"),
     (["start_method=fork_server"], "start_method=fork_server: unknown start method; choose one of auto"),
     (["backend=thread_pool", "workers=5000"], "workers=5000: more than the 64 tasks of workload=cpu_python"),
     (["workers=2", "-m", "workers=1,2"], "workers is given twice: workers=2 and workers=1,2"),
