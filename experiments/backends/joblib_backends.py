@@ -6,10 +6,11 @@ the calling process (``FallbackToBackend(SequentialBackend)``); coresweep measur
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from typing import Any, Callable, ClassVar
 
-from .base import Backend
+from .base import Backend, WorkerDied
 from .processes import _noop
 
 # joblib is imported when a backend is built, not here: the backend registry must import under
@@ -123,6 +124,80 @@ class JoblibMultiprocessingBackend(_JoblibBackend):
         # Parallel puts its own default context into the kwargs it hands the backend, and
         # those win over the backend's; replace it with the start method asked for.
         parallel._backend_kwargs["context"] = self.context()
+
+    #: How often the worker watcher looks (a dead worker is reported within about this long).
+    watch_s: ClassVar[float] = 0.1
+
+    def start(self) -> None:
+        self._dead: list[int] = []
+        self._busy = False
+        self._stop_watch = threading.Event()
+        self._watcher: threading.Thread | None = None
+        super().start()
+        pool = getattr(self._parallel._backend, "_pool", None)  # None: n_jobs=1 runs sequentially
+        if pool is not None:
+            # the workers as they are now: one may die before the watcher's first look
+            self._watcher = threading.Thread(
+                target=self._watch_workers, args=(pool, list(pool._pool)),
+                name="coresweep-joblib-workers", daemon=True,
+            )
+            self._watcher.start()
+
+    def _watch_workers(self, pool: Any, watched: list[Any]) -> None:
+        """Notice a worker that died: ``multiprocessing.Pool`` replaces it and loses its task,
+        so joblib would wait for the lost result until its timeout (``timeout_s``, 600 s by
+        default). A death during a ``map`` aborts the pool, and the ``map`` raises
+        ``WorkerDied`` within ``watch_s``. The pool never retires a worker of its own accord
+        (no ``maxtasksperchild``): one that left its list was reaped by the pool, i.e. died."""
+        from multiprocessing.pool import RUN
+
+        while not self._stop_watch.wait(self.watch_s):
+            current = getattr(self._parallel._backend, "_pool", None)
+            if current is not pool:  # joblib ends the pool and starts a new one after a task raised
+                pool, watched = current, list(current._pool) if current is not None else []
+                continue
+            now = list(pool._pool)
+            codes = [w.exitcode for w in watched if w.exitcode is not None or w not in now]
+            watched += [w for w in now if w not in watched]
+            # read after the workers: terminate() marks the pool before it ends them
+            if codes and pool._state == RUN and not self._stop_watch.is_set():
+                self._dead += codes
+                if self._busy:
+                    self.abort()
+                return
+
+    def _raise_if_dead(self, error: BaseException | None = None) -> None:
+        if self._dead:
+            codes = ", ".join(str(c) for c in self._dead)
+            raise WorkerDied(f"joblib worker process ended with exit code {codes}") from error
+
+    def map(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
+        self._busy = True  # before the check: the watcher sets _dead before it reads _busy
+        try:
+            self._raise_if_dead()
+            return super().map(fn, items)
+        except WorkerDied:
+            raise
+        except Exception as error:
+            self._raise_if_dead(error)
+            raise
+        finally:
+            self._busy = False
+
+    def abort(self) -> None:
+        stop = getattr(self, "_stop_watch", None)
+        if stop is not None:
+            stop.set()  # the workers abort ends are not deaths to report
+        super().abort()
+
+    def shutdown(self) -> None:
+        stop = getattr(self, "_stop_watch", None)
+        if stop is not None:
+            stop.set()  # first: the pool's own shutdown ends its workers
+        watcher = getattr(self, "_watcher", None)
+        if watcher is not None and watcher is not threading.current_thread():
+            watcher.join()
+        super().shutdown()
 
 
 class JoblibThreadingBackend(_JoblibBackend):
