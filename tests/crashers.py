@@ -41,8 +41,10 @@ def in_reference() -> bool:
 
 def _quiet_crash() -> None:
     """The crash is the point: no "Fatal Python error" traceback dump in CI logs."""
-    import faulthandler
-
+    try:
+        import faulthandler
+    except ImportError:  # a subinterpreter (interpreter_pool) cannot load it, nor has it on
+        return
     faulthandler.disable()
 
 
@@ -151,4 +153,19 @@ def signals_as_in_a_fresh_python(i: int) -> int:
         wrong.append(f"SIGTERM is {have_term}, not {want_term}")
     if wrong:
         raise RuntimeError(f"pid {os.getpid()}: " + "; ".join(wrong))
+    return i
+
+
+def exit_in_reference(i: int) -> int:
+    """``os._exit(13)`` in the sequential reference (the job process computes it itself)."""
+    if in_reference():
+        os._exit(13)
+    return i
+
+
+def spin_in_reference(i: int) -> int:
+    """An endless pure-Python loop in the sequential reference (holds the GIL)."""
+    if in_reference():
+        while True:
+            pass
     return i

@@ -50,3 +50,13 @@ class InterpreterPoolBackend(Backend):
 
     def shutdown(self) -> None:
         self._executor.shutdown(wait=True)
+
+    def abort(self) -> None:
+        # Not shutdown(): it waits for the interpreters, and one stuck in a loop never returns,
+        # so the watchdog would never reach its grace period and end the job process.
+        executor = getattr(self, "_executor", None)
+        if executor is not None:
+            try:
+                executor.shutdown(wait=False, cancel_futures=True)
+            except Exception:
+                pass
