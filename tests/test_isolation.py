@@ -38,9 +38,17 @@ MARKER = "CRASH_TEST_MARKER"
 PARALLEL = 2
 #: Options every sweep here shares: small, one round, no warm-up, no loops.
 SMALL = ["repeats=2", "warmup=0", "min_time_s=0", "rounds=1"]
-BACKENDS = ["sequential", "thread_pool", "pool", "process_pool", "joblib_loky"]
-#: Backends whose tasks run in the job process itself (its main thread or its threads).
-IN_PROCESS = {"sequential", "thread_pool"}
+#: Every backend that runs under this interpreter (interpreter_pool needs 3.14: see
+#: tests/test_python314.py). dask_distributed comes with the ``test`` extra.
+BACKENDS = [
+    "sequential", "thread_pool", "thread", "joblib_threading",
+    "pool", "process_pool", "process", "joblib_loky", "joblib_multiprocessing", "dask_distributed",
+]
+#: Backends whose tasks run in the job process itself (its main thread or its threads): a fault
+#: that kills a process kills the job process, and a loop that holds the GIL cannot be stopped,
+#: so there "end to end" means the job process dies (or is ended past its limit and grace), its
+#: row is a failed row with ``job_died``, and the sweep goes on with the next job.
+IN_PROCESS = {"sequential", "thread_pool", "thread", "joblib_threading", "interpreter_pool"}
 CRASH_KINDS = ["exit13", "segfault", "abort", "spin", "grow"]
 #: Per crash kind: extra options, and what a failed row of a crash in the job process names.
 CRASH_OPTIONS = {
@@ -60,9 +68,10 @@ IN_PROCESS_CAUSE = {
     "spin": r"timeout",
     "grow": r"^(memory: |stopped: .*max_memory)",
 }
-#: A crash in a worker process: the worker died (pool: WorkerDied, process_pool:
-#: BrokenProcessPool, loky: TerminatedWorkerError), or the error names the cause.
-WORKER_DIED = r"(?i)worker|process pool|exit code 13|SIGSEGV|SIGABRT"
+#: A crash in a worker process: the worker died (pool, process, joblib_multiprocessing:
+#: WorkerDied, process_pool: BrokenProcessPool, loky: TerminatedWorkerError, dask:
+#: KilledWorker), or the error names the cause; never the timeout.
+WORKER_DIED = r"(?i)^(?!timeout).*(worker|process pool|exit code 13|SIGSEGV|SIGABRT)"
 WORKER_CAUSE = {"exit13": WORKER_DIED, "segfault": WORKER_DIED, "abort": WORKER_DIED,
                 "spin": r"^timeout", "grow": r"^memory"}
 
@@ -189,6 +198,12 @@ def hung_order_seed() -> int:
 #: Each sweep by name: its arguments (longest-running first: they start first).
 SWEEPS: dict[str, Any] = {
     "crash-spin": lambda: crash_sweep_args("spin"),
+    # interpreter_pool needs Python 3.14: every fault in one sweep of it (one limit for all)
+    "crash-314": lambda: [
+        "-m", f"python={_python314_path()}", "backend=interpreter_pool", "workers=2",
+        "workload=custom", f"workload.fn={','.join(f'tests.crashers:{k}' for k in [*CRASH_KINDS, 'fine'])}",
+        "workload.size=64", "pair=off", *SMALL, "timeout_s=5", "max_memory=300MB",
+    ],
     "hung-thread-pool": lambda: [
         "-m", "backend=thread_pool", "workers=2", "workload=io_sleep", "workload.size=2",
         # grain = µs each task sleeps: 1000 s (the hung job), then 1 ms (the job after it)
@@ -204,6 +219,12 @@ SWEEPS: dict[str, Any] = {
         "workload.fn=tests.crashers:fail_in_reference", "workload.size=8", "timeout_s=60",
         "report=false", *SMALL,
     ],
+    # the reference is computed in the job process whatever the backend: one backend is enough
+    "reference-faults": lambda: [
+        "-m", "backend=process_pool", "workers=2", "workload=custom", "workload.size=8",
+        "workload.fn=tests.crashers:exit_in_reference,tests.crashers:spin_in_reference,tests.crashers:fine",
+        "timeout_s=2", *SMALL,
+    ],
     "forked-vs-fresh": lambda: [
         "-m", f"python=null,{sys.executable}", "backend=sequential,thread_pool,process_pool",
         "workers=2", "workload=custom", "workload.size=8", "timeout_s=60", "report=false", *SMALL,
@@ -216,7 +237,19 @@ SWEEP_OF_TEST = {
     "test_failure_only_in_the_reference_fails_every_row_and_the_sweep_goes_on": "reference",
     "test_forked_and_fresh_children_give_rows_with_the_same_fields": "forked-vs-fresh",
     "test_forked_and_fresh_job_processes_handle_signals_alike": "forked-vs-fresh",
+    "test_fault_table_interpreter_pool_under_python_314": "crash-314",
+    "test_a_crash_or_hang_in_the_reference_is_a_failed_row_and_the_sweep_goes_on": "reference-faults",
 }
+
+
+def _python314_path() -> str | None:
+    """The provisioned Python 3.14 (tests/test_python314.py), or None."""
+    from .test_python314 import python314
+
+    try:
+        return python314()
+    except pytest.skip.Exception:
+        return None
 
 
 def _needed(session: pytest.Session) -> list[str]:
@@ -226,7 +259,9 @@ def _needed(session: pytest.Session) -> list[str]:
         if Path(str(getattr(item, "path", getattr(item, "fspath", "")))) != Path(__file__):
             continue
         params = getattr(getattr(item, "callspec", None), "params", {})
-        name = f"crash-{params['kind']}" if "kind" in params else SWEEP_OF_TEST.get(item.originalname)
+        name = SWEEP_OF_TEST.get(item.originalname)
+        if name is None and "kind" in params:
+            name = f"crash-{params['kind']}"
         if name is not None:
             names.add(name)
     return [name for name in SWEEPS if name in names]
@@ -236,7 +271,8 @@ def _needed(session: pytest.Session) -> list[str]:
 def sweeps(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
     """The sweeps this module's selected tests need, started at once, ``PARALLEL`` at a time."""
     root = tmp_path_factory.mktemp("isolation")
-    started = {name: Sweep(name, SWEEPS[name](), root / name) for name in _needed(request.session)}
+    needed = [n for n in _needed(request.session) if n != "crash-314" or _python314_path()]
+    started = {name: Sweep(name, SWEEPS[name](), root / name) for name in needed}
     pool = ThreadPoolExecutor(max_workers=PARALLEL, thread_name_prefix="sweep")
     for sweep in started.values():
         sweep.future = pool.submit(sweep.run)
@@ -267,51 +303,75 @@ def test_the_reference_is_recognised() -> None:
 # A crash, a hang or a blow-up in the timed runs, under every backend
 
 
+def _crashed_and_control(out: Outcome, backend: str, kind: str) -> tuple[list[dict], list[dict]]:
+    """The rows of ``backend``'s crashing job and of its control job (``fine``)."""
+    def of(fn: str) -> list[dict[str, Any]]:
+        return [r for r in out.rows if r["backend"] == backend and r["fn"].rpartition(":")[2] == fn]
+
+    return of(kind), of("fine")
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("kind", CRASH_KINDS)
-def test_a_crash_in_the_timed_runs_is_a_failed_row_and_the_sweep_goes_on(kind: str, sweeps) -> None:
+def test_a_crash_sweep_exits_1_with_a_report_a_row_per_job_and_nothing_left(kind: str, sweeps) -> None:
+    """One sweep per fault, over every backend: what holds for the sweep as a whole."""
     out = sweeps[f"crash-{kind}"].outcome()
     assert out.returncode == 1, out.failure()
     assert (out.sweep / "report" / "index.html").is_file(), out.failure()
     assert out.stdout == f"report: {out.sweep / 'report' / 'index.html'}\n", out.failure()
     assert not out.left, f"processes left running: {out.left}"
-
-    by_job: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    jobs = set()
     for row in out.rows:
         assert set(FIELDS) <= set(row), (row["backend"], row["fn"], set(FIELDS) - set(row))
-        by_job.setdefault((row["backend"], row["fn"].rpartition(":")[2]), []).append(row)
-    assert set(by_job) == {(b, fn) for b in BACKENDS for fn in (kind, "fine")}, sorted(by_job)
+        jobs.add((row["backend"], row["fn"].rpartition(":")[2]))
+    assert jobs == {(b, fn) for b in BACKENDS for fn in (kind, "fine")}, sorted(jobs)
 
-    problems = []
-    for backend in BACKENDS:
-        control = by_job[(backend, "fine")]
-        if len(control) != 2 or not all(r["ok"] and r["verified"] for r in control):
-            problems.append(f"{backend} / fine (the control): {[(r['ok'], r['error']) for r in control]}")
-        crashed = by_job[(backend, kind)]
-        errors = [r["error"] for r in crashed]
-        if any(r["ok"] for r in crashed) or not crashed:
-            problems.append(f"{backend} / {kind}: a run of the crashing function passed: {errors}")
-            continue
-        died = [r for r in crashed if r.get("job_died")]
-        if backend in IN_PROCESS:
-            # The job process itself crashed (or was ended past its limit): the row says why.
-            if not re.search(IN_PROCESS_CAUSE[kind], errors[-1] if died else errors[0]):
-                problems.append(f"{backend} / {kind}: expected /{IN_PROCESS_CAUSE[kind]}/, got {errors}")
-            if kind == "grow" and any("grow reached" in e for e in errors):
-                problems.append(
-                    f"{backend} / {kind}: the max_memory guard never stopped the run (the task "
-                    f"gave up on its own at its cap): {errors}"
-                )
-            if died and (died[-1] is not crashed[-1] or len(died) != 1):
-                problems.append(f"{backend} / {kind}: the job_died row must be the one last row: {errors}")
-        else:
-            # A worker process crashed: coresweep's pool handling makes it a failed run; the
-            # job process lives on (it must not die with it).
-            if died:
-                problems.append(f"{backend} / {kind}: the job process died with its worker: {errors}")
-            elif not re.search(WORKER_CAUSE[kind], errors[0]):
-                problems.append(f"{backend} / {kind}: expected /{WORKER_CAUSE[kind]}/, got {errors}")
-    assert not problems, "\n".join(problems) + "\n--- stderr ---\n" + out.failure()
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("kind", CRASH_KINDS)
+def test_fault_table(kind: str, backend: str, sweeps) -> None:
+    """The fault table (docs/design.md, "Faults"): ``kind`` in ``backend``'s timed runs gives
+    failed rows that say why, and the sweep's next job (the control) still passes."""
+    _check_fault(sweeps[f"crash-{kind}"].outcome(), backend, kind)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", CRASH_KINDS)
+def test_fault_table_interpreter_pool_under_python_314(kind: str, sweeps) -> None:
+    """The fault table's interpreter_pool column: one sweep of every fault under Python 3.14."""
+    from .test_python314 import python314
+
+    python314()  # skips, saying why, where there is none
+    out = sweeps["crash-314"].outcome()
+    assert out.returncode == 1, out.failure()
+    assert (out.sweep / "report" / "index.html").is_file(), out.failure()
+    assert not out.left, f"processes left running: {out.left}"
+    _check_fault(out, "interpreter_pool", kind)
+
+
+def _check_fault(out: Outcome, backend: str, kind: str) -> None:
+    crashed, control = _crashed_and_control(out, backend, kind)
+    where = f"{backend} / {kind}"
+    assert len(control) == 2 and all(r["ok"] and r["verified"] for r in control), (
+        f"{where}: the control after it: {[(r['ok'], r['error']) for r in control]}\n{out.failure()}")
+    errors = [r["error"] for r in crashed]
+    assert crashed and not any(r["ok"] for r in crashed), f"{where}: a run passed: {errors}"
+    died = [r for r in crashed if r.get("job_died")]
+    if backend in IN_PROCESS:
+        # The job process itself crashed (or was ended past its limit): the row says why.
+        error = errors[-1] if died else errors[0]
+        assert re.search(IN_PROCESS_CAUSE[kind], error), f"{where}: /{IN_PROCESS_CAUSE[kind]}/ ? {errors}"
+        assert not any("grow reached" in e for e in errors), (
+            f"{where}: the max_memory guard never stopped the run (the task gave up on its own "
+            f"at its cap): {errors}")
+        assert not died or (len(died) == 1 and died[-1] is crashed[-1]), (
+            f"{where}: the job_died row must be the one last row: {errors}")
+    else:
+        # A worker process crashed: the backend (or coresweep's handling of it) makes it a
+        # failed run, without waiting for the timeout; the job process lives on.
+        assert not died, f"{where}: the job process died with its worker: {errors}"
+        assert re.search(WORKER_CAUSE[kind], errors[0]), f"{where}: /{WORKER_CAUSE[kind]}/ ? {errors}"
 
 
 # --------------------------------------------------------------------------------------------
@@ -412,6 +472,74 @@ def test_a_job_process_killed_from_outside_leaves_a_failed_row_and_no_workers(tm
     assert not left, f"processes left running: {left}"
     alive = [w.pid for w in workers if _running(w)]
     assert not alive, f"the killed job's workers live on: {alive}"
+
+
+@pytest.mark.slow
+def test_a_crash_or_hang_in_the_reference_is_a_failed_row_and_the_sweep_goes_on(sweeps) -> None:
+    out = sweeps["reference-faults"].outcome()
+    assert out.returncode == 1, out.failure()
+    assert (out.sweep / "report" / "index.html").is_file(), out.failure()
+    assert not out.left, f"processes left running: {out.left}"
+    by_fn: dict[str, list[dict[str, Any]]] = {}
+    for row in out.rows:
+        by_fn.setdefault(row["fn"].rpartition(":")[2], []).append(row)
+    crashed, hung, control = by_fn["exit_in_reference"], by_fn["spin_in_reference"], by_fn["fine"]
+    assert [(r["ok"], r["job_died"]) for r in crashed] == [(False, True)], crashed
+    assert crashed[0]["error"].startswith(
+        "job process died: it ended (exit status 13) while computing the sequential answer"
+    ), crashed[0]["error"]
+    # The reference runs in the job's main thread: past timeout_s and the grace, the job
+    # process is ended, and every run it owed is a failed row.
+    assert len(hung) == 2 and not any(r["ok"] for r in hung), hung
+    assert all(r["error"].startswith("stopped:") and "timeout_s=2" in r["error"] for r in hung), hung
+    assert len(control) == 2 and all(r["ok"] and r["verified"] for r in control), control
+
+
+@pytest.mark.slow
+def test_sigkill_of_the_whole_driver_group_leaves_nothing_running_and_keeps_the_rows(
+    tmp_path: Path,
+) -> None:
+    """``kill -9 -- -PGID`` of the ``coresweep`` command's group mid-job: no one is left to
+    clean up, so the job server, the job process (its own group) and its workers must notice
+    on their own; the rows of the jobs that finished stay on disk."""
+    marker = uuid.uuid4().hex
+    sweep = tmp_path / "sweep"
+    args = [
+        "-m", "backend=pool", "workers=2", "workload=io_sleep", "workload.size=4",
+        # µs each task sleeps: 1 ms (the job that finishes), then 60 s (the one killed mid-run)
+        "workload.grain=1000,60000000", f"order_seed={hung_order_seed()}",
+        "timeout_s=120", "report=false", *SMALL,
+    ]
+    err_path = tmp_path / "stderr.txt"
+    with open(err_path, "w") as err:
+        proc = subprocess.Popen(
+            _command(args, sweep), cwd=tmp_path, env=_env(marker), start_new_session=True,
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err,
+        )
+    try:
+        deadline = time.monotonic() + 90
+        while not _finished_first_job(sweep) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        _job_child_with_workers(proc.pid, marker, n_workers=2, timeout_s=90)
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    left = _left(marker)
+    assert not left, f"processes left running after the driver group was killed: {left}"
+    rows = rows_of(sweep)
+    kept = [r for r in rows if r["grain"] == 1000]
+    assert len(kept) == 2 and all(r["ok"] for r in kept), (kept, err_path.read_text()[-2000:])
+    assert not any(r["ok"] for r in rows if r["grain"] != 1000), "the slow job finished: killed too late"
+
+
+def _finished_first_job(sweep: Path) -> bool:
+    try:
+        return any(r["grain"] == 1000 for r in rows_of(sweep))
+    except ValueError:  # a row being written
+        return False
 
 
 def _running(p: psutil.Process) -> bool:
