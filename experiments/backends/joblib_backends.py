@@ -138,8 +138,10 @@ class JoblibMultiprocessingBackend(_JoblibBackend):
         if pool is not None:
             # the workers as they are now: one may die before the watcher's first look
             self._watcher = threading.Thread(
-                target=self._watch_workers, args=(pool, list(pool._pool)),
-                name="coresweep-joblib-workers", daemon=True,
+                target=self._watch_workers,
+                args=(pool, list(pool._pool)),
+                name="coresweep-joblib-workers",
+                daemon=True,
             )
             self._watcher.start()
 
