@@ -201,10 +201,12 @@ def script(workload: str, args: argparse.Namespace) -> tuple[dict[str, list[floa
 def harness_overrides(workload: str, args: argparse.Namespace, sweep_dir: Path) -> list[str]:
     """coresweep's command line for the same configurations (``min_time_s=0``: one call a run)."""
     size, grain = CASES[workload]
+    parallel = [b for b in args.backends if b != "sequential"]
     return [
         "-m",
-        f"backend={','.join(['sequential', *args.backends])}",
-        f"workers={args.workers}",
+        f"backend={','.join(['sequential', *parallel])}",
+        # sequential alone ignores workers, and coresweep refuses a setting no job uses
+        f"workers={args.workers if parallel else 1}",
         f"workload={workload}",
         f"workload.size={size}",
         f"workload.grain={grain}",

@@ -178,7 +178,16 @@ def _appended_where_absent(argv: list[str]) -> list[str]:
     from hydra import initialize_config_module
     from hydra.core.global_hydra import GlobalHydra
 
-    given = [a for a in argv if a.startswith("workload=") and "," not in a]
+    # What Hydra composes first in a multirun: the defaults with every override that is not a
+    # sweep (a preset such as +experiment=patterns picks the workload too).
+    sweeps = (",", "choice(", "range(", "glob(", "interval(")
+    given = [
+        a
+        for a in argv
+        if "=" in a
+        and not a.lstrip("+~").startswith(("workload.", "hydra.", "hydra/"))
+        and not any(m in a.split("=", 1)[1] for m in sweeps)
+    ]
     try:
         GlobalHydra.instance().clear()
         with initialize_config_module("coresweep.conf", version_base="1.3", job_name="coresweep"):
@@ -190,7 +199,9 @@ def _appended_where_absent(argv: list[str]) -> list[str]:
     out = []
     for arg in argv:
         key = arg.split("=", 1)[0]
-        if key.startswith("workload.") and "=" in arg and key.split(".", 2)[1] not in keys:
+        value = arg.split("=", 1)[1] if "=" in arg else ""
+        swept = any(m in value for m in sweeps)  # a sweep is applied per job, never to the primary
+        if key.startswith("workload.") and "=" in arg and not swept and key.split(".", 2)[1] not in keys:
             arg = "+" + arg
         out.append(arg)
     return out
