@@ -121,6 +121,8 @@ NEAR_MISSES = [
     (["workload=io_sleep", "+workload.sise=2"], "did you mean size?"),
     (["hydra/launcher=basik"], "did you mean basic?"),
     (["workload=gil_release", "workload.kind=hsah"], "did you mean hash?"),  # a workload's own list
+    (["workload=cpu"], "did you mean cpu_python?"),  # the one option it begins
+    (["workload=cpu_python", "workload.verify=Exact"], "did you mean exact?"),  # the word in other case
 ]
 
 

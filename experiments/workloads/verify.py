@@ -118,9 +118,15 @@ class Verification:
         """The check ``workload.verify``/``rtol``/``atol`` ask for; ValueError (one line) when
         a value is not allowed or would be ignored. A checker is imported here, before any work."""
         if not isinstance(verify, str) or not (verify in MODES or ":" in verify):
+            from ..errors import suggest
+
+            hint = suggest(verify, MODES) if isinstance(verify, str) else ""
+            if not hint and isinstance(verify, str) and "." in verify:
+                module, _, name = verify.rpartition(".")
+                hint = f"; a checker is named with a colon: {module}:{name}"
             raise ValueError(
                 f"workload.verify={verify!r}: choose one of {', '.join(MODES)}, or a checker "
-                "pkg.module:func called as func(expected, got)"
+                f"pkg.module:func called as func(expected, got){hint}"
             )
         for key, value, default in (("rtol", rtol, default_rtol), ("atol", atol, default_atol)):
             if value is None:
