@@ -155,8 +155,11 @@ class JoblibMultiprocessingBackend(_JoblibBackend):
 
         while not self._stop_watch.wait(self.watch_s):
             current = getattr(self._parallel._backend, "_pool", None)
+            if current is None:  # between joblib's pools (ended after a task raised): nothing to watch
+                pool, watched = None, []
+                continue
             if current is not pool:  # joblib ends the pool and starts a new one after a task raised
-                pool, watched = current, list(current._pool) if current is not None else []
+                pool, watched = current, list(current._pool)
                 continue
             now = list(pool._pool)
             codes = [w.exitcode for w in watched if w.exitcode is not None or w not in now]
