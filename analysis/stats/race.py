@@ -503,18 +503,8 @@ def confirm(blocks: pd.DataFrame, race: Race, seconds_s: float) -> Answer:
     best: Hashable | None = None
     if comparison.decided and comparison.best_set:
         best = min(comparison.best_set, key=lambda k: (_workers(k), comparison.order.index(k)))
-    answer = Answer(
-        best=best,
-        best_set=list(comparison.best_set),
-        decided=comparison.decided,
-        entries=entries,
-        dropped=dict(race.dropped),
-        race_rounds=len(race.rounds),
-        confirm_rounds=confirm_rounds,
-        budget_s=race.budget_s,
-        used_s=race.spent_s + seconds_s,
-        stop_reason=race.stopped or race.stop_reason(),
-    )
+    best_set = list(comparison.best_set)
+    answer = _answer(race, seconds_s, confirm_rounds, best, best_set, comparison.decided, entries)
     if not comparison.decided:
         answer.rounds_needed = _rounds_needed(keyed, comparison, race.margin) or race.rounds_to_separate()
         if answer.rounds_needed is not None and confirm_rounds:
@@ -523,33 +513,20 @@ def confirm(blocks: pd.DataFrame, race: Race, seconds_s: float) -> Answer:
     return answer
 
 
-def _sequential(race: Race, seconds_s: float, confirm_rounds: int) -> Answer:
-    """Every parallel configuration was dropped as clearly slower than sequential: nothing is left
-    to confirm, and the answer is the baseline (speedup 1 by definition), the drops its evidence."""
-    b = race.baseline
+def _answer(
+    race: Race,
+    seconds_s: float,
+    confirm_rounds: int,
+    best: Hashable | None,
+    best_set: list,
+    decided: bool,
+    entries: dict,
+) -> Answer:
+    """An answer with what every answer carries from the race: its drops, rounds, budget, stop."""
     return Answer(
-        best=b,
-        best_set=[b],
-        decided=True,
-        entries={b: Entry(b, 1.0, 1.0, 1.0, (1.0, 1.0, 1.0), True, len(race.rounds))},
-        dropped=dict(race.dropped),
-        race_rounds=len(race.rounds),
-        confirm_rounds=confirm_rounds,
-        budget_s=race.budget_s,
-        used_s=race.spent_s + seconds_s,
-        stop_reason=race.stopped or race.stop_reason(),
-    )
-
-
-def _too_small(blocks: pd.DataFrame, race: Race, seconds_s: float, confirm_rounds: int) -> Answer:
-    """Under two confirmation rounds there is no interval: undecided, with what would decide."""
-    keys = race.confirm_keys()
-    entries = {k: Entry(k, math.nan, math.nan, math.nan, (math.nan,) * 3, True, confirm_rounds) for k in keys}
-    needed = max(race.rounds_to_separate() or MIN_CONFIRM_ROUNDS, MIN_CONFIRM_ROUNDS)
-    return Answer(
-        best=None,
-        best_set=keys,
-        decided=False,
+        best=best,
+        best_set=best_set,
+        decided=decided,
         entries=entries,
         dropped=dict(race.dropped),
         race_rounds=len(race.rounds),
@@ -557,9 +534,26 @@ def _too_small(blocks: pd.DataFrame, race: Race, seconds_s: float, confirm_round
         budget_s=race.budget_s,
         used_s=race.spent_s + seconds_s,
         stop_reason=race.stopped or race.stop_reason(),
-        rounds_needed=needed,
-        budget_needed_s=race.spent_s + needed * race.confirm_cost_s(1),
     )
+
+
+def _sequential(race: Race, seconds_s: float, confirm_rounds: int) -> Answer:
+    """Every parallel configuration was dropped as clearly slower than sequential: nothing is left
+    to confirm, and the answer is the baseline (speedup 1 by definition), the drops its evidence."""
+    b = race.baseline
+    entries = {b: Entry(b, 1.0, 1.0, 1.0, (1.0, 1.0, 1.0), True, len(race.rounds))}
+    return _answer(race, seconds_s, confirm_rounds, b, [b], True, entries)
+
+
+def _too_small(blocks: pd.DataFrame, race: Race, seconds_s: float, confirm_rounds: int) -> Answer:
+    """Under two confirmation rounds there is no interval: undecided, with what would decide."""
+    keys = race.confirm_keys()
+    entries = {k: Entry(k, math.nan, math.nan, math.nan, (math.nan,) * 3, True, confirm_rounds) for k in keys}
+    needed = max(race.rounds_to_separate() or MIN_CONFIRM_ROUNDS, MIN_CONFIRM_ROUNDS)
+    answer = _answer(race, seconds_s, confirm_rounds, None, keys, False, entries)
+    answer.rounds_needed = needed
+    answer.budget_needed_s = race.spent_s + needed * race.confirm_cost_s(1)
+    return answer
 
 
 def rounds_to_decide(sd_per_round: float, estimate: float, margin: float = MARGIN, tests: int = 1) -> int:
