@@ -150,16 +150,21 @@ def noise_warnings(
 TARGET_HALF_WIDTH = 0.05
 
 
-def rounds_for_half_width(sd_per_round: float, target: float = TARGET_HALF_WIDTH) -> int | None:
-    """Smallest R whose t interval over R rounds (R - 1 dof) has a half-width below ``target``
-    (relative), when one round's log value has SD ``sd_per_round``; None if not known."""
+def rounds_for_half_width(
+    sd_per_round: float, target: float = TARGET_HALF_WIDTH, dof_per_round: float = 1.0
+) -> int | None:
+    """Smallest R whose t interval over R rounds has a half-width below ``target`` (relative),
+    when one round's log value has SD ``sd_per_round`` and the interval has ``dof_per_round``
+    degrees of freedom per round beyond the first (1: the plain t over rounds, R - 1 dof; the
+    pooled model has more, from every configuration of the workload); None if not known."""
     from scipy import stats
 
     if not (np.isfinite(sd_per_round) and sd_per_round > 0):
         return None
     goal = float(np.log1p(target))
+    per = max(float(dof_per_round), 1.0) if np.isfinite(dof_per_round) else 1.0
     for r in range(2, 1000):
-        if stats.t.ppf(0.975, r - 1) * sd_per_round / np.sqrt(r) <= goal:
+        if stats.t.ppf(0.975, per * (r - 1)) * sd_per_round / np.sqrt(r) <= goal:
             return r
     return 1000
 
@@ -190,30 +195,44 @@ def sequential_round_cv(rows: pd.DataFrame) -> tuple[float, int]:
 
 def machine_noise_line(rows: pd.DataFrame, model_table: pd.DataFrame | None = None) -> str:
     """How noisy the machine was during the sweep, for the top of the report, and the rounds a 5 %
-    half-width on a speedup would need at that noise (issue 29, point 8)."""
+    half-width on a speedup would need at that noise (issue 29, point 8): per workload where the
+    sweep has several, since a quiet IO workload and a noisy CPU one need very different rounds."""
     cv, rounds = sequential_round_cv(rows)
     if not np.isfinite(cv):
         return (
             "one round only, so the machine's round-to-round noise was not measured; a sweep with "
             "rounds=3 or more measures it and puts it in the intervals."
         )
-    parts = [f"the sequential runs' median moved {cv:.1%} from round to round (CV over {rounds} rounds)"]
-    sd = np.nan
+    head = f"the sequential runs' median moved {cv:.1%} from round to round (CV over {rounds} rounds)"
+    t = pd.DataFrame()
     if model_table is not None and len(model_table) and "se" in model_table:
         t = model_table[np.isfinite(model_table["se"].astype("float64"))]
-        if len(t):
-            per_round = t["se"].astype("float64") * np.sqrt(t["n_blocks"].astype("float64"))
-            sd = float(per_round.median())
-            pooled = t[t["pooled"].astype(bool)]
-            if len(pooled):
-                own = float(np.sqrt(pooled["resid_var"].astype("float64")).median())
-                parts.append(f"each configuration's own round-to-round noise {own:.1%} (block model, pooled)")
-            parts.append(f"a speedup's per-round spread {sd:.1%} (median)")
-    need = rounds_for_half_width(sd if np.isfinite(sd) else cv * np.sqrt(2))
-    text = "; ".join(parts) + "."
-    if need is not None:
-        text += (
-            f" At this noise about {need} rounds would give a 5 % half-width on a speedup with the plain "
-            f"t over rounds (this sweep ran {rounds}; the pooled model needs fewer where it applies)."
-        )
-    return text
+    if t.empty:
+        need = rounds_for_half_width(cv * np.sqrt(2))
+        text = head + "."
+        if need is not None:
+            text += (
+                f" At this noise about {need} rounds would give a 5 % half-width on a speedup (the plain "
+                f"t over rounds; this sweep ran {rounds})."
+            )
+        return text
+    per_workload = []
+    for workload, part in t.groupby("workload", sort=True):
+        per_round = part["se"].astype("float64") * np.sqrt(part["n_blocks"].astype("float64"))
+        sd = float(per_round.median())
+        pooled = part[part["pooled"].astype(bool)] if "pooled" in part else part.iloc[0:0]
+        dof_per_round = 1.0
+        own = ""
+        if len(pooled):
+            own = f"own noise {float(np.sqrt(pooled['resid_var'].astype('float64')).median()):.1%}, "
+            blocks = float(pooled["n_blocks"].astype("float64").median())
+            if blocks >= 2:
+                dof_per_round = float(np.nanmedian(pooled["dof"].astype("float64"))) / (blocks - 1)
+        need = rounds_for_half_width(sd, dof_per_round=dof_per_round)
+        rounds_text = f", about {need} rounds for a 5 % half-width" if need is not None else ""
+        per_workload.append(f"{workload}: {own}a speedup's spread {sd:.1%}{rounds_text}")
+    return (
+        f"{head}. Per configuration and round (median; block model where it applies): "
+        + "; ".join(per_workload)
+        + f" (this sweep ran {rounds} rounds)."
+    )

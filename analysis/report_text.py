@@ -22,6 +22,7 @@ from .stats import (
     DESIGN_RUNS,
     GRAIN_SERIES_KEYS,
     SEQUENTIAL,
+    TIME_MODEL,
     VARIANT_DIMS,
     best_per_workload,
 )
@@ -121,8 +122,9 @@ def design_short(summary: pd.DataFrame) -> str:
 def interval_sentence(summary: pd.DataFrame) -> str:
     """In words: which design produced the report's intervals (``interval_design``), and what it misses."""
     design = summary["interval_design"] if "interval_design" in summary else pd.Series(dtype=object)
-    pooled = design.eq(DESIGN_MODERATED) if len(design) else pd.Series(dtype=bool)
+    pooled = design.isin([DESIGN_MODERATED, TIME_MODEL]) if len(design) else pd.Series(dtype=bool)
     n_pooled = int(pooled.sum())
+    n_times = int(design.eq(TIME_MODEL).sum()) if len(design) else 0
     design = design.where(~pooled, DESIGN_ROUNDS) if len(design) else design
     rounds = summary.loc[design.eq(DESIGN_ROUNDS), "rounds"] if len(design) else pd.Series(dtype="int64")
     n_rounds, n_runs = int(design.eq(DESIGN_ROUNDS).sum()), int(design.eq(DESIGN_RUNS).sum())
@@ -143,12 +145,22 @@ def interval_sentence(summary: pd.DataFrame) -> str:
         )
     if n_pooled:
         who = "every one of them" if n_pooled == n_rounds else f"{n_pooled} of them"
-        parts.append(
-            f"For {who} the noise is estimated from all configurations of the workload together "
-            "(a configuration × round model on the per-round log speedups, with moderated "
-            "per-configuration variances, Smyth 2004): the interval holds the rounds' shared effect "
-            "and has more degrees of freedom than rounds − 1, so it is narrower at the same coverage."
-        )
+        if n_times == n_pooled:
+            parts.append(
+                f"For {who} the noise is estimated from all configurations of the workload together "
+                "(a configuration × round model on the per-round log times, the sequential baseline "
+                "one of the configurations, with moderated per-configuration variances, Smyth 2004): "
+                "a speedup's interval holds the baseline's noise and the configuration's, each "
+                "estimated with the degrees of freedom of the whole workload instead of rounds − 1, "
+                "so it is narrower at the same coverage."
+            )
+        else:
+            parts.append(
+                f"For {who} the noise is estimated from all configurations of the workload together "
+                "(a configuration × round model on the per-round log speedups, with moderated "
+                "per-configuration variances, Smyth 2004): the interval holds the rounds' shared effect "
+                "and has more degrees of freedom than rounds − 1, so it is narrower at the same coverage."
+            )
     if n_runs:
         who = "Every configuration" if not n_rounds else f"{n_runs} configurations"
         parts.append(

@@ -15,7 +15,7 @@ import pandas as pd
 
 from coresweep.analysis.load import GROUP_KEYS, PATTERN_DEFAULTS, load_results
 from coresweep.analysis.report import build_report, verdict_lines
-from coresweep.analysis.stats import DESIGN_MODERATED, summarize
+from coresweep.analysis.stats import TIME_MODEL, summarize
 from coresweep.analysis.stats.blockmodel import BlockModel
 from coresweep.analysis.stats.compare import MARGIN, Candidate, compare_with_best, rounds_for
 from coresweep.analysis.stats.paired import block_log_speedups
@@ -196,7 +196,7 @@ def test_summary_uses_the_model_and_the_verdict_never_names_one_worker(tmp_path:
         rows, _, _ = load_results([sweep])
         summary = summarize(rows)
         par = summary[summary["backend"].ne("sequential")]
-        assert set(par["interval_design"]) == {DESIGN_MODERATED}
+        assert set(par["interval_design"]) == {TIME_MODEL}
         (line,) = verdict_lines(summary, BlockModel(block_log_speedups(rows)))
         assert "process_pool with 1 worker" not in line.split(";")[0], line
         assert "with 4 workers:" not in line.split(";")[0], line  # above the 2 usable CPUs
@@ -225,7 +225,7 @@ def test_report_top_says_the_noise_and_folds_unmeasured_claims(tmp_path: Path) -
     md = (sweep / "report" / "summary.md").read_text(encoding="utf-8")
     for text in (page, md):
         assert "Noise during the sweep" in text
-        assert "rounds would give a 5 % half-width" in text or "a 5 % half-width needs" in text
+        assert "rounds for a 5 % half-width" in text or "rounds would give a 5 % half-width" in text
         assert "Not measured here" in text
     assert page.index('id="machine-noise"') < page.index('id="verdict"')
     assert md.count("| not measured") == 0
@@ -248,3 +248,93 @@ def test_a_custom_function_report_leads_with_its_answer(tmp_path: Path) -> None:
         and "best is process_pool with 2 workers" in page.split('id="answer"')[1][:600]
     )
     assert md.split("\n\n")[1].startswith("**Your function:** custom on alpha: best is process_pool")
+
+
+# --- the model on log times: the sequential baseline one configuration ------------------------
+
+
+def _timed_blocks(
+    mu: np.ndarray,
+    noise: np.ndarray,
+    seq_noise: float,
+    shared_sd: float,
+    rounds: int,
+    rng: np.random.Generator,
+) -> pd.DataFrame:
+    """``block_log_speedups`` rows with ``log_base``, from log times: configuration c (pool with
+    c + 1 workers) and the baseline each with their own noise, plus a machine effect shared by
+    the round; the true log speedup of c is ``mu[c]``."""
+    shared = rng.normal(0.0, shared_sd, rounds)
+    base = shared + rng.normal(0.0, seq_noise, rounds)  # log baseline time, true 0
+    recs = []
+    for c, (m, s) in enumerate(zip(mu, noise)):
+        for b in range(rounds):
+            log_time = -m + shared[b] + rng.normal(0.0, s)
+            recs.append({**_BASE, "backend": "pool", "workers": c + 1, "block": b, "sweep": 0,
+                         "log_speedup": base[b] - log_time, "n": 2, "source": "round medians",
+                         "log_base": base[b]})  # fmt: skip
+    return pd.DataFrame(recs)
+
+
+def _time_coverage(noise: list[float], seq_noise: float, shared_sd: float, rounds: int, n: int, seed: int):
+    rng = np.random.default_rng(seed)
+    mu = np.log(np.linspace(0.9, 2.0, len(noise)))
+    hits = np.zeros(len(noise))
+    dofs = []
+    for _ in range(n):
+        table = BlockModel(_timed_blocks(mu, np.array(noise), seq_noise, shared_sd, rounds, rng)).table
+        assert table["times"].all()
+        c = table["workers"].astype(int).to_numpy() - 1
+        low = np.log(table["ci_low"].astype(float).to_numpy())
+        high = np.log(table["ci_high"].astype(float).to_numpy())
+        hits[c] += (low <= mu[c]) & (mu[c] <= high)
+        dofs.append(float(table["dof"].median()))
+    return hits / n, float(np.median(dofs))
+
+
+def test_time_model_intervals_cover_whatever_the_baselines_noise() -> None:
+    """Nominal 95 %: at least 93 % overall when the baseline is as noisy as the others, much
+    quieter, or much noisier, with a shared machine effect as large as the noise; and more
+    degrees of freedom than rounds - 1."""
+    twelve = [0.05, 0.05, 0.06, 0.10, 0.05, 0.05, 0.05, 0.10, 0.05, 0.05, 0.11, 0.08]
+    cases = [
+        ([0.04] * 8, 0.04, 0.04, 3),
+        (twelve, 0.015, 0.05, 3),  # the quiet baseline of a real sweep, heteroscedastic others
+        (twelve, 0.10, 0.02, 3),  # a noisy baseline
+        ([0.03, 0.03, 0.06, 0.09, 0.03, 0.05], 0.03, 0.08, 6),
+    ]
+    for k, (noise, seq_noise, shared_sd, rounds) in enumerate(cases):
+        cover, dof = _time_coverage(noise, seq_noise, shared_sd, rounds, n=300, seed=40 + k)
+        assert cover.mean() >= 0.93, (k, cover)
+        assert cover.min() >= 0.86, (k, cover)
+        assert dof > rounds - 1, (k, dof)
+
+
+def test_time_model_is_used_where_every_value_has_a_baseline_and_not_for_pairs() -> None:
+    rng = np.random.default_rng(5)
+    frame = _timed_blocks(np.log(np.linspace(1.0, 2.0, 5)), np.full(5, 0.04), 0.04, 0.02, 4, rng)
+    table = BlockModel(frame).table
+    assert table["times"].all() and table["pooled"].all()
+    # The estimate is the geometric mean of the per-round speedups, as in every other design.
+    means = frame.groupby("workers")["log_speedup"].mean().to_numpy()
+    assert np.allclose(table.sort_values("workers")["log_estimate"].astype(float), means)
+    # Adjacent pairs have no baseline time: that group keeps the log-speedup model.
+    paired = frame.assign(log_base=np.nan, source="adjacent pairs")
+    table = BlockModel(paired).table
+    assert not table["times"].any() and table["pooled"].all()
+    # Without the column (an older table) too.
+    assert not BlockModel(frame.drop(columns="log_base")).table["times"].any()
+
+
+def test_time_model_difference_cancels_the_shared_effect() -> None:
+    """Two configurations 10 % apart under a +-15 % shared machine effect: the paired difference
+    finds it, as in the log-speedup model."""
+    found = 0
+    for seed in range(200):
+        rng = np.random.default_rng(seed)
+        mu = np.log(np.linspace(1.2, 2.0, 8))
+        mu[1] = mu[0] + np.log(1.1)
+        model = BlockModel(_timed_blocks(mu, np.full(8, 0.04), 0.04, 0.15, 3, rng))
+        low, _ = model.difference(_key(2), _key(1)).interval(0.95, one_sided=True)
+        found += low > 0
+    assert found / 200 >= 0.8

@@ -39,7 +39,7 @@ One module per concept; every public name is re-exported here:
 
 from __future__ import annotations
 
-from .blockmodel import DESIGN_MODERATED, BlockModel, moderate_summary
+from .blockmodel import DESIGN_MODERATED, TIME_MODEL, BlockModel, moderate_summary
 from .compare import MARGIN, compare_with_best
 from .grain import CROSSOVER_COLUMNS, GRAIN_SERIES_KEYS, crossover_grains, grain_series
 from .intervals import (
@@ -78,6 +78,7 @@ __all__ = [
     "CROSSOVER_COLUMNS",
     "CURVE_KEYS",
     "DESIGN_MODERATED",
+    "TIME_MODEL",
     "BlockModel",
     "MARGIN",
     "DESIGN_ROUNDS",

@@ -33,6 +33,22 @@ shared by every configuration of the block) and ``sigma_c^2`` the configuration'
   variance is (sigma_a^2 + sigma_b^2) / K with Satterthwaite's degrees of freedom from the two
   posteriors. This is what comparisons (``analysis.stats.compare``) test.
 
+**The baseline as a configuration** (``TIME_MODEL``, used wherever every value of a group
+comes from round medians, the default). Above, ``beta_b`` holds the baseline's noise in block b,
+estimated from the B fitted block effects: B - 1 degrees of freedom, 2 at the default 3 rounds,
+so every speedup interval of the group inherits a t quantile near 4.3 however many
+configurations share the noise. The same data fit on log *times*, the sequential baseline one
+configuration among the others,
+
+    -log time[c, b] = m_c + g_b + e[c, b],    e[c, b] ~ N(0, sigma_c^2),
+
+give the baseline's own noise ``sigma_s^2`` as a moderated residual variance like any other (the
+shared block effect ``g_b``, the machine's speed in that round, cancels in every within-block
+ratio). A speedup is then the paired difference of c and the baseline over their common blocks:
+variance (sigma_c^2 + sigma_s^2) / n with Satterthwaite's dof, capped at the fit's residual dof
+((C - 1)(B - 1) in a full design), and the estimate is unchanged (the geometric mean of per-block
+speedups). What the speedups of two configurations share is ``sigma_s^2`` (``covariance``).
+
 Groups with fewer than three configurations of at least two blocks (too few to separate the
 block effect from each configuration's noise), and groups larger than ``MAX_VALUES`` block
 values (the exact residual algebra costs N^3), keep the plain per-configuration t over blocks
@@ -58,6 +74,11 @@ DESIGN_MODERATED = (
     "rounds, pooled (configuration x block model on per-block log speedups; "
     "moderated variances, Smyth 2004; Satterthwaite dof)"
 )
+#: ``interval_design`` of a speedup interval from the model on log times (the baseline a configuration).
+TIME_MODEL = (
+    "rounds, pooled (configuration x block model on per-block log times, the sequential baseline "
+    "one configuration; moderated variances, Smyth 2004; Satterthwaite dof)"
+)
 #: Smallest number of configurations (with >= 2 blocks each) for which the model is fitted.
 MIN_CONFIGS = 3
 #: Largest number of block values in one group fitted exactly (the residual algebra is N x N).
@@ -76,6 +97,7 @@ MODEL_COLUMNS: tuple[str, ...] = (
     "resid_dof",
     "block_var",
     "pooled",
+    "times",  # the model on log times (``TIME_MODEL``), the baseline one configuration
 )
 
 
@@ -142,6 +164,66 @@ def fit_prior(s2: np.ndarray, d: np.ndarray) -> tuple[float, float]:
     return d0, math.exp(e_mean + special.digamma(d0 / 2) - math.log(d0 / 2))
 
 
+def fit_moderated(
+    configs: list, per: dict
+) -> tuple[np.ndarray, np.ndarray, int, np.ndarray, np.ndarray, np.ndarray] | None:
+    """The additive configuration x block model on ``per[config][block]`` values, with moderated
+    per-configuration residual variances: (posterior variances, their dof, the fit's residual dof,
+    the fitted block effects (first block 0), each value's configuration index, its block index),
+    in the order of ``configs``; None where it cannot be fitted."""
+    cfg_idx, blk_idx, y = [], [], []
+    block_ids = sorted({b for k in configs for b in per[k]})
+    where = {b: i for i, b in enumerate(block_ids)}
+    for c, k in enumerate(configs):
+        for b, v in per[k].items():
+            cfg_idx.append(c)
+            blk_idx.append(where[b])
+            y.append(v)
+    n_obs, n_cfg, n_blk = len(y), len(configs), len(block_ids)
+    if n_obs > MAX_VALUES or n_blk < 2:
+        return None
+    cfg = np.array(cfg_idx)
+    blk = np.array(blk_idx)
+    yv = np.array(y)
+    x = np.zeros((n_obs, n_cfg + n_blk - 1))
+    x[np.arange(n_obs), cfg] = 1.0
+    has = blk > 0
+    x[np.flatnonzero(has), n_cfg + blk[has] - 1] = 1.0
+    rank = int(np.linalg.matrix_rank(x))
+    df_total = n_obs - rank
+    if df_total < 1:
+        return None
+    pinv = np.linalg.pinv(x)
+    m = np.eye(n_obs) - x @ pinv
+    resid = m @ yv
+    g = np.zeros((n_obs, n_cfg))
+    g[np.arange(n_obs), cfg] = 1.0
+    ss = g.T @ resid**2
+    d = g.T @ np.diag(m)  # each configuration's share of the residual dof
+    a = g.T @ (m**2) @ g
+    pooled_var = float(resid @ resid / df_total)
+    floor = max(pooled_var * 1e-3, 1e-12)
+    if np.linalg.matrix_rank(a) == n_cfg:
+        s2 = np.maximum(np.linalg.solve(a, ss), floor)
+        # The estimates' own dof (Satterthwaite): Var(SS) under these variances, mapped by A^-1.
+        msm = m @ (s2[cfg][:, None] * m)
+        cov_ss = 2.0 * g.T @ (msm**2) @ g
+        inv = np.linalg.inv(a)
+        var_s2 = np.einsum("ij,jk,ik->i", inv, cov_ss, inv)
+        d = np.clip(2.0 * s2**2 / np.maximum(var_s2, 1e-300), np.minimum(1.0, d), d)
+    else:  # cannot separate the configurations' variances: the homoscedastic estimate
+        s2 = np.maximum(ss / np.where(d > 0, d, np.nan), floor)
+        d = np.maximum(d, 1e-3)
+    s2 = np.where(np.isfinite(s2), s2, pooled_var)
+    d0, _ = fit_prior(s2, d)
+    s0 = pooled_var  # the prior's scale: the pooled residual variance (unbiased, df_total dof)
+    d0c = np.minimum(d0, np.maximum(df_total - d, 0.0))
+    post = np.where(d0c > 0, (d0c * (s0 if np.isfinite(s0) else 0.0) + d * s2) / (d0c + d), s2)
+    post_dof = d0c + d
+    beta = np.concatenate([[0.0], (pinv @ yv)[n_cfg:]])
+    return post, post_dof, int(df_total), beta, cfg, blk
+
+
 class BlockModel:
     """The fitted model of every baseline group in a ``block_log_speedups`` table.
 
@@ -184,15 +266,27 @@ class BlockModel:
             self._values[k] = vals
             self._group_of[k] = gkey
         configs = sorted(per, key=str)
+        base = _baseline_times(part)
+        if base is not None:
+            timed = self._fit_times(gkey, configs, per, base)
+            if timed is not None:
+                done = {tuple(r[k] for k in GROUP_KEYS) for r in timed}
+                return timed + self._plain(gkey, [k for k in configs if k not in done], per, None)
         multi = [k for k in configs if len(per[k]) >= 2]
         fitted = self._pooled(gkey, multi, per) if len(multi) >= MIN_CONFIGS else None
+        return self._plain(gkey, configs, per, fitted)
+
+    def _plain(
+        self, gkey: tuple, configs: list[tuple], per: dict[tuple, dict[int, float]], fitted: dict | None
+    ) -> list[dict]:
+        """Records from the log-speedup model's fit (``fitted``), or the plain t over blocks."""
         out = []
         for k in configs:
             vals = np.array(list(per[k].values()), dtype="float64")
             n = vals.size
             mean = float(vals.mean())
             rec = dict(zip(GROUP_KEYS, k))
-            rec.update(n_blocks=n, log_estimate=mean, speedup=math.exp(mean), pooled=False)
+            rec.update(n_blocks=n, log_estimate=mean, speedup=math.exp(mean), pooled=False, times=False)
             rec.update(se=np.nan, dof=np.nan, ci_low=np.nan, ci_high=np.nan)
             rec.update(resid_var=np.nan, resid_dof=np.nan, block_var=np.nan)
             if fitted is not None and k in fitted:
@@ -218,58 +312,13 @@ class BlockModel:
     ) -> dict[tuple, tuple[float, float, float, float, float]] | None:
         """Per configuration (moderated residual variance, its dof, block variance, its dof, the
         fitted block effects' variance), or None where the group cannot be fitted."""
-        cfg_idx, blk_idx, y = [], [], []
-        block_ids = sorted({b for k in configs for b in per[k]})
-        where = {b: i for i, b in enumerate(block_ids)}
-        for c, k in enumerate(configs):
-            for b, v in per[k].items():
-                cfg_idx.append(c)
-                blk_idx.append(where[b])
-                y.append(v)
-        n_obs, n_cfg, n_blk = len(y), len(configs), len(block_ids)
-        if n_obs > MAX_VALUES or n_blk < 2:
+        fit = fit_moderated(configs, per)
+        if fit is None:
             return None
-        cfg = np.array(cfg_idx)
-        blk = np.array(blk_idx)
-        yv = np.array(y)
-        x = np.zeros((n_obs, n_cfg + n_blk - 1))
-        x[np.arange(n_obs), cfg] = 1.0
-        has = blk > 0
-        x[np.flatnonzero(has), n_cfg + blk[has] - 1] = 1.0
-        rank = int(np.linalg.matrix_rank(x))
-        df_total = n_obs - rank
-        if df_total < 1:
-            return None
-        pinv = np.linalg.pinv(x)
-        m = np.eye(n_obs) - x @ pinv
-        resid = m @ yv
-        g = np.zeros((n_obs, n_cfg))
-        g[np.arange(n_obs), cfg] = 1.0
-        ss = g.T @ resid**2
-        d = g.T @ np.diag(m)  # each configuration's share of the residual dof
-        a = g.T @ (m**2) @ g
-        pooled_var = float(resid @ resid / df_total)
-        floor = max(pooled_var * 1e-3, 1e-12)
-        if np.linalg.matrix_rank(a) == n_cfg:
-            s2 = np.maximum(np.linalg.solve(a, ss), floor)
-            # The estimates' own dof (Satterthwaite): Var(SS) under these variances, mapped by A^-1.
-            msm = m @ (s2[cfg][:, None] * m)
-            cov_ss = 2.0 * g.T @ (msm**2) @ g
-            inv = np.linalg.inv(a)
-            var_s2 = np.einsum("ij,jk,ik->i", inv, cov_ss, inv)
-            d = np.clip(2.0 * s2**2 / np.maximum(var_s2, 1e-300), np.minimum(1.0, d), d)
-        else:  # cannot separate the configurations' variances: the homoscedastic estimate
-            s2 = np.maximum(ss / np.where(d > 0, d, np.nan), floor)
-            d = np.maximum(d, 1e-3)
-        s2 = np.where(np.isfinite(s2), s2, pooled_var)
-        d0, _ = fit_prior(s2, d)
-        s0 = pooled_var  # the prior's scale: the pooled residual variance (unbiased, df_total dof)
-        d0c = np.minimum(d0, np.maximum(df_total - d, 0.0))
-        post = np.where(d0c > 0, (d0c * (s0 if np.isfinite(s0) else 0.0) + d * s2) / (d0c + d), s2)
-        post_dof = d0c + d
+        post, post_dof, df_total, beta, cfg, blk = fit
+        n_blk = beta.size
         # The block effects: the fitted effects scatter by sigma_beta^2 plus their own noise, about
         # the mean over blocks of (the residual variance of the block's configurations / their count).
-        beta = np.concatenate([[0.0], (pinv @ yv)[n_cfg:]])
         spread = float(np.var(beta, ddof=1))
         own = np.array([post[cfg[blk == b]].mean() / np.sum(blk == b) for b in range(n_blk)])
         block_var = spread - float(own.mean())  # may be negative: the configuration's part makes up
@@ -280,6 +329,44 @@ class BlockModel:
         for c, k in enumerate(configs):
             out[k] = (float(post[c]), float(post_dof[c]), block_var, block_dof, spread)
             self._resid[k] = (float(post[c]), float(post_dof[c]))
+        return out
+
+    def _fit_times(
+        self, gkey: tuple, configs: list[tuple], per: dict[tuple, dict[int, float]], base: dict[int, float]
+    ) -> list[dict] | None:
+        """The group's records from the model on log *times* (``TIME_MODEL``), the baseline one of
+        its configurations; None where it cannot be fitted (too few configurations or blocks)."""
+        multi = [k for k in configs if len(per[k]) >= 2]
+        if len(multi) + 1 < MIN_CONFIGS or len(base) < 2:
+            return None
+        # -log time of each configuration in each block: its log speedup less the block's log
+        # baseline time; the baseline's own is -log baseline time.
+        times = {k: {b: v - base[b] for b, v in per[k].items()} for k in multi}
+        base_key = ("__baseline__", gkey)
+        times[base_key] = {b: -v for b, v in base.items()}
+        order = [*multi, base_key]
+        fit = fit_moderated(order, times)
+        if fit is None:
+            return None
+        post, post_dof, df_total, _, _, _ = fit
+        s_base, d_base = float(post[-1]), float(post_dof[-1])
+        self._block_var[gkey] = s_base  # what two configurations' estimates share: the baseline's noise
+        self._df_total[gkey] = float(df_total)
+        out = []
+        for c, k in enumerate(multi):
+            s_k, d_k = float(post[c]), float(post_dof[c])
+            self._resid[k] = (s_k, d_k)
+            vals = np.array(list(per[k].values()), dtype="float64")
+            n = vals.size
+            mean = float(vals.mean())
+            se = math.sqrt((s_k + s_base) / n)
+            dof = min(satterthwaite(np.array([s_k, s_base]), np.array([d_k, d_base])), float(df_total))
+            rec = dict(zip(GROUP_KEYS, k))
+            rec.update(n_blocks=n, log_estimate=mean, speedup=math.exp(mean), pooled=True, times=True)
+            rec.update(se=se, dof=dof, resid_var=s_k, resid_dof=d_k, block_var=s_base)
+            half = min(t_quantile_real(self.confidence, dof) * se, 50.0)
+            rec.update(ci_low=math.exp(mean - half), ci_high=math.exp(mean + half))
+            out.append(rec)
         return out
 
     # ----------------------------------------------------------------------------- comparing
@@ -327,6 +414,20 @@ class BlockModel:
         return max(self._block_var[self._group_of[a]], 0.0) * common / (len(va) * len(vb))
 
 
+def _baseline_times(part: pd.DataFrame) -> dict[int, float] | None:
+    """The group's log baseline time per block (``log_base``), or None where some value has none
+    (adjacent pairs, or a table without the column): then the log-speedup model is fitted."""
+    if "log_base" not in part:
+        return None
+    base = pd.to_numeric(part["log_base"], errors="coerce").to_numpy(dtype="float64")
+    if not np.isfinite(base).all():
+        return None
+    out: dict[int, float] = {}
+    for b, v in zip(part["block"].to_numpy(dtype="int64"), base):
+        out.setdefault(int(b), float(v))
+    return out
+
+
 def several_blocks(rows: pd.DataFrame) -> bool:
     """Whether the rows span two blocks or more (rounds, or sweeps): else there is nothing to pool."""
     rounds = rows["round"].nunique(dropna=True) if "round" in rows else 1
@@ -370,7 +471,8 @@ def moderate_summary(summary: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFrame:
         out.iloc[i, out.columns.get_loc("speedup")] = r.speedup
         out.iloc[i, out.columns.get_loc("speedup_ci_low")] = r.ci_low
         out.iloc[i, out.columns.get_loc("speedup_ci_high")] = r.ci_high
-        out.iloc[i, out.columns.get_loc("interval_design")] = DESIGN_MODERATED
+        design = TIME_MODEL if bool(getattr(r, "times", False)) else DESIGN_MODERATED
+        out.iloc[i, out.columns.get_loc("interval_design")] = design
     used = out["workers"].astype("float64").where(out["backend"].ne("sequential"), 1.0)
     out["efficiency"] = out["speedup"].astype("float64") / used
     out["efficiency_ci_low"] = out["speedup_ci_low"].astype("float64") / used

@@ -25,7 +25,7 @@ SOURCE_ROUNDS = "round medians"
 #: its ok runs with a complete pair, of log(pair_wall_s / wall_s); ``n`` counts those pairs.
 SOURCE_PAIRS = "adjacent pairs"
 
-BLOCK_COLUMNS: tuple[str, ...] = (*GROUP_KEYS, "block", "sweep", "log_speedup", "n", "source")
+BLOCK_COLUMNS: tuple[str, ...] = (*GROUP_KEYS, "block", "sweep", "log_speedup", "n", "source", "log_base")
 
 
 def blocks_of(rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
@@ -40,7 +40,9 @@ def block_log_speedups(rows: pd.DataFrame) -> pd.DataFrame:
 
     Columns: the configuration's ``GROUP_KEYS``, ``block`` and ``sweep`` (integers, as
     ``blocks_of``), ``log_speedup`` (natural log of that block's speedup over sequential), ``n``
-    (ok runs of the configuration behind it; for adjacent pairs, the pairs) and ``source``.
+    (ok runs of the configuration behind it; for adjacent pairs, the pairs), ``source`` and
+    ``log_base`` (the log of the block's baseline median time; NaN for adjacent pairs), which
+    lets the block model treat the baseline as one more configuration.
     Sequential configurations are left out (their speedup is 1 by definition).
 
     A configuration with adjacent pairs (rows with ``pair_wall_s``, in any block) takes every
@@ -70,7 +72,7 @@ def block_log_speedups(rows: pd.DataFrame) -> pd.DataFrame:
                 _lr=np.log(pair[valid]) - np.log(par["wall_s"].to_numpy(dtype="float64")[valid])
             )
             cells = with_pairs.groupby(keys, dropna=False).agg(log_speedup=("_lr", "mean"), n=("_lr", "size"))
-            cells = cells.reset_index().assign(source=SOURCE_PAIRS)
+            cells = cells.reset_index().assign(source=SOURCE_PAIRS, log_base=np.nan)
             parts.append(cells)
             paired_keys = cells[list(GROUP_KEYS)].drop_duplicates()
             # Configurations with pairs take no value from the round medians.
@@ -106,6 +108,7 @@ def _from_round_medians(seq: pd.DataFrame, par: pd.DataFrame, keys: list[str]) -
         - np.log(merged["_med"].to_numpy(dtype="float64")),
         n=merged["_n"].astype("int64"),
         source=SOURCE_ROUNDS,
+        log_base=np.log(merged["_base"].to_numpy(dtype="float64")),
     )
 
 
