@@ -199,8 +199,8 @@ def test_installed_console_scripts_work_from_another_directory(tmp_path: Path) -
         cwd=tmp_path, capture_output=True, text=True, timeout=300,
     )
     assert out.returncode == 0, out.stderr
-    rows = rows_of(sweep)  # the default: 3 rounds of 1 run
-    assert sorted(r["round"] for r in rows) == [0, 1, 2] and (sweep / "report" / "index.html").is_file()
+    rows = rows_of(sweep)  # the default: 5 rounds of 1 run
+    assert sorted(r["round"] for r in rows) == [0, 1, 2, 3, 4] and (sweep / "report" / "index.html").is_file()
     out = subprocess.run(["coresweep-report", str(sweep), "-o", str(tmp_path / "again")],
                          cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
