@@ -143,7 +143,8 @@ def test_hybrid_laptop(tmp_path):
     types = {e["cpu"]: e["core_type"] for e in topo.cpus}
     assert types[0] == types[11] == "performance"
     assert types[12] == types[19] == "efficiency"
-    assert worker_ladder(topo) == [1, 2, 4, 8, 14, 16, 20, 40]
+    # a rung at the 6 performance cores (one worker per fast core), before E-cores join in
+    assert worker_ladder(topo) == [1, 2, 4, 6, 8, 14, 16, 20, 40]
     assert [c[0] for c in pinning_plan(topo, "physical", 14)] == [*range(0, 12, 2), *range(12, 20)]
     with pytest.raises(ValueError, match="15 workers"):
         pinning_plan(topo, "physical", 15)
@@ -603,6 +604,40 @@ def test_this_machine_matches_lscpu():
     if topo.source != "sysfs":
         pytest.skip("no sysfs on this machine")
     _assert_matches_lscpu(topo, rows)
+
+
+def test_this_machine_caches_match_lscpu():
+    """Which CPUs share each L1d, L1i, L2 and L3 instance, as ``lscpu -p=CPU,CACHE`` says."""
+    lscpu = shutil.which("lscpu")
+    if lscpu is None:
+        pytest.skip("lscpu not installed")
+    try:
+        out = subprocess.run([lscpu, "-p=CPU,CACHE"], capture_output=True, text=True, timeout=30,
+                             check=True).stdout
+    except (OSError, subprocess.SubprocessError) as exc:
+        pytest.skip(f"lscpu -p=CPU,CACHE failed: {exc}")
+    topo = detect()
+    if topo.source != "sysfs":
+        pytest.skip("no sysfs on this machine")
+    header = [line for line in out.splitlines() if line.startswith("#")][-1].lstrip("# ").split(",")
+    rows = [line.split(",") for line in out.splitlines() if line and not line.startswith("#")]
+    online = {int(r[0]) for r in rows}
+    checked = 0
+    for (level, kind), name in {(1, "Data"): "L1d", (1, "Instruction"): "L1i", (2, "Unified"): "L2",
+                                (3, "Unified"): "L3"}.items():
+        if name not in header:
+            continue
+        column = header.index(name)
+        theirs: dict[str, set[int]] = {}
+        for r in rows:
+            if r[column]:
+                theirs.setdefault(r[column], set()).add(int(r[0]))
+        ours = sorted(sorted(set(parse_cpu_list(c["shared_cpu_list"])) & online)
+                      for c in topo.caches if (c["level"], c["type"]) == (level, kind))
+        assert ours == sorted(sorted(g) for g in theirs.values()), name
+        checked += 1
+    if not checked:
+        pytest.skip("lscpu reports no caches here")
 
 
 def _offline_machine() -> Machine:

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional, Union
 
+from . import platforms
 from .hypervisor import (  # noqa: F401 - read_cpuid and systemd_detect_virt: detect()'s defaults
     CpuidFn,
     hypervisor_from_cpuid,
@@ -83,6 +84,12 @@ class Topology:
     offline_cpus: list[int] = field(default_factory=list)
     loky_cpu_count: Optional[int] = None
     source: str = "sysfs"
+    #: Where ``affinity_cpus`` came from where it is not Linux's sched_getaffinity (None):
+    #: macOS has no affinity (every enabled CPU), Windows asks GetProcessAffinityMask.
+    affinity_source: Optional[str] = None
+    #: What the OS says beyond the common fields: macOS's performance levels (sysctl names),
+    #: Windows's processor groups and per-core EfficiencyClass/SMT flags. {} on Linux.
+    os_details: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """The ``coresweep-topology --json`` contract (also stored in environment.json)."""
@@ -253,11 +260,19 @@ def _usable_entries(topo: Topology) -> list[dict[str, Any]]:
 
 def worker_ladder(topo: Topology) -> list[int]:
     """Worker counts for ``workers=auto``: powers of two, the physical and logical counts of
-    the usable CPUs, and one oversubscribed point (2 x logical) to show what too many costs."""
+    the usable CPUs, and one oversubscribed point (2 x logical) to show what too many costs.
+
+    On hybrid machines (performance and efficiency cores: Intel, Apple, ARM) the number of
+    usable performance cores is a rung too: one worker per fast core, before slower cores
+    join in, is where such machines most often stop scaling.
+    """
     entries = _usable_entries(topo)
     logical = max(1, min(len(entries), math.ceil(topo.usable_cpus or len(entries))))
     physical = max(1, min(len({e["core"] for e in entries}), logical))
     ladder = {physical, logical, 2 * logical}
+    fast = len({e["core"] for e in entries if e.get("core_type") == "performance"})
+    if 0 < fast < physical:
+        ladder.add(fast)
     power = 1
     while power <= logical:
         ladder.add(power)
@@ -369,6 +384,8 @@ def detect(
     root: Union[str, os.PathLike] = "/",
     cpuid: Optional[CpuidFn] = None,
     detect_virt: Optional[Callable[[], Optional[str]]] = None,
+    sysctl_text: Optional[str] = None,
+    windows_buffer: Optional[bytes] = None,
 ) -> Topology:
     """Detect the topology; ``affinity`` overrides os.sched_getaffinity(0) (for tests).
 
@@ -376,7 +393,24 @@ def detect(
     ``cpuid`` and ``detect_virt`` name the hypervisor where DMI does not (CPUID leaf
     0x40000000, ``systemd-detect-virt --vm``); they ask the machine this runs on, so by
     default they are used only when ``sysfs_root`` is the real /sys (tests pass fakes).
+
+    On macOS the layout comes from sysctl, on Windows from GetLogicalProcessorInformationEx
+    (``platform_topology``); ``sysctl_text`` or ``windows_buffer`` (recorded output of those)
+    describes such a machine on any system. Where they give nothing, psutil's counts remain.
     """
+    if sysctl_text is not None or windows_buffer is not None:
+        from . import platform_topology
+
+        if sysctl_text is not None:
+            return platform_topology.from_sysctl(sysctl_text, affinity)
+        return platform_topology.from_buffer(windows_buffer or b"", affinity)
+    if str(sysfs_root) == "/sys" and platforms.system() in ("macos", "windows"):
+        from . import platform_topology
+
+        found = (platform_topology.detect_macos() if platforms.system() == "macos"
+                 else platform_topology.detect_windows(affinity=affinity))
+        if found is not None:
+            return found
     sysfs, proc = Path(sysfs_root), Path(proc_root)
     cpu_dir = sysfs / "devices" / "system" / "cpu"
     online = _online_cpus(cpu_dir)
@@ -598,9 +632,13 @@ def _caches(cpu_dir: Path, online: list[int]) -> list[dict[str, Any]]:
                 seen[key] = {"level": level, "type": kind,
                              "size_bytes": _parse_size(_read(index / "size")),
                              "shared_cpu_list": shared_text}
-    return sorted(seen.values(), key=lambda c: (c["level"] or 0,
-                                                _CACHE_TYPE_ORDER.get(c["type"], 9),
-                                                parse_cpu_list(c["shared_cpu_list"])))
+    return sort_caches(seen.values())
+
+
+def sort_caches(caches: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Caches by level, then data/instruction/unified, then their first CPUs."""
+    return sorted(caches, key=lambda c: (c["level"] or 0, _CACHE_TYPE_ORDER.get(c["type"], 9),
+                                         parse_cpu_list(c["shared_cpu_list"])))
 
 
 def _psutil_entries() -> list[dict[str, Any]]:

@@ -37,6 +37,11 @@ def _parser() -> argparse.ArgumentParser:
     for name in ("sysfs-root", "proc-root", "cgroup-root", "root"):
         parser.add_argument(f"--{name}", help=argparse.SUPPRESS)
     parser.add_argument("--affinity", type=parse_cpu_list, help=argparse.SUPPRESS)
+    # Hidden: describe a Mac or a Windows machine by what its own tools recorded (`sysctl hw
+    # machdep.cpu.brand_string` text; a GetLogicalProcessorInformationEx buffer, as written
+    # by `python -m coresweep.experiments.machine.windows FILE` there).
+    parser.add_argument("--sysctl-file", help=argparse.SUPPRESS)
+    parser.add_argument("--windows-buffer-file", help=argparse.SUPPRESS)
     return parser
 
 
@@ -48,7 +53,17 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     kwargs: dict[str, Any] = {k: v for k, v in roots.items() if v is not None}
     if args.root is not None:
         kwargs["root"] = args.root
-    topo = detect(**kwargs, affinity=args.affinity)
+    try:
+        if args.sysctl_file is not None:
+            with open(args.sysctl_file, encoding="utf-8") as fh:
+                kwargs["sysctl_text"] = fh.read()
+        if args.windows_buffer_file is not None:
+            with open(args.windows_buffer_file, "rb") as fh:
+                kwargs["windows_buffer"] = fh.read()
+        topo = detect(**kwargs, affinity=args.affinity)
+    except (OSError, ValueError) as exc:
+        print(f"coresweep-topology: {exc}", file=sys.stderr)
+        return 2
     if args.json:
         print(json.dumps(topo.to_dict(), indent=2))
         return 0
@@ -193,6 +208,8 @@ def summary_lines(topo: Topology) -> list[Text]:
     lines.append(usable)
     if len(affinity) < topo.logical_cores:
         lines.append(Text("* outside this process's affinity", style="dim"))
+    if topo.affinity_source:
+        lines.append(Text(f"affinity from {topo.affinity_source}", style="dim"))
     if topo.cpu_quota is not None:
         if topo.cpu_quota < len(affinity):
             lines.append(Text(
