@@ -12,6 +12,8 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import Any, Callable, ClassVar, Optional
 
+from ..machine.platforms import platform_start_method
+
 Initializer = Optional[Callable[..., None]]
 
 
@@ -56,6 +58,9 @@ class Backend(ABC):
     summary: ClassVar[str] = ""
     #: Work crosses a process boundary, so task and inputs must pickle.
     uses_processes: ClassVar[bool] = False
+    #: Each worker is a process that runs its tasks in one thread, so pinning the process pins
+    #: the worker (how Windows pins: psutil sets a process's affinity, not a thread's).
+    pins_per_process: ClassVar[bool] = False
     #: Honours ``start_method`` (fork/spawn/forkserver).
     supports_start_method: ClassVar[bool] = False
     #: Ignores ``workers`` (the sequential baseline).
@@ -117,10 +122,10 @@ class Backend(ABC):
         """The start method really used, as recorded in every row."""
         if not self.uses_processes:
             return "thread" if not self.single_worker else "none"
-        return self.requested_start_method or mp.get_start_method()
+        return self.requested_start_method or platform_start_method() or mp.get_start_method()
 
     def context(self) -> Any:
-        return mp.get_context(self.requested_start_method)
+        return mp.get_context(self.requested_start_method or platform_start_method())
 
     def start(self) -> None:
         """Create workers (timed as startup). Default: nothing to start."""

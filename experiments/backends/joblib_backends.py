@@ -78,6 +78,7 @@ class _JoblibBackend(Backend):
 
 class JoblibLokyBackend(_JoblibBackend):
     name: ClassVar[str] = "joblib_loky"
+    pins_per_process: ClassVar[bool] = True
     summary: ClassVar[str] = "joblib's default: loky processes, robust to crashes, caps BLAS threads"
     uses_processes: ClassVar[bool] = True
 
@@ -108,6 +109,7 @@ class JoblibLokyBackend(_JoblibBackend):
 
 class JoblibMultiprocessingBackend(_JoblibBackend):
     name: ClassVar[str] = "joblib_multiprocessing"
+    pins_per_process: ClassVar[bool] = True
     summary: ClassVar[str] = "joblib over multiprocessing.Pool (honours start_method)"
     uses_processes: ClassVar[bool] = True
     supports_start_method: ClassVar[bool] = True

@@ -68,6 +68,7 @@ class ProcessBackend(Backend):
     """One ``multiprocessing.Process`` per chunk, started on every run, results via a Queue."""
 
     name: ClassVar[str] = "process"
+    pins_per_process: ClassVar[bool] = True
     workers_per_run: ClassVar[bool] = True
     summary: ClassVar[str] = "one multiprocessing.Process per chunk, started per run (tutorial style)"
     uses_processes: ClassVar[bool] = True
@@ -130,6 +131,7 @@ class PoolBackend(Backend):
     """``multiprocessing.Pool``: workers kept across runs, ``Pool.map`` with its default chunksize."""
 
     name: ClassVar[str] = "pool"
+    pins_per_process: ClassVar[bool] = True
     summary: ClassVar[str] = "multiprocessing.Pool.map: processes reused across runs"
     uses_processes: ClassVar[bool] = True
     supports_start_method: ClassVar[bool] = True
@@ -171,6 +173,7 @@ class ProcessPoolBackend(Backend):
     """``concurrent.futures.ProcessPoolExecutor``: workers kept across runs, broken pools detected."""
 
     name: ClassVar[str] = "process_pool"
+    pins_per_process: ClassVar[bool] = True
     summary: ClassVar[str] = "ProcessPoolExecutor: the standard choice for pure-Python CPU work"
     uses_processes: ClassVar[bool] = True
     supports_start_method: ClassVar[bool] = True

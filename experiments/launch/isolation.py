@@ -12,7 +12,9 @@ ends, and the driver turns the runs into rows. Where the child comes from:
   (macOS, Windows) or no server (a submitit job process).
 
 Either way the child leads a process group of its own, so its workers (pool processes, loky,
-dask) are ended with it; the server is also a child subreaper and reaps what escaped. A child
+dask) are ended with it; the server is also a child subreaper and reaps what escaped. Windows
+has no process groups: there the child starts suspended inside a Job Object that kills its
+whole tree when the driver closes it (``winjob.py``), also when the driver dies. A child
 that dies (``os._exit``, a signal, the OOM killer) leaves its streamed runs and one failed row
 that says how it ended; one that outlives its limits is killed; the sweep goes on.
 """
@@ -32,7 +34,9 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ..job.protocol import JobMeasurement, Protocol, RunMeasurement
+from ..machine import platforms
 from ..machine.worker_setup import ENV_VARS
+from . import winjob
 from .interpreter import Interpreter, child_env
 from .job_child import BOOTSTRAP, PARENT_ENV
 
@@ -136,6 +140,9 @@ class Child:
     def kill(self) -> None:
         pass
 
+    def close(self) -> None:
+        """Release what holds the job's tree (Windows: the Job Object, whose closing ends it)."""
+
 
 class _Popened(Child):
     def __init__(self, proc: subprocess.Popen[bytes]) -> None:
@@ -151,6 +158,23 @@ class _Popened(Child):
         self.proc.kill()
 
 
+class _InJob(_Popened):
+    """A fresh job process on Windows, inside a kill-on-close Job Object with its workers."""
+
+    def __init__(self, proc: subprocess.Popen[bytes], job: Any) -> None:
+        super().__init__(proc)
+        self.job = job
+
+    def signal_group(self, sig: int) -> None:
+        self.job.terminate()  # no signals to pass on: end the job's process and its workers
+
+    def kill(self) -> None:
+        self.job.terminate()
+
+    def close(self) -> None:
+        self.job.close()
+
+
 class FreshInterpreter:
     """Starts each job as ``<python> -c BOOTSTRAP`` in a session of its own."""
 
@@ -158,16 +182,33 @@ class FreshInterpreter:
         self.path = path or sys.executable
 
     def start(self, args: list[str], stderr_path: str, env: dict[str, str]) -> Child:
-        with open(stderr_path, "wb") as err:
-            proc = subprocess.Popen(
-                [self.path, "-c", BOOTSTRAP, *args],
-                env=child_env({**env, PARENT_ENV: str(os.getpid())}),
-                stdin=subprocess.DEVNULL,
-                stdout=err,
-                stderr=err,
-                start_new_session=True,
-            )
-        return _Popened(proc)
+        job = winjob.KillOnCloseJob() if platforms.system() == "windows" else None
+        extra: dict[str, Any] = {"creationflags": winjob.CREATE_SUSPENDED} if job is not None else {}
+        try:
+            with open(stderr_path, "wb") as err:
+                proc = subprocess.Popen(
+                    [self.path, "-c", BOOTSTRAP, *args],
+                    env=child_env({**env, PARENT_ENV: str(os.getpid())}),
+                    stdin=subprocess.DEVNULL,
+                    stdout=err,
+                    stderr=err,
+                    start_new_session=True,
+                    **extra,
+                )
+        except BaseException:
+            if job is not None:
+                job.close()
+            raise
+        if job is None:
+            return _Popened(proc)
+        try:  # into the job before its first instruction runs, then let it go
+            job.assign(int(proc._handle))  # type: ignore[attr-defined]
+            winjob.resume(proc.pid)
+        except BaseException:
+            proc.kill()
+            job.close()
+            raise
+        return _InJob(proc, job)
 
 
 class _Forked(Child):
@@ -315,7 +356,7 @@ class Isolation:
         ``wait=False`` returns at once (the CLI starts it while the sweep plans, so that its
         imports run on the core planning leaves idle); the launcher's call waits for it.
         """
-        if not sys.platform.startswith("linux") or self.server_error is not None:
+        if platforms.system() != "linux" or self.server_error is not None:
             return
         try:
             if self.server is None:
@@ -425,6 +466,8 @@ def run_isolated(
             result_path, stream_path, returncode, stderr, request.protocol, ended
         )
     finally:
+        if child is not None:
+            child.close()
         _remove(folder)
     reference = fields.pop("reference_pickle", None)
     if reference:

@@ -202,10 +202,17 @@ PARENT_ENV = "CORESWEEP_JOB_PARENT"
 
 
 def _die_with_parent() -> None:
-    """A fresh job process ends when the process that started it dies (Linux), so a killed
-    submitit job or driver leaves no job running on. (Forked ones: the job server sets it.)"""
+    """A fresh job process ends when the process that started it dies (Linux; macOS and BSD
+    through kqueue), so a killed submitit job or driver leaves no job running on. (Forked
+    ones: the job server sets it. Windows: the driver's Job Object ends the tree.)"""
     parent = os.environ.pop(PARENT_ENV, None)
-    if parent is None or not sys.platform.startswith("linux"):
+    if parent is None:
+        return
+    if not sys.platform.startswith("linux"):
+        import select
+
+        if hasattr(select, "kqueue"):
+            watch_parent_exit(int(parent), select)
         return
     import ctypes
 
@@ -215,6 +222,33 @@ def _die_with_parent() -> None:
         return
     if os.getppid() != int(parent):  # it died before the line above
         _end_group(signal.SIGTERM, None)
+
+
+def watch_parent_exit(parent: int, select_module: Any, start: bool = True) -> Any:
+    """Where there is no PR_SET_PDEATHSIG (macOS): a thread that sleeps in kqueue until
+    ``parent`` exits, then ends this job's process group. It wakes only then, so it costs the
+    measurement nothing. Returns the thread (not started with ``start=False``: tests)."""
+    import threading
+
+    kq = select_module.kqueue()
+    event = select_module.kevent(
+        parent, filter=select_module.KQ_FILTER_PROC,
+        flags=select_module.KQ_EV_ADD | select_module.KQ_EV_ONESHOT,
+        fflags=select_module.KQ_NOTE_EXIT,
+    )
+    try:
+        kq.control([event], 0, 0)
+    except OSError:  # ESRCH: it died before we could watch it
+        _end_group(signal.SIGTERM, None)
+
+    def wait() -> None:
+        kq.control(None, 1, None)
+        _end_group(signal.SIGTERM, None)
+
+    thread = threading.Thread(target=wait, name="coresweep-parent-watch", daemon=True)
+    if start:
+        thread.start()
+    return thread
 
 
 def _default_sigterm() -> None:

@@ -25,7 +25,7 @@ from ..job.collect import COLLECT_MODES, COLLECTORS
 from ..job.resources import parse_memory
 from ..launch import interpreter
 from ..launch.busy import BUSY_POLICIES
-from ..machine.pinning import can_pin
+from ..machine.pinning import pinning_refusal
 from ..machine.topology import (
     PINNING_MODES,
     Topology,
@@ -369,11 +369,9 @@ def check_job(cfg: DictConfig, topo: Topology | None = None) -> None:
         check_choice(key, cfg.get(key), allowed_values)
     pinning = cfg.get("pinning")
     check_choice("pinning", pinning, PINNING_MODES)
-    if pinning != "none" and not can_pin():
-        raise ConfigError(
-            f"pinning={pinning}: this platform cannot pin threads or processes "
-            "(no os.sched_setaffinity); use pinning=none"
-        )
+    refusal = pinning_refusal(pinning, backend_class(cfg), topo)
+    if refusal is not None:
+        raise ConfigError(refusal)
     if topo is not None:
         run_topo, _ = job_topology(cfg.get("cpus"), topo)
         workers = 1 if backend_class(cfg).single_worker else cfg.workers
