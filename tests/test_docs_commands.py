@@ -156,6 +156,7 @@ def test_documented_command_passes_its_checks(command: str, page: str, tmp_path,
     if program == "coresweep-topology":
         from coresweep.experiments.machine.topology_cli import main as topology_main
 
+        monkeypatch.chdir(ROOT)  # a recorded machine's file is named relative to the repository
         assert topology_main(args) in (0, None)
         assert capsys.readouterr().out.strip()
         return
