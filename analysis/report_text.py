@@ -27,7 +27,14 @@ from .stats import (
     best_per_workload,
 )
 from .stats.blockmodel import BlockModel
-from .stats.compare import MARGIN, Candidate, Comparison, compare_with_best, rounds_to_separate
+from .stats.compare import (
+    MARGIN,
+    TARGET_DIFFERENCE,
+    Candidate,
+    Comparison,
+    compare_with_best,
+    rounds_to_separate,
+)
 
 #: The physics flags, one line each (an empty file when there are none), for a terminal to print.
 WARNINGS_FILE = "warnings.txt"
@@ -335,6 +342,9 @@ class Choice:
     not_faster: list[Any] = field(default_factory=list)  # in the best set, not clearly > sequential
     rounds_needed: int | None = None
     rounds_now: int | None = None
+    #: Every undecided member's ratio to the fastest lies within 5 % (its interval): the data
+    #: resolve a 5 % difference, only the 3 % margin is out of reach.
+    within_target: bool = False
 
 
 def simplest_best(
@@ -406,13 +416,32 @@ def simplest_best(
             )
         return choice
     choice.undecided = named
-    choice.rounds_needed, choice.rounds_now = rounds_to_separate(
-        candidates[[c.key for c in candidates].index(_key(named[0]))],
-        candidates[[c.key for c in candidates].index(_key(named[1]))],
-        model,
-        int(named[0].get("rounds", 0) or 0) if hasattr(named[0], "get") else 0,
+    first = candidates[[c.key for c in candidates].index(_key(named[0]))]
+    second = candidates[[c.key for c in candidates].index(_key(named[1]))]
+    rounds = int(named[0].get("rounds", 0) or 0) if hasattr(named[0], "get") else 0
+    choice.rounds_needed, choice.rounds_now = rounds_to_separate(first, second, model, rounds)
+    target = math.log1p(TARGET_DIFFERENCE)
+    bounds = [comparison.ratio_to_best.get(_key(r), (np.nan,) * 3) for r in named[1:]]
+    choice.within_target = all(
+        np.isfinite(lo) and np.isfinite(hi) and math.log(lo) > -target and math.log(hi) < target
+        for _, lo, hi in bounds
     )
     return choice
+
+
+def _rounds_to_decide_text(choice: Choice) -> str:
+    """"; about N more rounds would separate a 5 % difference", or, where the rounds run already
+    would have, that the differences are smaller than that."""
+    needed, now = choice.rounds_needed, choice.rounds_now
+    if needed is None or not now:
+        return ""
+    if needed > now:
+        extra = needed - now
+        plural = "s" if extra != 1 else ""
+        return f"; about {extra} more round{plural} would separate a 5 % difference"
+    if choice.within_target:
+        return ""
+    return "; these rounds would have separated a 5 % difference between the first two, so theirs is smaller"
 
 
 def _ratio_text(choice: Choice, row: Mapping[str, Any], vary: Mapping[str, list[str]]) -> str:
@@ -450,14 +479,18 @@ def _best_sentence(
     if choice.undecided:
         a, b = choice.undecided[0], choice.undecided[1]
         more = len(choice.undecided) - 2
-        text = (
-            f"undecided: {config_name(a, vary)} and {config_name(b, vary)}"
-            + (f" (and {more} more)" if more > 0 else "")
-            + " cannot be told apart at this noise"
-        )
-        if choice.rounds_needed is not None and choice.rounds_now:
-            extra = max(1, choice.rounds_needed - choice.rounds_now)
-            text += f"; about {extra} more round{'s' if extra != 1 else ''} would separate a 5 % difference"
+        names = f"{config_name(a, vary)} and {config_name(b, vary)}"
+        names += f" (and {more} more)" if more > 0 else ""
+        if choice.within_target:
+            # The data resolve a 5 % difference: these are within 5 % of each other, and only
+            # the 3 % margin is out of reach. Any of them is a fine answer; say so.
+            text = (
+                f"undecided within 5 %: {names} are within 5 % of each other (paired intervals) but "
+                f"not shown within {MARGIN:.0%}; any of them will do"
+            )
+        else:
+            text = f"undecided: {names} cannot be told apart at this noise"
+        text += _rounds_to_decide_text(choice)
         text += (
             f" ({config_name(a, vary)}: {speedup_text(a)}; "
             + "; ".join(_ratio_text(choice, r, vary) for r in choice.undecided[1:4])

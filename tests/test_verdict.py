@@ -115,3 +115,17 @@ def test_includes_one_only_when_it_does() -> None:
     straddle = _summary(_row("thread_pool", 2, 1.01, 0.97, 1.05))
     (line,) = verdict_lines(straddle)
     assert "the interval includes 1×" in line and "best is" not in line
+
+
+def test_undecided_says_what_more_rounds_would_do_or_that_the_difference_is_smaller() -> None:
+    """Issue 29: "about N more rounds would separate a 5 % difference" only where N > 0; where the
+    rounds run would already have separated 5 %, the verdict says the difference is smaller."""
+    from coresweep.analysis.report_text import Choice, _rounds_to_decide_text
+
+    assert _rounds_to_decide_text(Choice(rounds_needed=12, rounds_now=5)) == (
+        "; about 7 more rounds would separate a 5 % difference"
+    )
+    smaller = _rounds_to_decide_text(Choice(rounds_needed=3, rounds_now=5))
+    assert "would have separated a 5 % difference" in smaller and "more round" not in smaller
+    assert _rounds_to_decide_text(Choice(rounds_needed=3, rounds_now=5, within_target=True)) == ""
+    assert _rounds_to_decide_text(Choice()) == ""

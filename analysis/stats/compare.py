@@ -26,6 +26,7 @@ from __future__ import annotations
 import math
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from scipy import special
@@ -42,6 +43,8 @@ TARGET_DIFFERENCE = 0.05
 ALPHA = 0.05
 #: Power at which a TARGET_DIFFERENCE would be detected with the quoted number of rounds.
 POWER = 0.8
+#: Rounds quoted at most as "what would decide" (a difference right on the margin needs any number).
+MAX_ROUNDS_QUOTED = 1000
 
 
 @dataclass(frozen=True)
@@ -155,18 +158,62 @@ def compare_with_best(
     return result
 
 
+def rounds_to_decide(
+    sd_per_round: float, estimate: float, margin: float = MARGIN, tests: int = 1, floor: int = 2
+) -> int:
+    """Rounds after which a log difference ``estimate`` (of one round's SD ``sd_per_round``)
+    would be shown inside the margin (equivalent) or outside it (separated), with power
+    ``POWER`` at ``ALPHA`` Bonferroni over ``tests``; ``MAX_ROUNDS_QUOTED`` where the estimate
+    sits on the margin (no number of rounds decides that)."""
+    if not (np.isfinite(sd_per_round) and sd_per_round > 0 and np.isfinite(estimate)):
+        return floor
+    gap = abs(abs(estimate) - math.log1p(margin))
+    z = float(special.ndtri(1 - ALPHA / max(tests, 1))) + float(special.ndtri(POWER))
+    if gap <= 0:
+        return MAX_ROUNDS_QUOTED
+    return int(min(MAX_ROUNDS_QUOTED, max(floor, math.ceil((z * sd_per_round / gap) ** 2))))
+
+
+def rounds_to_decide_best_set(
+    model: Any, comparison: Comparison, margin: float = MARGIN, floor: int = 2
+) -> int | None:
+    """Rounds that would decide the best set: for every member against the fastest, the larger of
+    the rounds a 5 % difference needs and the rounds its observed difference needs to fall clearly
+    inside or outside the margin, at their measured paired noise; the largest over the members.
+    ``model`` is anything with ``difference(a, b)`` (a ``BlockModel``); None without a second member."""
+    if model is None or len(comparison.best_set) < 2:
+        return None
+    leader = comparison.order[0]
+    needed = []
+    for k in comparison.best_set:
+        if k == leader:
+            continue
+        d = model.difference(k, leader)
+        if d is None or not d.n_blocks:
+            continue
+        sd = d.se * math.sqrt(d.n_blocks)
+        tests = len(comparison.order) - 1
+        decide = rounds_to_decide(sd, d.estimate, margin, tests, floor)
+        needed.append(max(rounds_for(sd, TARGET_DIFFERENCE), decide))
+    return max(needed) if needed else None
+
+
 def rounds_to_separate(
-    a: Candidate, b: Candidate, model: BlockModel | None = None, rounds: int = 0
+    a: Candidate,
+    b: Candidate,
+    model: BlockModel | None = None,
+    rounds: int = 0,
+    difference: float = TARGET_DIFFERENCE,
 ) -> tuple[int | None, int | None]:
-    """(rounds in all, rounds now) for a paired comparison of ``a`` and ``b`` to detect a 5 %
-    difference with 80 % power at this noise; (None, None) where the noise is unknown."""
+    """(rounds in all, rounds now) for a paired comparison of ``a`` and ``b`` to detect a
+    ``difference`` (5 %) with 80 % power at this noise; (None, None) where the noise is unknown."""
     d = model.difference(a.key, b.key) if model is not None else None
     if d is not None:
-        return rounds_for(d.se * math.sqrt(d.n_blocks)), d.n_blocks
+        return rounds_for(d.se * math.sqrt(d.n_blocks), difference), d.n_blocks
     d = _fallback_difference(a, b)
     if d is None or rounds < 1:
         return None, None
-    return rounds_for(d.se * math.sqrt(rounds)), rounds
+    return rounds_for(d.se * math.sqrt(rounds), difference), rounds
 
 
 def paired_log_ratio(

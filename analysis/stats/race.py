@@ -65,15 +65,14 @@ from scipy import special
 
 from ..load import GROUP_KEYS
 from .blockmodel import BlockModel, Difference, t_quantile_real
-from .compare import ALPHA as MCB_ALPHA
 from .compare import (
     MARGIN,
-    POWER,
     TARGET_DIFFERENCE,
     Candidate,
     Comparison,
     compare_with_best,
     rounds_for,
+    rounds_to_decide_best_set,
 )
 
 #: The first round after which configurations may be dropped (irace's firstTest is 5 with
@@ -90,8 +89,6 @@ MAX_CONFIRM = 3
 #: Fewest confirmation rounds: a paired t with 2 dof; the race stops early enough to leave them.
 MIN_CONFIRM_ROUNDS = 3
 
-#: Rounds quoted at most as "what would decide" (a difference right on the margin needs any number).
-MAX_ROUNDS_QUOTED = 1000
 
 TEST_T_HOLM = "one-sided paired t on per-round log time ratios, Holm over the survivors"
 TEST_FAILED = f"failed: no ok run in {FIRST_TEST} rounds in a row"
@@ -408,8 +405,8 @@ class Answer:
     stop_reason: str | None
     #: When undecided: confirmation rounds that would decide at the measured noise (the larger of
     #: what a 5 % difference needs and what the observed differences need to fall clearly inside
-    #: or outside the margin; ``_rounds_needed``), and the budget (seconds) that buys them after
-    #: this race.
+    #: or outside the margin; ``compare.rounds_to_decide_best_set``), and the budget (seconds)
+    #: that buys them after this race.
     rounds_needed: int | None = None
     budget_needed_s: float | None = None
 
@@ -506,7 +503,8 @@ def confirm(blocks: pd.DataFrame, race: Race, seconds_s: float) -> Answer:
     best_set = list(comparison.best_set)
     answer = _answer(race, seconds_s, confirm_rounds, best, best_set, comparison.decided, entries)
     if not comparison.decided:
-        answer.rounds_needed = _rounds_needed(keyed, comparison, race.margin) or race.rounds_to_separate()
+        needed = rounds_to_decide_best_set(keyed, comparison, race.margin, floor=MIN_CONFIRM_ROUNDS)
+        answer.rounds_needed = needed or race.rounds_to_separate()
         if answer.rounds_needed is not None and confirm_rounds:
             per_round = seconds_s / confirm_rounds
             answer.budget_needed_s = race.spent_s + answer.rounds_needed * per_round
@@ -554,40 +552,6 @@ def _too_small(blocks: pd.DataFrame, race: Race, seconds_s: float, confirm_round
     answer.rounds_needed = needed
     answer.budget_needed_s = race.spent_s + needed * race.confirm_cost_s(1)
     return answer
-
-
-def rounds_to_decide(sd_per_round: float, estimate: float, margin: float = MARGIN, tests: int = 1) -> int:
-    """Confirmation rounds after which a log difference ``estimate`` (of one round's SD
-    ``sd_per_round``) would be shown inside the margin (equivalent) or outside it (separated),
-    with power ``POWER`` at ``ALPHA`` Bonferroni over ``tests``; ``MAX_ROUNDS_QUOTED`` where the
-    estimate sits on the margin (no number of rounds decides that)."""
-    if not (np.isfinite(sd_per_round) and sd_per_round > 0 and np.isfinite(estimate)):
-        return MIN_CONFIRM_ROUNDS
-    gap = abs(abs(estimate) - math.log1p(margin))
-    z = float(special.ndtri(1 - MCB_ALPHA / max(tests, 1))) + float(special.ndtri(POWER))
-    if gap <= 0:
-        return MAX_ROUNDS_QUOTED
-    return int(min(MAX_ROUNDS_QUOTED, max(MIN_CONFIRM_ROUNDS, math.ceil((z * sd_per_round / gap) ** 2))))
-
-
-def _rounds_needed(model: _WithBaseline, comparison: Comparison, margin: float) -> int | None:
-    """Rounds that would decide: for every best-set member against the fastest, the larger of the
-    rounds a 5 % difference needs and the rounds its observed difference needs to fall clearly
-    inside or outside the margin, at their measured paired noise; the largest over the members."""
-    if len(comparison.best_set) < 2:
-        return None
-    leader = comparison.order[0]
-    needed = []
-    for k in comparison.best_set:
-        if k == leader:
-            continue
-        d = model.difference(k, leader)
-        if d is None or not d.n_blocks:
-            continue
-        sd = d.se * math.sqrt(d.n_blocks)
-        tests = len(comparison.order) - 1
-        needed.append(max(rounds_for(sd, TARGET_DIFFERENCE), rounds_to_decide(sd, d.estimate, margin, tests)))
-    return max(needed) if needed else None
 
 
 def block_values(blocks: pd.DataFrame, block: int) -> dict[tuple, float]:
