@@ -76,6 +76,8 @@ class SweepCallback(Callback):
             "configurations": LAST_SWEEP_PLAN.get("configurations"),
             "sweeper": OmegaConf.select(config, "hydra.sweeper._target_", default=None),
         }
+        if LAST_SWEEP_PLAN.get("race_budget_s"):  # race=true: the race decides the rounds (race.json)
+            env["schedule"].update(rounds=None, race=True, budget_s=LAST_SWEEP_PLAN["race_budget_s"])
         env["allocator"] = fix_allocator()
         if OmegaConf.select(config, "resume") and (sweep_dir / records.ENVIRONMENT_FILE).exists():
             # Keep the original record; each resumption adds its own beside it.
@@ -91,6 +93,12 @@ class SweepCallback(Callback):
 
     def _jobs_text(self, runs: int | None = None) -> str:
         """``26 jobs``, or with rounds ``26 jobs x 3 rounds`` (``runs``: job runs done)."""
+        budget = LAST_SWEEP_PLAN.get("race_budget_s")
+        if budget:
+            if runs is not None:
+                return f"{runs} job runs"
+            n = LAST_SWEEP_PLAN.get("configurations") or "?"
+            return f"a race of {n} configurations within budget_s={budget:g}"
         rounds = int(LAST_SWEEP_PLAN.get("rounds") or 1)
         total = self.total if runs is None else runs
         if total is None:
@@ -105,7 +113,10 @@ class SweepCallback(Callback):
         shown = " ".join(o for o in overrides if not o.startswith(("hydra", "schedule."))).replace("\\:", ":")
         rounds = int(LAST_SWEEP_PLAN.get("rounds") or 1)  # 1 under another sweeper
         where = ""
-        if rounds > 1:
+        phase = LAST_SWEEP_PLAN.get("race_phase")  # race=true: "race round 3", "confirmation round 1/6"
+        if phase:
+            where = f" ({phase})"
+        elif rounds > 1:
             where = f" (round {int(OmegaConf.select(config, 'schedule.round', default=0) or 0) + 1}/{rounds})"
         return f"[{num + 1}/{self.total or '?'}]{where} {shown or 'defaults'}"
 
@@ -139,7 +150,9 @@ class SweepCallback(Callback):
         round_ = int(OmegaConf.select(config, "schedule.round", default=0) or 0) + 1
         overrides = OmegaConf.select(config, "hydra.overrides.task", default=[]) or []
         running = " ".join(o for o in overrides if o.split("=")[0] in ("backend", "workers", "workload"))
-        self.progress.update(self.task_id, description=f"round {round_}/{rounds}", running=running)
+        phase = LAST_SWEEP_PLAN.get("race_phase")
+        description = phase or f"round {round_}/{rounds}"
+        self.progress.update(self.task_id, description=description, running=running)
         self.progress.refresh()
 
     def _progress_stop(self) -> None:
@@ -220,6 +233,7 @@ class SweepCallback(Callback):
         self._record_noise(sweep_dir)
         if not OmegaConf.select(config, "report", default=True):
             self._say_dead_jobs()
+            self._say_choice()
             return
         try:
             index_html = BUILDER.build(sweep_dir)
@@ -238,9 +252,16 @@ class SweepCallback(Callback):
         self.console.print(f"coresweep: {summary}")
         self._say_dead_jobs()
         self._say_physics_flags(Path(index_html).parent)
+        self._say_choice()
         # The command's result, on stdout (progress, warnings and errors are on stderr), so
         # `coresweep ... | tail -1` or `$(coresweep ...)` gets the report's path alone.
         print(f"report: {index_html}", flush=True)
+
+    def _say_choice(self) -> None:
+        """A race's answer: one sentence on stdout, before the report's line (the command's result)."""
+        choice = LAST_SWEEP.get("choice")
+        if choice and choice.get("sentence"):
+            print(choice["sentence"], flush=True)
 
     def _say_physics_flags(self, report_dir: Path, shown: int = 10) -> None:
         """The report's physics checks (speedups the cores cannot give), on the terminal too."""

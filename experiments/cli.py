@@ -59,6 +59,7 @@ def preflight(argv: list[str], composed: ComposedConfigs | None = None) -> tuple
     from .machine.topology_state import current_topology
     from .plan.applies import check_given_twice
     from .plan.composed import hydra_overrides
+    from .plan.racing import check_race_jobs, check_race_options
     from .plan.sweep import (
         check_job,
         check_resume,
@@ -83,6 +84,7 @@ def preflight(argv: list[str], composed: ComposedConfigs | None = None) -> tuple
     with initialize_config_module("coresweep.conf", version_base="1.3", job_name="coresweep"):
         topo = current_topology()
         sweep = plan(overrides + extra_search, topo)
+        budget_s = check_race_options(sweep.base, overrides, sweep.jobs)  # before composing every job
         resume = sweep.base.get("resume")
         if resume:
             sweep.extra_overrides += check_resume(resume, sweep)
@@ -119,6 +121,8 @@ def preflight(argv: list[str], composed: ComposedConfigs | None = None) -> tuple
             kept.append(job_overrides)
             checked.append(cfg)
         sweep.jobs = kept
+        if budget_s is not None:
+            check_race_jobs(checked)
         _check_workers_beyond(beyond, overrides)
         if resume:
             check_resume_jobs(resume, sweep.jobs, skipped)
@@ -138,7 +142,8 @@ def preflight(argv: list[str], composed: ComposedConfigs | None = None) -> tuple
     task_lines = [o for o in overrides + sweep.extra_overrides if not o.startswith(("hydra.", "hydra/"))]
     LAST_SWEEP_PLAN["planned"] = {"arguments": task_lines, "jobs": [list(job) for job in kept]}
     LAST_SWEEP_PLAN["composed"] = composed
-    LAST_SWEEP_PLAN["rounds"] = rounds
+    LAST_SWEEP_PLAN["rounds"] = 1 if budget_s is not None else rounds  # a race's rounds are its own
+    LAST_SWEEP_PLAN["race_budget_s"] = budget_s
     LAST_SWEEP_PLAN["configurations"] = len(sweep.jobs)
     _note_skipped(skipped, skipped_why, overrides)
     if any(str(c.workload.get("verify", "auto")) == "none" for c in checked):
@@ -343,7 +348,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{prog}: error: {exc}", file=sys.stderr)
             return EXIT_BAD_INPUT
         # Job runs: each job once per round.
-        LAST_SWEEP_PLAN.update(jobs=njobs * int(LAST_SWEEP_PLAN.get("rounds") or 1), argv=[prog, *argv])
+        runs = njobs * int(LAST_SWEEP_PLAN.get("rounds") or 1)
+        if LAST_SWEEP_PLAN.get("race_budget_s"):
+            runs = None  # a race's job runs are known at its end
+        LAST_SWEEP_PLAN.update(jobs=runs, argv=[prog, *argv])
         if LAST_SWEEP_PLAN.get("report", True):
             BUILDER.wait_ready()  # before the first job: nothing of it runs beside a timed run
         else:

@@ -83,7 +83,10 @@ def run_rounds(
     arguments: Sequence[str],
     max_batch_size: int | None,
 ) -> list[Any]:
-    """The sweeper's work: plan, then launch every round's batches; returns their results."""
+    """The sweeper's work: plan, then launch every round's batches; returns their results.
+
+    ``race=true``: the race decides the rounds and their jobs (``racing.run_race``).
+    """
     jobs = planned_jobs(arguments)
     rounds = int(OmegaConf.select(config, "rounds", default=1) or 1)
     seed = int(OmegaConf.select(config, "order_seed", default=0) or 0)
@@ -93,6 +96,10 @@ def run_rounds(
     returns: list[Any] = []
     start = 0
     try:
+        if OmegaConf.select(config, "race", default=False) is True:
+            from .racing import run_race
+
+            return run_race(config, launcher, jobs, seed)
         for batch in round_batches(jobs, rounds, seed, max_batch_size):
             # A job that crashed the harness is counted by the callback; the sweep goes on.
             returns.append(launcher.launch(batch, initial_job_idx=start))

@@ -321,6 +321,8 @@ KNOWN_KEYS = {
     "schedule",
     "busy",
     "pair",
+    "race",
+    "budget_s",
     *DIMENSIONS,
 }
 
