@@ -23,8 +23,10 @@ import pandas as pd
 
 from ._parallel import Background
 from .busy import busy_note, current_rows, mark_busy_claims
+from .choice import CHOICE_FILE, race_reports
 from .csvtext import write_csv
 from .figures import FIGURE_NAMES, FigureJobs
+from .figures.race import RACE_FIGURE, race_figures
 from .folklore import folklore_table, row_claims
 from .load import load_results, machine_topology
 from .noise import machine_noise_line, noise_warnings
@@ -139,6 +141,11 @@ def _build(paths: list[Path], out_dir: Path | str | None) -> ReportResult:
         extras.answer = "results not verified (workload.verify=none); " + extras.answer
     verdicts = [*unverified, *verdicts]
     extras.summary_table = summary_display(summary) if len(summary) else ([], [])
+    # race=true: the race's answer first (and choice.json beside the page)
+    races = race_reports(paths, out_dir, warnings)
+    extras.choices = [race.choice["sentence"] for race in races]
+    if races:
+        files.append(out_dir / CHOICE_FILE)
     summary_md.write_text(markdown_summary(summary, verdicts, rows, extras), encoding="utf-8")
     warnings_txt = out_dir / WARNINGS_FILE
     warnings_txt.write_text("".join(f"{line}\n" for line in extras.physics), encoding="utf-8")
@@ -164,6 +171,7 @@ def _build(paths: list[Path], out_dir: Path | str | None) -> ReportResult:
     )
     figures = figure_jobs.result()
     figures += pattern_figures(summary, rows, topology, out_dir)  # issue 16; none without pattern rows
+    figures = race_figures(races, out_dir) + figures
     csv_job.wait()
     claims_job.close()
     for fig in figures:
@@ -231,7 +239,7 @@ def partial_lines(paths: Sequence[Path]) -> list[str]:
 def _remove_stale_figures(out_dir: Path, drawn: set[str]) -> None:
     """A rebuild into the same folder must not leave an earlier build's figure that this one
     left out (the files would contradict index.html); only our own figure names are touched."""
-    for name in FIGURE_NAMES:
+    for name in (*FIGURE_NAMES, RACE_FIGURE):
         if name not in drawn:
             for suffix in (".png", ".svg"):
                 (out_dir / f"{name}{suffix}").unlink(missing_ok=True)

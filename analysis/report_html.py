@@ -395,6 +395,17 @@ def _folklore_html(folklore: pd.DataFrame) -> str:
     )
 
 
+def _choices_html(choices: Sequence[str]) -> str:
+    """A race's answer first, as the terminal said it."""
+    return "".join(f'<p class="answer" id="choice"><b>Answer:</b> {_choice_html(c)}</p>' for c in choices)
+
+
+def _choice_html(sentence: str) -> str:
+    """A race's sentence, its `code` in <code>."""
+    parts = _e(sentence).split("`")
+    return "".join(f"<code>{p}</code>" if i % 2 else p for i, p in enumerate(parts))
+
+
 def _partial_html(partial: list[str]) -> str:
     if not partial:
         return ""
@@ -523,6 +534,7 @@ def render_html(
         f"<span>{n_warnings} warning{'s' if n_warnings != 1 else ''}</span></p>",
         "<nav>" + "".join(f'<a href="#{n}">{n}</a>' for n in nav) + "</nav>",
         _unverified_html(unverified),
+        _choices_html(extras.choices),
         (
             f'<p class="answer" id="answer"><b>Your function:</b> {_e(extras.answer)}</p>'
             if extras.answer

@@ -58,6 +58,8 @@ class Extras:
     machine_noise: str = ""
     #: A report of one custom function leads with its verdict (``lead_answer``).
     answer: str = ""
+    #: A race's answer (``choice.sentence``), one per race folder: the first thing on the page.
+    choices: list[str] = field(default_factory=list)
 
 
 def _finite(value: Any) -> float | None:
@@ -717,6 +719,8 @@ def markdown_summary(
     extras = extras or Extras()
     n_ok = int(rows["ok"].sum()) if len(rows) else 0
     parts = ["# coresweep summary" + (" (partial: the sweep was interrupted)" if extras.partial else ""), ""]
+    for choice in extras.choices:
+        parts += [f"**Answer:** {choice}", ""]
     if extras.answer:
         parts += [f"**Your function:** {extras.answer}", ""]
     if extras.machine_noise:
