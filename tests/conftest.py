@@ -43,6 +43,7 @@ def hydra_ctx():
 ROOT = Path(__file__).resolve().parent.parent
 #: Installed package -> folder of this working tree (pyproject.toml's package-dir).
 _PACKAGES = {
+    "coresweep": "api",
     "coresweep.experiments": "experiments",
     "coresweep.analysis": "analysis",
     "coresweep.conf": "conf",
@@ -52,10 +53,10 @@ _PACKAGES = {
 STRICT = os.environ.get("CORESWEEP_STRICT") == "1"
 
 
-def _digests(folder: Path) -> dict[str, str]:
+def _digests(folder: Path, deep: bool = True) -> dict[str, str]:
     return {
         str(path.relative_to(folder)): hashlib.sha1(path.read_bytes()).hexdigest()
-        for path in folder.rglob("*")
+        for path in (folder.rglob("*") if deep else folder.glob("*"))
         if path.suffix in (".py", ".yaml") and "__pycache__" not in path.parts
     }
 
@@ -73,7 +74,8 @@ def stale_install() -> list[str]:
         installed = Path(list(spec.submodule_search_locations)[0])
         if installed.resolve() == (ROOT / local).resolve():
             continue
-        mine, theirs = _digests(ROOT / local), _digests(installed)
+        deep = package != "coresweep"  # the package's own files; its subpackages are listed apart
+        mine, theirs = _digests(ROOT / local, deep), _digests(installed, deep)
         differ += sorted(
             f"{local}/{name}" for name in mine.keys() | theirs.keys() if mine.get(name) != theirs.get(name)
         )
