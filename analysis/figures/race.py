@@ -38,6 +38,10 @@ def _name(key: Sequence[Any]) -> str:
     return "sequential" if key[_B] == SEQUENTIAL else f"{key[_B]} {key[_W]}"
 
 
+def _n(count: int, noun: str) -> str:
+    return f"{count} {noun}{'s' if count != 1 else ''}"
+
+
 def _label(entry: tuple) -> str:
     s, low, high, key, _ = entry
     return f"{_name(key)}: {s:.2f}× [{low:.2f}, {high:.2f}]"
@@ -152,8 +156,8 @@ def race_figure(
     ax.set_ylabel("speedup over sequential (that round)")
     used = (record.get("spent_s") or 0) + (record["confirm"].get("seconds") or 0)
     ax.set_title(
-        f"Race: {len(configs)} configurations, {len(race_rounds)} race rounds, "
-        f"{len(confirm_rounds)} confirmation rounds; {used:.0f} of {record.get('budget_s'):g} s",
+        f"Race: {_n(len(configs), 'configuration')}, {_n(len(race_rounds), 'race round')}, "
+        f"{_n(len(confirm_rounds), 'confirmation round')}; {used:.0f} of {record.get('budget_s'):g} s",
         loc="left",
         fontsize=10,
     )
