@@ -112,3 +112,11 @@ def kill_parent_off_main_thread(i: int) -> int:
 
         os.kill(os.getppid(), signal.SIGKILL)
     return i
+
+
+def burn(i: int) -> int:
+    """About a millisecond of pure-Python work: worth a process pool on two cores."""
+    total = 0
+    for k in range(20_000):
+        total += (k * i) % 7
+    return total

@@ -40,6 +40,12 @@ BY_HAND = {
     "backend=sequential,thread_pool,process_pool workers=1,2":
         "placeholder module (mypkg.mod:func); tests/test_guards.py preflights the same shape with a real one",
     "coresweep-report ...": "placeholder (...)",
+    "coresweep +experiment=choose workload=custom workload.fn=mypkg.mod:func workload.size=100":
+        "placeholder module (mypkg.mod:func); tests/test_choose.py runs the same shape with a real one",
+    "coresweep +experiment=choose workload=custom workload.fn=mypkg.mod:func workload.size=100 budget_s=60":
+        "placeholder module (mypkg.mod:func); tests/test_choose.py runs the same shape with a real one",
+    "coresweep +experiment=choose workload=custom workload.fn=pkg.mod:func workload.size=N":
+        "placeholder (pkg.mod:func, N)",
     "coresweep-report <sweep dir>": "placeholder (<sweep dir>)",
     "coresweep-report A B": "placeholder (A, B)",
     "coresweep-topology ...": "placeholder (...)",
