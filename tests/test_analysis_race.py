@@ -255,3 +255,12 @@ def test_the_race_runs_on_rows_as_the_runner_writes_them(tmp_path) -> None:
     assert all(k[GROUP_KEYS.index("backend")] in ("process_pool", "pool") for k in answer.best_set)
     best = answer.entries[answer.best_set[0]]
     assert best.low < best.speedup < best.high and best.rounds == 4
+
+
+def test_a_one_worker_configuration_as_fast_as_sequential_gives_way_to_it() -> None:
+    # One worker of a pool 0.5 % faster than sequential, shown equivalent: the simplest answer
+    # (no parallelism) is named, not the pool (fewest workers tie at 1).
+    mu = _mu({1: 1.005, 2: 0.7})
+    race, answer, _, _ = _race(mu, budget_s=200.0, seed=4, noise=0.004, block_sd=0.02)
+    assert answer.decided and SEQ in answer.best_set and _key(1) in answer.best_set
+    assert answer.best == SEQ

@@ -499,7 +499,11 @@ def confirm(blocks: pd.DataFrame, race: Race, seconds_s: float) -> Answer:
         entries[c.key] = Entry(c.key, math.exp(c.log_speedup), lo, hi, ratio, c.key in comparison.best_set, n)
     best: Hashable | None = None
     if comparison.decided and comparison.best_set:
-        best = min(comparison.best_set, key=lambda k: (_workers(k), comparison.order.index(k)))
+        # The simplest: fewest workers, and among one-worker answers no parallelism at all.
+        best = min(
+            comparison.best_set,
+            key=lambda k: (_workers(k), k != race.baseline, comparison.order.index(k)),
+        )
     best_set = list(comparison.best_set)
     answer = _answer(race, seconds_s, confirm_rounds, best, best_set, comparison.decided, entries)
     if not comparison.decided:
