@@ -20,6 +20,7 @@ import pandas as pd
 from .. import schema as _schema
 from ..schema import ENVIRONMENT_FILE, KNOWN_SCHEMAS, RESULTS_FILE, SCHEMA
 from ._gc import paused_gc
+from .hosts import LABEL_KEY, host_labels
 
 #: Folders never searched for rows: our own output and Hydra's bookkeeping.
 SKIP_DIRS = frozenset({"report", ".hydra", "__pycache__", ".git"})
@@ -207,7 +208,7 @@ def load_results(
     df["_sweep_key"] = np.repeat(np.array(sweep_keys, dtype=object), counts)
     df["_env_machine"] = np.repeat(np.array(env_machines, dtype=object), counts)
     df["_file_order"] = np.concatenate([np.arange(c) for c in counts])
-    df = _normalise(df, warnings)
+    df = _normalise(df, warnings, environments)
     return df, environments, warnings
 
 
@@ -319,7 +320,9 @@ def _dtype_of(col: str) -> str:
     return "object"
 
 
-def _normalise(df: pd.DataFrame, warnings: list[str]) -> pd.DataFrame:
+def _normalise(
+    df: pd.DataFrame, warnings: list[str], environments: dict[str, dict[str, Any]] | None = None
+) -> pd.DataFrame:
     """Types, defaults and row order, so later steps need no special cases."""
     n = len(df)
     for col in COLUMNS:
@@ -337,6 +340,8 @@ def _normalise(df: pd.DataFrame, warnings: list[str]) -> pd.DataFrame:
     # Where a row has no machine, the sweep's environment says which machine it ran on.
     machine = df["machine"].where(df["machine"].notna() & df["machine"].astype(str).ne(""))
     df["machine"] = machine.fillna(df["_env_machine"]).fillna("unknown")
+    if len(environments) >= 2:
+        _tell_hosts_apart(df, environments, warnings)
     df["sweep_id"] = df["sweep_id"].where(df["sweep_id"].notna(), df["_sweep_key"])
     df["job"] = df["job"].where(df["job"].notna(), df["_job_dir"])
 
@@ -407,6 +412,27 @@ def _normalise(df: pd.DataFrame, warnings: list[str]) -> pd.DataFrame:
     return df
 
 
+def _tell_hosts_apart(df: pd.DataFrame, environments: dict[str, dict[str, Any]], warnings: list[str]) -> None:
+    """One label on several hosts (``hosts.host_labels``): each host's rows get a label of its
+    own, and its environment records it (``machine_label``) for the tables keyed by machine."""
+    pairs = df[["machine", "_sweep_key"]].astype(str).drop_duplicates()
+    if pairs["_sweep_key"].nunique() < 2:
+        return
+    new = host_labels(list(pairs.itertuples(index=False, name=None)), environments, warnings)
+    if not new:
+        return
+    labels = pd.Series(new)
+    labels.index = pd.MultiIndex.from_tuples(labels.index)
+    index = pd.MultiIndex.from_arrays([df["machine"].astype(str), df["_sweep_key"].astype(str)])
+    relabelled = labels.reindex(index).to_numpy(dtype=object)
+    changed = pd.notna(relabelled)
+    df.loc[changed, "machine"] = relabelled[changed]
+    for (label, key), name in new.items():
+        env = environments.get(key)
+        if env is not None and (env.get("machine") or env.get("hostname")) == label:
+            env[LABEL_KEY] = name
+
+
 def _to_bool(value: Any) -> Any:
     if isinstance(value, (bool, np.bool_)):
         return bool(value)
@@ -452,7 +478,7 @@ def machine_topology(
     """Core counts per machine, for the markers on every worker axis."""
     result: dict[str, dict[str, Any]] = {}
     for env in environments.values():
-        machine = env.get("machine") or env.get("hostname")
+        machine = env.get(LABEL_KEY) or env.get("machine") or env.get("hostname")
         topo = env.get("topology")
         if machine and isinstance(topo, dict) and machine not in result:
             result[str(machine)] = dict(topo)
