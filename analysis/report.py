@@ -29,6 +29,7 @@ from .figures import FIGURE_NAMES, FigureJobs
 from .figures.race import RACE_FIGURE, race_figures
 from .folklore import folklore_table, row_claims
 from .load import load_results, machine_topology
+from .machines import MACHINES_FILE, compare_machines
 from .noise import machine_noise_line, noise_warnings
 from .patterns import pattern_figures
 from .physics import physics_lines
@@ -135,6 +136,15 @@ def _build(paths: list[Path], out_dir: Path | str | None) -> ReportResult:
     model = model_of(rows)  # pairs the verdict's comparisons by block (None: one block only)
     verdicts = verdict_lines(summary, model, lambda machine, workload: busy_note(rows, machine, workload))
     extras.machine_noise = machine_noise_line(rows, model.table if model else None) if len(rows) else ""
+    extras.machines = compare_machines(summary, rows, environments, topology, model)
+    machines_csv = out_dir / MACHINES_FILE
+    if extras.machines is not None:
+        extras.machines.table.to_csv(machines_csv, index=False, float_format="%.6g", lineterminator="\n")
+        files.append(machines_csv)
+        # Each machine's own noise line (one line over all machines would mix them).
+        extras.machine_noise = " ".join(f"{row[0]}: {row[-1]}" for row in extras.machines.overview[1])
+    else:
+        machines_csv.unlink(missing_ok=True)  # a rebuild with one machine leaves no stale comparison
     unverified = unverified_lines(rows)  # workload.verify=none: first in the verdict, and boxed
     extras.answer = lead_answer(summary, verdicts)
     if extras.answer and unverified:

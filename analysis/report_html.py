@@ -14,13 +14,14 @@ import numpy as np
 import pandas as pd
 
 from .figures import FigureFile
+from .hosts import LABEL_KEY
 from .load import GROUP_KEYS
+from .machines import MachinesCompared, section_intro
 from .noise import cv_warning, noisy_configurations
 from .report_text import (
     FLAG_MARK,
     WARNINGS_FILE,
     Extras,
-    config_name,
     crossover_display,
     design_short,
     fmt_num,
@@ -28,14 +29,9 @@ from .report_text import (
     folklore_display,
     interval_sentence,
     physics_intro,
-    speedup_text,
     summary_display,
-    varying_per_backend,
     weak_display,
     weak_sentence,
-)
-from .stats import (
-    best_per_workload,
 )
 from .verification import unverified_lines
 
@@ -211,7 +207,8 @@ def _environment_html(environments: Mapping[str, Mapping[str, Any]]) -> str:
     if not environments:
         return "<p>No environment.json was found.</p>"
     known = ("topology", "python", "platform", "packages")
-    first = ["machine", "hostname", "timestamp", "cpu_model", "coresweep_version", "git_commit", "loadavg"]
+    first = ["machine", LABEL_KEY, "hostname", "timestamp", "cpu_model", "coresweep_version", "git_commit"]
+    first.append("loadavg")
     skip = {*known, *first, "command", "command_line", "schema", "sweep_id"}
     parts = []
     for key, env in environments.items():
@@ -244,8 +241,9 @@ def _reproduce_html(
         if not command and isinstance(env.get("command"), list):
             command = shlex.join(str(a) for a in env["command"])
         if command:
+            label = env.get(LABEL_KEY) or env.get("machine", "?")
             parts.append(
-                f"<p>Sweep <code>{_e(key)}</code> on <b>{_e(env.get('machine', '?'))}</b> ran:</p>"
+                f"<p>Sweep <code>{_e(key)}</code> on <b>{_e(label)}</b> ran:</p>"
                 f"<pre><code>{_e(command)}</code></pre>"
             )
         else:
@@ -264,32 +262,17 @@ def _reproduce_html(
     return "\n".join(parts)
 
 
-def _machines_html(summary: pd.DataFrame, topology: Mapping[str, Mapping[str, Any]]) -> str:
+def _machines_html(compared: MachinesCompared, topology: Mapping[str, Mapping[str, Any]]) -> str:
+    """The "Machines compared" section: the same tables as summary.md, and the full topology."""
     machines = sorted(topology)
+    parts = [f"<p>{_e(section_intro(compared))}</p>", _html_table(*compared.overview)]
+    parts += [f"<p>{_e(text)}</p>" for text in compared.not_compared]
+    for table in [*compared.tables, *([compared.best] if compared.best else [])]:
+        parts += [f"<h3>{_e(table.title)}</h3>", f"<p>{_e(table.note)}</p>"]
+        parts.append(_html_table(table.header, table.body))
     header = ["", *machines]
     body = [[f, *[_plain(topology[m].get(f)) for m in machines]] for f in TOPOLOGY_FIELDS]
-    parts = ["<h3>Core topology side by side</h3>", _html_table(header, body)]
-    best = best_per_workload(summary)
-    if best.empty:
-        return "\n".join(parts)
-    vary = varying_per_backend(summary)
-    table = []
-    for (workload, size), part in best.groupby(["workload", "size"], sort=True):
-        by_machine = {str(r["machine"]): r for _, r in part.iterrows()}
-        picks = {m: (str(r["backend"]), int(r["workers"])) for m, r in by_machine.items()}
-        differs = len(set(picks.values())) > 1 or len(by_machine) < len(machines)
-        cells = [workload, size]
-        for m in machines:
-            r = by_machine.get(m)
-            cells.append("–" if r is None else f"{config_name(r, vary)}: {speedup_text(r)}")
-        cells.append("yes" if differs else "no")
-        table.append(cells)
-    parts += [
-        "<h3>Where the best backend or worker count differs</h3>",
-        "<p>The fastest configuration per workload on each machine; <b>differs</b> says whether "
-        "one answer fits every machine.</p>",
-        _html_table(["workload", "size", *machines, "differs"], table),
-    ]
+    parts += ["<h3>Core topology side by side</h3>", _html_table(header, body)]
     return "\n".join(parts)
 
 
@@ -504,15 +487,14 @@ def render_html(
     title = ("coresweep partial report: " if extras.partial else "coresweep report: ") + ", ".join(
         machines or ["no rows"]
     )
-    nav = ["verdict", "claims", "figures", "scaling", "summary", "failures"]
+    nav = ["verdict", *(["machines"] if extras.machines is not None else []), "claims", "figures"]
+    nav += ["scaling", "summary", "failures"]
     if extras.partial:
         nav.insert(0, "partial")
     if extras.noise:
         nav.insert(0, "noise")
     if extras.physics:
         nav.insert(0, "physics")
-    if len(machines) > 1:
-        nav.append("machines")
     nav += ["environment", "reproduce"]
     if warnings:
         nav.append("warnings")
@@ -554,6 +536,11 @@ def render_html(
         f'<p class="meta" id="intervals">{_e(interval_sentence(summary))} [low, high] is the 95% interval; '
         "the verdict compares configurations by a paired test per round (multiple comparisons with the best, "
         "3 % equivalence margin), not by whether their intervals overlap.</p>",
+        *(
+            ['<h2 id="machines">Machines compared</h2>', _machines_html(extras.machines, topology)]
+            if extras.machines is not None
+            else []
+        ),
         '<h2 id="claims">The classic claims, measured</h2>',
         _folklore_html(extras.folklore),
         '<h2 id="figures">Figures</h2>',
@@ -572,8 +559,6 @@ def render_html(
         '<h2 id="failures">Failures</h2>',
         _failures_html(rows),
     ]
-    if len(machines) > 1:
-        sections += ['<h2 id="machines">Machines compared</h2>', _machines_html(summary, topology)]
     sections += [
         '<h2 id="environment">Environment</h2>',
         _environment_html(environments),

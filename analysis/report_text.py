@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -36,6 +36,9 @@ from .stats.compare import (
     rounds_to_separate,
 )
 
+if TYPE_CHECKING:
+    from .machines import MachinesCompared
+
 #: The physics flags, one line each (an empty file when there are none), for a terminal to print.
 WARNINGS_FILE = "warnings.txt"
 
@@ -60,6 +63,8 @@ class Extras:
     answer: str = ""
     #: A race's answer (``choice.sentence``), one per race folder: the first thing on the page.
     choices: list[str] = field(default_factory=list)
+    #: Two machines or more: the "Machines compared" section (``machines.compare_machines``).
+    machines: MachinesCompared | None = None
 
 
 def _finite(value: Any) -> float | None:
@@ -735,6 +740,8 @@ def markdown_summary(
     if extras.physics:
         parts += [""] + [f"- **flagged:** {line}" for line in extras.physics]
     parts += ["", "## Verdict", ""] + [f"- {line}" for line in verdicts]
+    if extras.machines is not None:
+        parts += ["", *machines_markdown(extras.machines)]
     if len(extras.folklore):
         measured, unmeasured = fold_unmeasured(extras.folklore)
         parts += ["", "## The classic claims, measured", ""]
@@ -763,6 +770,17 @@ def markdown_summary(
         body = [[str(v) for v in rec] for rec in counts[header].itertuples(index=False, name=None)]
         parts += ["", "## Failures", "", _md_table(header, body)]
     return "\n".join(parts) + "\n"
+
+
+def machines_markdown(compared: MachinesCompared) -> list[str]:
+    """The "Machines compared" section of summary.md (index.html shows the same tables)."""
+    from .machines import section_intro
+
+    parts = ["## Machines compared", "", section_intro(compared), "", _md_table(*compared.overview)]
+    parts += [line for text in compared.not_compared for line in ("", text)]
+    for table in [*compared.tables, *([compared.best] if compared.best else [])]:
+        parts += ["", f"### {table.title}", "", table.note, "", _md_table(table.header, table.body)]
+    return parts
 
 
 def physics_intro(physics: list[str]) -> str:
