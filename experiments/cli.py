@@ -56,6 +56,7 @@ def preflight(argv: list[str], composed: ComposedConfigs | None = None) -> tuple
     from hydra.core.global_hydra import GlobalHydra
 
     from .callbacks import LAST_SWEEP_PLAN
+    from .job.protocol import stuck_grace_s
     from .machine.topology_state import current_topology
     from .plan.applies import check_given_twice
     from .plan.composed import hydra_overrides
@@ -74,6 +75,10 @@ def preflight(argv: list[str], composed: ComposedConfigs | None = None) -> tuple
         sweep_wide,
     )
 
+    try:
+        stuck_grace_s()  # read again in every job's process: a bad value is refused here, once
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
     args = get_args_parser().parse_args(argv)
     overrides = list(args.overrides)
     check_given_twice(overrides)  # the user's own: workers=auto's expansion is added below

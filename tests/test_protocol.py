@@ -242,3 +242,36 @@ def test_a_watchdog_still_in_its_grace_period_does_not_block_the_next_one() -> N
         with Watchdog(0.05, second_fired.set, None) as inner:
             assert second_fired.wait(5.0)
         assert inner.fired
+
+
+def test_the_stuck_grace_is_ten_seconds_unless_the_environment_says(monkeypatch) -> None:
+    """CORESWEEP_STUCK_GRACE_S shortens the wait for a stuck thread (the tests set it); unset,
+    users keep 10 s; a value that is not a number of seconds > 0 is refused, naming it."""
+    from coresweep.experiments.job.protocol import GRACE_VARIABLE, STUCK_GRACE_S, Watchdog, stuck_grace_s
+
+    monkeypatch.delenv(GRACE_VARIABLE, raising=False)
+    assert stuck_grace_s() == STUCK_GRACE_S == 10.0
+    assert Watchdog(1.0, lambda: None, None).grace_s == 10.0
+    monkeypatch.setenv(GRACE_VARIABLE, "0.5")
+    assert Watchdog(1.0, lambda: None, None).grace_s == 0.5
+    assert Watchdog(1.0, lambda: None, None, grace_s=3.0).grace_s == 3.0  # given: kept
+    for bad in ("soon", "0", "-1", "nan", "inf"):
+        monkeypatch.setenv(GRACE_VARIABLE, bad)
+        with pytest.raises(ValueError, match=rf"^{GRACE_VARIABLE}={bad}: must be a number of seconds > 0"):
+            stuck_grace_s()
+
+
+def test_a_stuck_run_is_ended_after_the_grace_from_the_environment(monkeypatch) -> None:
+    """The grace counts from the limit: on_stuck comes about grace_s after the abort."""
+    import threading
+    import time
+
+    from coresweep.experiments.job.protocol import GRACE_VARIABLE, Watchdog
+
+    monkeypatch.setenv(GRACE_VARIABLE, "0.2")
+    aborted, stuck = threading.Event(), threading.Event()
+    with Watchdog(0.01, aborted.set, stuck.set):
+        assert aborted.wait(5.0)
+        fired_at = time.monotonic()
+        assert stuck.wait(5.0)  # the run never returns here: past the grace, on_stuck
+        assert time.monotonic() - fired_at >= 0.15

@@ -81,6 +81,17 @@ def test_what_ran_something_else_is_refused_in_one_line(argv, message, capsys, t
     assert not (tmp_path / "outputs").exists(), "no work may start on bad input"
 
 
+def test_a_bad_stuck_grace_in_the_environment_is_refused_in_one_line(capsys, tmp_path, monkeypatch) -> None:
+    """CORESWEEP_STUCK_GRACE_S is read in every job's process: a bad value is refused before any."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("CORESWEEP_STUCK_GRACE_S", "soon")
+    assert main(["backend=thread_pool", "workers=2"]) == 2
+    line = _one_line(capsys.readouterr().err)
+    assert line == ("coresweep: error: CORESWEEP_STUCK_GRACE_S=soon: must be a number of seconds > 0 "
+                    "(unset: 10)")
+    assert not (tmp_path / "outputs").exists(), "no work may start on bad input"
+
+
 #: Through the real console command, in a process of its own, as a user types it.
 REAL = [
     ["workload.fn=mywork:cpu", "backend=pool", "workers=1", "rounds=1"],

@@ -35,6 +35,32 @@ Verifier = Callable[[Sequence[Any], Sequence[Any]], "str | None"]
 
 #: Never loop more than this many calls into one timed run, however fast a call is.
 MAX_LOOPS = 1000
+#: Seconds a run's threads get to return once its limit fired and its workers were stopped,
+#: before the job's process is ended (a thread cannot be killed): long enough for a pool to
+#: notice its killed workers on a busy machine. ``CORESWEEP_STUCK_GRACE_S`` replaces it (the
+#: tests set it short: every stuck thread they provoke would otherwise cost them 10 s).
+STUCK_GRACE_S = 10.0
+GRACE_VARIABLE = "CORESWEEP_STUCK_GRACE_S"
+
+
+def stuck_grace_s() -> float:
+    """The grace a stuck run's threads get (``STUCK_GRACE_S`` unless the environment says).
+
+    Raises ValueError naming the variable when its value is not a number of seconds > 0
+    (the command checks it before any work, so a job never meets a bad one).
+    """
+    text = os.environ.get(GRACE_VARIABLE, "").strip()
+    if not text:
+        return STUCK_GRACE_S
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (value > 0 and math.isfinite(value)):
+        raise ValueError(
+            f"{GRACE_VARIABLE}={text}: must be a number of seconds > 0 (unset: {STUCK_GRACE_S:g})"
+        )
+    return value
 
 
 @dataclass(frozen=True)
@@ -118,9 +144,10 @@ class Watchdog:
     """Stops a run that outlives its time limit or grows past its memory limit.
 
     On expiry it calls ``abort`` (kills worker processes, so a blocked ``map`` raises). Threads
-    cannot be killed: if the run is still stuck ``grace_s`` later, ``on_stuck`` is called from
-    the watchdog thread, which must record what is known and end the process. The memory
-    check reads the tree's RSS every ``poll_s`` (about 15 µs a look on Linux).
+    cannot be killed: if the run is still stuck ``grace_s`` (``stuck_grace_s()``) later,
+    ``on_stuck`` is called from the watchdog thread, which must record what is known and end
+    the process. The memory check reads the tree's RSS every ``poll_s`` (about 15 µs a look on
+    Linux).
 
     Entering does not start a thread: it hands this watchdog to the process's one parked
     watcher thread (``_Watcher``) and returns at once, so the clock starts without the caller
@@ -137,11 +164,12 @@ class Watchdog:
         abort: Callable[[], None],
         on_stuck: Callable[[], None] | None,
         max_memory_bytes: int | None = None,
-        grace_s: float = 10.0,
+        grace_s: float | None = None,
         poll_s: float = 0.05,
     ) -> None:
         self.seconds, self.abort, self.on_stuck = seconds, abort, on_stuck
-        self.max_memory_bytes, self.grace_s, self.poll_s = max_memory_bytes, grace_s, poll_s
+        self.max_memory_bytes, self.poll_s = max_memory_bytes, poll_s
+        self.grace_s = stuck_grace_s() if grace_s is None else grace_s
         self.reason: str | None = None
         self._done = threading.Event()
         self._armed_at = 0.0
