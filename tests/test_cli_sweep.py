@@ -20,21 +20,23 @@ ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
 
 
-def coresweep(*args: str, cwd: Path, module: str = "coresweep.experiments.entry") -> Any:
-    """Run the real command (the console script's module) in a subprocess."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}  # so workers can import tests.tasks
+def coresweep(*args: str, cwd: Path, module: str = "coresweep.experiments.entry",
+              env: dict[str, str] | None = None) -> Any:
+    """Run the real command (the console script's module) in a subprocess (``env``: added)."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}  # so workers can import tests.tasks
     if module == "coresweep.experiments.entry" and not any(a.startswith("rounds=") for a in args):
         args = (*args, "rounds=1")  # one pass per job: these tests count rows per job
     cmd = [sys.executable, "-m", module, *args]
     return subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
 
 
-#: The stuck-jobs sweep (last test) mostly waits: a 1 s timeout, then the 10 s a stuck thread
-#: gets, for each of its two jobs. It starts with this module's first test and runs beside
-#: the others; its test waits for it.
+#: The stuck-jobs sweep (last test) mostly waits: a 1 s timeout, then the grace a stuck thread
+#: gets (1 s here instead of 10: CORESWEEP_STUCK_GRACE_S), for each of its two jobs. It starts
+#: with this module's first test and runs beside the others; its test waits for it.
 STUCK_TEST = "test_jobs_stuck_past_the_timeout_are_ended_and_the_sweep_goes_on"
 STUCK_ARGS = ["workload=custom", "workload.fn=tests.tasks:hang_on_two", "workload.size=4", "-m",
               "backend=thread_pool,sequential", "workers=2", "repeats=2", "warmup=0", "timeout_s=1"]
+STUCK_ENV = {"CORESWEEP_STUCK_GRACE_S": "1"}
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -45,7 +47,8 @@ def stuck_sweep(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPat
         return
     folder = tmp_path_factory.mktemp("stuck")
     sweep = folder / "sweep"
-    with early.started(coresweep, *STUCK_ARGS, f"hydra.sweep.dir={sweep}", cwd=folder) as future:
+    with early.started(coresweep, *STUCK_ARGS, f"hydra.sweep.dir={sweep}", cwd=folder,
+                       env=STUCK_ENV) as future:
         yield sweep, future
 
 

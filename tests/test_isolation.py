@@ -8,8 +8,11 @@ crash only in the timed runs, never in the sequential reference (see that module
 
 The sweeps are independent, so the ones the selected tests need start together when the
 first of those tests asks (at most ``PARALLEL`` at a time, longest first) and each test waits
-for its own: most of their time is spent waiting on limits (``timeout_s``, the 10 s grace a
-stuck thread gets), not computing.
+for its own: most of their time is spent waiting on limits (``timeout_s``, the grace a stuck
+thread gets), not computing. Where a stuck thread can only be waited out (its backend runs the
+task in the job's own process, or the reference hangs), the sweep sets that grace to
+``SHORT_GRACE`` (``CORESWEEP_STUCK_GRACE_S``): the same path, ended sooner. Sweeps whose
+worker processes are killed keep the default grace, which their backend's abort must beat.
 """
 
 from __future__ import annotations
@@ -38,6 +41,8 @@ MARKER = "CRASH_TEST_MARKER"
 PARALLEL = 2
 #: Options every sweep here shares: small, one round, no warm-up, no loops.
 SMALL = ["repeats=2", "warmup=0", "min_time_s=0", "rounds=1"]
+#: The environment of a sweep whose stuck threads are only waited out (see the module's text).
+SHORT_GRACE = {"CORESWEEP_STUCK_GRACE_S": "1"}
 #: Every backend that runs under this interpreter (interpreter_pool needs 3.14: see
 #: tests/test_python314.py). dask_distributed comes with the ``test`` extra.
 BACKENDS = [
@@ -49,6 +54,12 @@ BACKENDS = [
 #: so there "end to end" means the job process dies (or is ended past its limit and grace), its
 #: row is a failed row with ``job_died``, and the sweep goes on with the next job.
 IN_PROCESS = {"sequential", "thread_pool", "thread", "joblib_threading", "interpreter_pool"}
+#: Each fault's sweeps: one over every backend, but a loop that holds the GIL in two, so that
+#: the in-process backends (whose stuck threads are waited out) get the short grace.
+SWEEPS_OF_KIND = {
+    "exit13": ["crash-exit13"], "segfault": ["crash-segfault"], "abort": ["crash-abort"],
+    "spin": ["crash-spin-workers", "crash-spin-in-process"], "grow": ["crash-grow"],
+}
 CRASH_KINDS = ["exit13", "segfault", "abort", "spin", "grow"]
 #: Per crash kind: extra options, and what a failed row of a crash in the job process names.
 CRASH_OPTIONS = {
@@ -58,6 +69,8 @@ CRASH_OPTIONS = {
     # 5 s, not 2: the limit holds for every job of the sweep, and starting joblib_loky's
     # workers (fresh interpreters) for the control job took over 2 s on a busy 2-core machine
     "spin": ["timeout_s=5"],
+    # in-process backends start in milliseconds: 3 s holds the control job there
+    "spin-in-process": ["timeout_s=3"],
     # timeout_s is only a backstop: the grow task raises on its own at 512 MiB (crashers.grow)
     "grow": ["max_memory=300MB", "timeout_s=30"],
 }
@@ -95,9 +108,9 @@ class Outcome:
         return "\n".join(self.stderr.splitlines()[-40:])
 
 
-def _env(marker: str) -> dict[str, str]:
+def _env(marker: str, extra: dict[str, str] | None = None) -> dict[str, str]:
     # PYTHONPATH: so the job children and their workers import tests.crashers (as test_faults).
-    return {**os.environ, "PYTHONPATH": str(ROOT), MARKER: marker}
+    return {**os.environ, "PYTHONPATH": str(ROOT), MARKER: marker, **(extra or {})}
 
 
 def _command(args: list[str], sweep: Path) -> list[str]:
@@ -147,6 +160,8 @@ class Sweep:
     name: str
     args: list[str]
     folder: Path
+    #: Added to the sweep's environment (``SHORT_GRACE``).
+    env: dict[str, str] = field(default_factory=dict)
     marker: str = field(default_factory=lambda: uuid.uuid4().hex)
     future: Future[Outcome] | None = None
 
@@ -159,7 +174,7 @@ class Sweep:
         out_path, err_path = self.folder / "stdout.txt", self.folder / "stderr.txt"
         with open(out_path, "w") as out, open(err_path, "w") as err:
             proc = subprocess.Popen(
-                _command(self.args, self.sweep), cwd=self.folder, env=_env(self.marker),
+                _command(self.args, self.sweep), cwd=self.folder, env=_env(self.marker, self.env),
                 stdin=subprocess.DEVNULL, stdout=out, stderr=err,
             )
             try:
@@ -176,15 +191,15 @@ class Sweep:
         return self.future.result()
 
 
-def crash_sweep_args(kind: str) -> list[str]:
+def crash_sweep_args(kind: str, backends: list[str] = BACKENDS, options: str | None = None) -> list[str]:
     return [
-        "-m", f"backend={','.join(BACKENDS)}", "workers=2", "workload=custom",
+        "-m", f"backend={','.join(backends)}", "workers=2", "workload=custom",
         # size 64: more tasks queued behind a dying worker than workers (process_pool's feeder
         # thread is still writing to its call queue when the pool breaks)
         f"workload.fn=tests.crashers:{kind},tests.crashers:fine", "workload.size=64",
         # the crash belongs in the timed runs: adjacent sequential runs (pair=auto pairs custom)
         # would call the crashing function in the job's own process between them
-        "pair=off", *SMALL, *CRASH_OPTIONS[kind],
+        "pair=off", *SMALL, *CRASH_OPTIONS[options or kind],
     ]
 
 
@@ -197,7 +212,9 @@ def hung_order_seed() -> int:
 
 #: Each sweep by name: its arguments (longest-running first: they start first).
 SWEEPS: dict[str, Any] = {
-    "crash-spin": lambda: crash_sweep_args("spin"),
+    "crash-spin-workers": lambda: crash_sweep_args("spin", [b for b in BACKENDS if b not in IN_PROCESS]),
+    "crash-spin-in-process": lambda: crash_sweep_args(
+        "spin", [b for b in BACKENDS if b in IN_PROCESS], "spin-in-process"),
     # interpreter_pool needs Python 3.14: every fault in one sweep of it (one limit for all)
     "crash-314": lambda: [
         "-m", f"python={_python314_path()}", "backend=interpreter_pool", "workers=2",
@@ -231,7 +248,9 @@ SWEEPS: dict[str, Any] = {
         "workload.fn=tests.crashers:fine,tests.crashers:signals_as_in_a_fresh_python",
     ],
 }
-#: Which sweep each test reads (crash tests: ``crash-<kind>``).
+#: The sweeps that set ``SHORT_GRACE``: every stuck thread in them is only waited out.
+SHORT_GRACE_SWEEPS = {"crash-spin-in-process", "crash-314", "hung-thread-pool", "reference-faults"}
+#: Which sweep each test reads (crash tests: ``SWEEPS_OF_KIND[kind]``).
 SWEEP_OF_TEST = {
     "test_hung_thread_pool_job_is_stopped_and_the_sweep_goes_on": "hung-thread-pool",
     "test_failure_only_in_the_reference_fails_every_row_and_the_sweep_goes_on": "reference",
@@ -260,10 +279,10 @@ def _needed(session: pytest.Session) -> list[str]:
             continue
         params = getattr(getattr(item, "callspec", None), "params", {})
         name = SWEEP_OF_TEST.get(item.originalname)
-        if name is None and "kind" in params:
-            name = f"crash-{params['kind']}"
         if name is not None:
             names.add(name)
+        elif "kind" in params:
+            names.update(SWEEPS_OF_KIND[params["kind"]])
     return [name for name in SWEEPS if name in names]
 
 
@@ -272,7 +291,10 @@ def sweeps(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     """The sweeps this module's selected tests need, started at once, ``PARALLEL`` at a time."""
     root = tmp_path_factory.mktemp("isolation")
     needed = [n for n in _needed(request.session) if n != "crash-314" or _python314_path()]
-    started = {name: Sweep(name, SWEEPS[name](), root / name) for name in needed}
+    started = {
+        name: Sweep(name, SWEEPS[name](), root / name, SHORT_GRACE if name in SHORT_GRACE_SWEEPS else {})
+        for name in needed
+    }
     pool = ThreadPoolExecutor(max_workers=PARALLEL, thread_name_prefix="sweep")
     for sweep in started.values():
         sweep.future = pool.submit(sweep.run)
@@ -303,6 +325,19 @@ def test_the_reference_is_recognised() -> None:
 # A crash, a hang or a blow-up in the timed runs, under every backend
 
 
+def _outcomes(sweeps: dict[str, Sweep], kind: str) -> list[Outcome]:
+    """The outcomes of ``kind``'s sweeps (SWEEPS_OF_KIND), each waited for."""
+    return [sweeps[name].outcome() for name in SWEEPS_OF_KIND[kind]]
+
+
+def _of_backend(sweeps: dict[str, Sweep], kind: str, backend: str) -> Outcome:
+    """The outcome of the sweep of ``kind`` that ran ``backend``."""
+    for out in _outcomes(sweeps, kind):
+        if any(r["backend"] == backend for r in out.rows):
+            return out
+    return out  # none ran it: _check_fault says so, with the last sweep's stderr
+
+
 def _crashed_and_control(out: Outcome, backend: str, kind: str) -> tuple[list[dict], list[dict]]:
     """The rows of ``backend``'s crashing job and of its control job (``fine``)."""
     def of(fn: str) -> list[dict[str, Any]]:
@@ -314,16 +349,16 @@ def _crashed_and_control(out: Outcome, backend: str, kind: str) -> tuple[list[di
 @pytest.mark.slow
 @pytest.mark.parametrize("kind", CRASH_KINDS)
 def test_a_crash_sweep_exits_1_with_a_report_a_row_per_job_and_nothing_left(kind: str, sweeps) -> None:
-    """One sweep per fault, over every backend: what holds for the sweep as a whole."""
-    out = sweeps[f"crash-{kind}"].outcome()
-    assert out.returncode == 1, out.failure()
-    assert (out.sweep / "report" / "index.html").is_file(), out.failure()
-    assert out.stdout == f"report: {out.sweep / 'report' / 'index.html'}\n", out.failure()
-    assert not out.left, f"processes left running: {out.left}"
+    """Per fault, sweeps over every backend: what holds for each sweep as a whole."""
     jobs = set()
-    for row in out.rows:
-        assert set(FIELDS) <= set(row), (row["backend"], row["fn"], set(FIELDS) - set(row))
-        jobs.add((row["backend"], row["fn"].rpartition(":")[2]))
+    for out in _outcomes(sweeps, kind):
+        assert out.returncode == 1, out.failure()
+        assert (out.sweep / "report" / "index.html").is_file(), out.failure()
+        assert out.stdout == f"report: {out.sweep / 'report' / 'index.html'}\n", out.failure()
+        assert not out.left, f"processes left running: {out.left}"
+        for row in out.rows:
+            assert set(FIELDS) <= set(row), (row["backend"], row["fn"], set(FIELDS) - set(row))
+            jobs.add((row["backend"], row["fn"].rpartition(":")[2]))
     assert jobs == {(b, fn) for b in BACKENDS for fn in (kind, "fine")}, sorted(jobs)
 
 
@@ -333,7 +368,7 @@ def test_a_crash_sweep_exits_1_with_a_report_a_row_per_job_and_nothing_left(kind
 def test_fault_table(kind: str, backend: str, sweeps) -> None:
     """The fault table (docs/design.md, "Faults"): ``kind`` in ``backend``'s timed runs gives
     failed rows that say why, and the sweep's next job (the control) still passes."""
-    _check_fault(sweeps[f"crash-{kind}"].outcome(), backend, kind)
+    _check_fault(_of_backend(sweeps, kind, backend), backend, kind)
 
 
 @pytest.mark.slow
