@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 import pickle
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -27,6 +29,7 @@ def _hydra_files(sweep: Path) -> dict[str, str]:
     }
 
 
+@pytest.mark.slow  # two real sweeps, in this process
 def test_launcher_gets_the_preflight_configs_and_they_equal_hydras(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -112,12 +115,18 @@ def test_a_search_path_on_the_command_line_gets_hydras_own_repository() -> None:
 
 PRESETS = sorted(p.stem for p in (Path(cli.__file__).parent.parent / "conf" / "experiment").glob("*.yaml"))
 ROOT = Path(__file__).resolve().parents[1]
-CASES = [[], *([f"+experiment={name}"] for name in PRESETS),
-         ["-m", "workers=1,2,4", "backend=pool,thread", "repeats=1,3", "rounds=1"]]
-#: The longest case's compositions in full (the patterns preset: 260 jobs, about half a minute
-#: of Hydra composing) are made by a process of their own, started with this module's first
-#: test, so that they take the other core while the cases before it run here.
-BACKGROUND = ["+experiment=patterns"]
+SMALL_CASE = ["-m", "workers=1,2,4", "backend=pool,thread", "repeats=1,3", "rounds=1"]
+CASES = [[], *([f"+experiment={name}"] for name in PRESETS), SMALL_CASE]
+#: Every preset and the default sweep composed in full by Hydra take seconds each (the patterns
+#: preset's 260 jobs about half a minute): the slow tier. The small sweep stays in the fast one.
+PARAMS = [
+    pytest.param(argv, id=" ".join(argv) or "default", marks=() if argv == SMALL_CASE else pytest.mark.slow)
+    for argv in CASES
+]
+#: The selected cases' compositions in full are made by this many processes of their own,
+#: started with this module's first test, so that they take the cores while this process
+#: derives its compositions and runs the module's other tests.
+BACKGROUND_PROCESSES = 2
 
 
 def full_compositions(argv: list[str]) -> tuple[int, dict, list[tuple[str, str]]]:
@@ -138,53 +147,87 @@ def full_compositions(argv: list[str]) -> tuple[int, dict, list[tuple[str, str]]
 
 
 _CHILD = (
-    "import pickle, sys\n"
+    "import json, os, pickle, sys\n"
     "from tests.test_composed import full_compositions\n"
-    "out = full_compositions(sys.argv[2:])\n"
-    "with open(sys.argv[1], 'wb') as f:\n"
-    "    pickle.dump(out, f)\n"
+    "for name, argv in json.loads(sys.argv[1]):\n"
+    "    try:  # the next case no process has claimed yet\n"
+    "        os.close(os.open(name + '.claim', os.O_CREAT | os.O_EXCL))\n"
+    "    except FileExistsError:\n"
+    "        continue\n"
+    "    out = full_compositions(argv)\n"
+    "    with open(name + '.tmp', 'wb') as f:\n"
+    "        pickle.dump(out, f)\n"
+    "    os.replace(name + '.tmp', name)  # whole, or not there\n"
 )
+
+
+def _size(argv: list[str]) -> int:
+    """About how many jobs a case composes (its sweep's product before planning), to start the
+    longest first."""
+    import itertools
+
+    if not argv:
+        return 26  # the default sweep's jobs
+    params: dict = {}
+    for name in [a.split("=", 1)[1] for a in argv if a.startswith("+experiment=")]:
+        preset = OmegaConf.to_container(OmegaConf.load(ROOT / "conf" / "experiment" / f"{name}.yaml"))
+        params.update(preset.get("hydra", {}).get("sweeper", {}).get("params", {}))
+    params.update(a.split("=", 1) for a in argv if "=" in a and not a.startswith("+"))
+    return len(list(itertools.product(*(str(v).split(",") for v in params.values()))))
 
 
 @pytest.fixture(scope="module", autouse=True)
 def background_full(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
-    """(process, its folder) making the ``BACKGROUND`` case's full compositions, when selected."""
-    selected = any(
-        Path(str(item.path)) == Path(__file__) and getattr(item, "callspec", None) is not None
-        and item.callspec.params.get("argv") == BACKGROUND for item in request.session.items
-    )
+    """Case (its words) -> (process, its folder, the file its full compositions land in), for
+    the selected cases of ``test_derived_configs_equal_hydras_own``: ``BACKGROUND_PROCESSES``
+    processes in one folder take the cases one at a time, longest first."""
+    here = Path(__file__).resolve()
+    selected = [
+        item.callspec.params["argv"] for item in request.session.items
+        if Path(str(item.path)).resolve() == here and getattr(item, "callspec", None) is not None
+        and "argv" in item.callspec.params
+    ]
     if not selected:
-        yield None
+        yield {}
         return
-    folder = tmp_path_factory.mktemp("full")
+    folder = tmp_path_factory.mktemp("full")  # one cwd: hydra.runtime.cwd is part of a config
+    longest_first = sorted(selected, key=_size, reverse=True)
+    named = [(str(folder / f"{i}.pkl"), argv) for i, argv in enumerate(longest_first)]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    procs = []
     with open(folder / "stderr.txt", "w") as err:
-        proc = subprocess.Popen([sys.executable, "-c", _CHILD, str(folder / "full.pkl"), *BACKGROUND],
-                                cwd=folder, env=env, stdin=subprocess.DEVNULL, stdout=err, stderr=err)
+        for _ in range(min(BACKGROUND_PROCESSES, len(named))):
+            procs.append(subprocess.Popen([sys.executable, "-c", _CHILD, json.dumps(named)], cwd=folder,
+                                          env=env, stdin=subprocess.DEVNULL, stdout=err, stderr=err))
     try:
-        yield proc, folder
+        yield {" ".join(argv): (procs, folder, Path(name)) for name, argv in named}
     finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait()
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait()
 
 
 def _full_of(argv: list[str], background_full) -> tuple[int, dict, list[tuple[str, str]]]:
-    if argv != BACKGROUND or background_full is None:
+    """The case's full compositions, from its background process (or made here)."""
+    if " ".join(argv) not in background_full:
         return full_compositions(argv)
-    proc, folder = background_full
-    assert proc.wait(timeout=600) == 0, (folder / "stderr.txt").read_text()[-3000:]
-    with open(folder / "full.pkl", "rb") as f:
+    procs, folder, result = background_full[" ".join(argv)]
+    deadline = time.monotonic() + 600
+    while not result.exists() and any(p.poll() is None for p in procs) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert result.exists(), (folder / "stderr.txt").read_text()[-3000:]
+    with open(result, "rb") as f:
         return pickle.load(f)
 
 
-@pytest.mark.parametrize("argv", CASES, ids=lambda argv: " ".join(argv) or "default")
+@pytest.mark.parametrize("argv", PARAMS)
 def test_derived_configs_equal_hydras_own(argv: list[str], tmp_path: Path,
                                           monkeypatch: pytest.MonkeyPatch, background_full) -> None:
     """Jobs derived from a sibling's composition are exactly what Hydra composes for them."""
     here = tmp_path
-    if argv == BACKGROUND and background_full is not None:
-        here = background_full[1]  # where that process composed: hydra.runtime.cwd is the same
+    if " ".join(argv) in background_full:
+        here = background_full[" ".join(argv)][1]  # where it was composed: hydra.runtime.cwd too
     monkeypatch.chdir(here)
     derived = _compose_all(argv, derive=True)
     full_derived, full, texts = _full_of(argv, background_full)
