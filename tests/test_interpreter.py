@@ -259,20 +259,25 @@ def test_sweep_under_this_interpreter_in_process_and_as_a_child(tmp_path: Path) 
 
 
 @pytest.mark.slow
-def test_sweep_under_another_interpreter(tmp_path: Path) -> None:
+def test_sweep_under_every_other_interpreter(tmp_path: Path) -> None:
+    """A job's side of coresweep runs under any CPython from ``interpreter.MIN_VERSION`` (3.9):
+    one sweep under every other one this machine has (CI: pyenv's 3.9, 3.10, 3.12 and 3.13,
+    bare builds; tests/test_python314.py adds 3.14), each job in a fresh process of it."""
     others = _bare_interpreters()
     if not others:
         pytest.skip("no other Python 3.9+ on this machine (pyenv or PATH)")
-    other = others[0]
-    rows = _sweep(tmp_path, f"python={other.path}", "workers=1,2")
-    assert len(rows) == (1 + 2 * 2) * 2  # sequential once (it ignores workers), 2 backends x 2 workers
-    assert {(r["python_executable"], r["python"]) for r in rows} == {(other.path, other.version)}
-    assert {r["backend"] for r in rows} == {"sequential", "thread_pool", "process_pool"}
+    rows = _sweep(tmp_path, "python=" + ",".join(o.path for o in others), "workers=2")
+    # per interpreter: 3 backends x 2 repeats
+    assert len(rows) == 3 * 2 * len(others), sorted({(r["python"], r["backend"]) for r in rows})
+    assert {(r["python_executable"], r["python"]) for r in rows} == {(o.path, o.version) for o in others}
+    assert {(r["python"], r["backend"]) for r in rows} == {
+        (o.version, b) for o in others for b in ("sequential", "thread_pool", "process_pool")}
     # Without psutil there (a bare pyenv build), CPU time and memory come from /proc.
     assert {r["resource_method"] for r in rows} <= {"psutil", "proc"}
     assert all(r["cpu_user_s"] is not None for r in rows)
     env = json.loads((tmp_path / "sweep" / "environment.json").read_text())
-    assert [(i["path"], i["version"]) for i in env["interpreters"]] == [(other.path, other.version)]
+    assert sorted((i["path"], i["version"]) for i in env["interpreters"]) == sorted(
+        (o.path, o.version) for o in others)
 
 
 def test_the_child_side_imports_only_the_standard_library() -> None:

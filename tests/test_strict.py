@@ -45,3 +45,23 @@ def test_python314_is_provisioned_in_ci() -> None:
     assert path and os.access(path, os.X_OK), (
         "CORESWEEP_PY314 is not an interpreter: .ci/python314.sh failed (its one line is above in CI's log)"
     )
+
+
+#: The job interpreters CI provides beside its own (pyenv builds; 3.14 comes from .ci/python314.sh):
+#: tests/test_interpreter.py runs a sweep under each, from the oldest a job may use.
+CI_JOB_PYTHONS = ("3.9", "3.10", "3.12", "3.13")
+
+
+@strict_only
+def test_every_job_interpreter_ci_provides_is_found() -> None:
+    from coresweep.experiments.launch import interpreter
+
+    found = {}
+    for version in CI_JOB_PYTHONS:
+        try:
+            found[version] = interpreter.resolve(version).version
+        except interpreter.InterpreterError as exc:
+            found[version] = f"missing: {exc}"
+    missing = {v: why for v, why in found.items() if why.startswith("missing")}
+    assert not missing, f"job interpreters CI must test under: {missing}"
+    assert ".".join(map(str, interpreter.MIN_VERSION)) == CI_JOB_PYTHONS[0], "the oldest a job may use"
