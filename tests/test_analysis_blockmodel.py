@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from coresweep.analysis.load import GROUP_KEYS, PATTERN_DEFAULTS, load_results
 from coresweep.analysis.report import build_report, verdict_lines
@@ -76,6 +77,7 @@ def _coverage(noise: list[float], block_sd: float, rounds: int, n: int, seed: in
     return hits / n
 
 
+@pytest.mark.slow  # a coverage simulation (seconds)
 def test_moderated_intervals_cover_with_block_effects_and_unequal_noise() -> None:
     """Nominal 95 %: at least 93 % over many simulated sweeps, overall, in three designs."""
     cases = [
@@ -110,6 +112,7 @@ def test_one_block_and_two_configurations_keep_the_plain_design() -> None:
     assert not one["pooled"].any() and one["ci_low"].isna().all()
 
 
+@pytest.mark.slow  # a power simulation (seconds)
 def test_paired_comparison_detects_a_ten_percent_difference_at_the_nominal_rate() -> None:
     """4 % round noise, R = 3, eight configurations (one workload of a small sweep): the paired test
     (one-sided, 5 %) finds a 10 % difference at least 80 % of the time, and a null one at most

@@ -167,6 +167,7 @@ def _covers(low: float, high: float, truth: float) -> bool:
     return low <= math.exp(truth) <= high
 
 
+@pytest.mark.slow  # a coverage simulation over many races (seconds)
 def test_confirmation_interval_covers_after_selection_and_reusing_the_race_would_not() -> None:
     """Nominal 95 %: over 400 races of eight equal configurations (the hardest case for
     selection: the race's leader is the luckiest), the confirmation's interval for the leader

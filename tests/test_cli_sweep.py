@@ -1,4 +1,7 @@
-"""Real sweeps through the real command, in a subprocess, into a temporary folder."""
+"""Real sweeps through the real command, in a subprocess, into a temporary folder.
+
+All in the slow tier but the install test (the console scripts from another directory), which
+is the fast tier's one sweep through the installed command."""
 
 from __future__ import annotations
 
@@ -17,7 +20,6 @@ from coresweep.experiments.job.records import FIELDS
 from . import early
 
 ROOT = Path(__file__).resolve().parents[1]
-pytestmark = pytest.mark.slow
 
 
 def coresweep(*args: str, cwd: Path, module: str = "coresweep.experiments.entry",
@@ -59,6 +61,7 @@ def rows_of(sweep: Path) -> list[dict]:
     return rows
 
 
+@pytest.mark.slow
 def test_two_backends_two_workers_sweep(tmp_path: Path) -> None:
     sweep = tmp_path / "sweep"
     out = coresweep(
@@ -112,6 +115,7 @@ def test_two_backends_two_workers_sweep(tmp_path: Path) -> None:
     assert "[3/3]" in out.stderr
 
 
+@pytest.mark.slow
 def test_custom_function_and_failures_are_recorded(tmp_path: Path) -> None:
     sweep = tmp_path / "sweep"
     out = coresweep(
@@ -133,6 +137,7 @@ def test_custom_function_and_failures_are_recorded(tmp_path: Path) -> None:
     assert (sweep / "report" / "index.html").is_file()
 
 
+@pytest.mark.slow
 def test_custom_function_times_the_users_code(tmp_path: Path) -> None:
     sweep = tmp_path / "sweep"
     out = coresweep(
@@ -152,6 +157,7 @@ def test_custom_function_times_the_users_code(tmp_path: Path) -> None:
     assert {r["fn"] for r in rows} == {"tests.tasks:square"}
 
 
+@pytest.mark.slow
 def test_help_and_cfg_job_behave_as_in_hydra(tmp_path: Path) -> None:
     out = coresweep("--help", cwd=tmp_path)
     assert out.returncode == 0
@@ -162,6 +168,7 @@ def test_help_and_cfg_job_behave_as_in_hydra(tmp_path: Path) -> None:
     assert not (tmp_path / "outputs").exists()
 
 
+@pytest.mark.slow
 def test_topology_command_json(tmp_path: Path) -> None:
     out = coresweep("--json", cwd=tmp_path, module="coresweep.experiments.machine.topology_cli")
     assert out.returncode == 0, out.stderr
@@ -169,6 +176,7 @@ def test_topology_command_json(tmp_path: Path) -> None:
     assert topo["logical_cores"] >= 1 and topo["affinity_cpus"]
 
 
+@pytest.mark.slow
 def test_restricted_to_cpu0_every_worker_runs_only_there(tmp_path: Path) -> None:
     import os as _os
 
@@ -210,6 +218,7 @@ def test_installed_console_scripts_work_from_another_directory(tmp_path: Path) -
     assert (tmp_path / "again" / "index.html").is_file()
 
 
+@pytest.mark.slow
 def test_environment_records_the_restricted_topology(tmp_path: Path) -> None:
     import os as _os
 
@@ -223,6 +232,7 @@ def test_environment_records_the_restricted_topology(tmp_path: Path) -> None:
     assert topo["affinity_cpus"] == [cpu] and topo["logical_cores"] == 1
 
 
+@pytest.mark.slow
 def test_jobs_stuck_past_the_timeout_are_ended_and_the_sweep_goes_on(stuck_sweep) -> None:
     # Threads cannot be killed, so a stuck job ends with its process; the next job still runs.
     sweep, future = stuck_sweep  # STUCK_ARGS, started with the module's first test

@@ -146,7 +146,14 @@ def _is_informational(args: list[str]) -> bool:
     return any(a in flags for a in args)
 
 
-@pytest.mark.parametrize(("command", "page"), [c for c in COMMANDS if c[0] not in BY_HAND])
+#: Commands whose preflight composes hundreds of jobs (seconds each): the slow tier.
+SLOW_COMMANDS = ("+experiment=patterns",)
+
+
+@pytest.mark.parametrize(("command", "page"), [
+    pytest.param(c, page, marks=pytest.mark.slow if any(w in c.split() for w in SLOW_COMMANDS) else ())
+    for c, page in COMMANDS if c not in BY_HAND
+])
 def test_documented_command_passes_its_checks(command: str, page: str, tmp_path, monkeypatch, capsys) -> None:
     args = shlex.split(command)
     program, args = args[0], args[1:]

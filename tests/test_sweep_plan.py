@@ -99,6 +99,7 @@ PRESETS = sorted(
 )
 
 
+@pytest.mark.slow  # every preset planned in full (the patterns preset alone: seconds)
 @pytest.mark.parametrize("preset", PRESETS)
 def test_no_preset_notes_about_itself(preset: str, capsys) -> None:
     """A preset is planned as it should run: no note about skipped jobs or a missing baseline.
