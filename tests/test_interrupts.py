@@ -17,9 +17,11 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
 
+#: Three jobs of about a second each (40 tasks of 20 ms on 2 workers, 3 timed runs, no warm-up):
+#: long enough for a signal to land mid-job once its workers exist (an event these tests wait for).
 SWEEP = [
     "-m", "backend=pool,process_pool,thread_pool", "workers=2", "workload=io_sleep",
-    "workload.size=80", "workload.grain=20000", "repeats=3", "min_time_s=0", "rounds=1",
+    "workload.size=40", "workload.grain=20000", "repeats=3", "warmup=0", "min_time_s=0", "rounds=1",
 ]
 
 
