@@ -70,11 +70,17 @@ def _coverage(noise: list[float], block_sd: float, rounds: int, n: int, seed: in
     for _ in range(n):
         table = BlockModel(_blocks(mu, np.array(noise), block_sd, rounds, rng, missing)).table
         assert table["pooled"].all()
-        c = table["workers"].astype(int).to_numpy() - 1
-        low = np.log(table["ci_low"].astype(float).to_numpy())
-        high = np.log(table["ci_high"].astype(float).to_numpy())
-        hits[c] += (low <= mu[c]) & (mu[c] <= high)
+        c, covered = _covered(table, mu)
+        hits[c] += covered
     return hits / n
+
+
+def _covered(table: pd.DataFrame, mu: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each configuration's index (pool with c + 1 workers) and whether its interval holds mu[c]."""
+    c = table["workers"].astype(int).to_numpy() - 1
+    low = np.log(table["ci_low"].astype(float).to_numpy())
+    high = np.log(table["ci_high"].astype(float).to_numpy())
+    return c, (low <= mu[c]) & (mu[c] <= high)
 
 
 @pytest.mark.slow  # a coverage simulation (seconds)
@@ -287,10 +293,8 @@ def _time_coverage(noise: list[float], seq_noise: float, shared_sd: float, round
     for _ in range(n):
         table = BlockModel(_timed_blocks(mu, np.array(noise), seq_noise, shared_sd, rounds, rng)).table
         assert table["times"].all()
-        c = table["workers"].astype(int).to_numpy() - 1
-        low = np.log(table["ci_low"].astype(float).to_numpy())
-        high = np.log(table["ci_high"].astype(float).to_numpy())
-        hits[c] += (low <= mu[c]) & (mu[c] <= high)
+        c, covered = _covered(table, mu)
+        hits[c] += covered
         dofs.append(float(table["dof"].median()))
     return hits / n, float(np.median(dofs))
 
