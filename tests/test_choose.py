@@ -130,7 +130,7 @@ def test_the_race_figure_is_drawn_with_every_label_inside(tmp_path: Path) -> Non
 
     from coresweep.analysis.choice import RaceReport
     from coresweep.analysis.figures.race import race_figure, race_figures
-    from tests.test_presets import overflowing_texts
+    from tests.figure_layout import overflowing_texts
 
     speedups = {(2, "joblib_multiprocessing"): 1.9, (2, "process_pool"): 1.88, (1, "thread_pool"): 0.95,
                 (4, "joblib_loky"): 1.5, (2, "pool"): 1.87}  # fmt: skip

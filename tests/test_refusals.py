@@ -203,6 +203,7 @@ EVERYWHERE = {
     "report": "the sweep's report",
     "busy": "every execution's other-process CPU share is measured (keep, rerun or wait)",
     "pair": "auto pairs what it can; pair=on where it cannot is refused (tests/test_pairing_sweep.py)",
+    "race": "any sweep with a sequential baseline can race (without one it is refused: tests/test_choose.py)",
 }
 #: Keys of every workload's config file, and why each applies to every workload.
 EVERY_WORKLOAD = {
@@ -228,6 +229,7 @@ TOP_LEVEL_CASES = {
     "repeats_target": ["repeats=2", "repeats_target=0.2"],
     "repeats_max": ["repeats=2", "repeats_max=10"],
     "repeats_budget_s": ["repeats=2", "repeats_budget_s=5"],
+    "budget_s": ["budget_s=30"],  # without race=true
 }
 
 
