@@ -284,11 +284,6 @@ class BlockModel:
         for k in configs:
             vals = np.array(list(per[k].values()), dtype="float64")
             n = vals.size
-            mean = float(vals.mean())
-            rec = dict(zip(GROUP_KEYS, k))
-            rec.update(n_blocks=n, log_estimate=mean, speedup=math.exp(mean), pooled=False, times=False)
-            rec.update(se=np.nan, dof=np.nan, ci_low=np.nan, ci_high=np.nan)
-            rec.update(resid_var=np.nan, resid_dof=np.nan, block_var=np.nan)
             if fitted is not None and k in fitted:
                 resid_var, resid_dof, block_var, block_dof, spread = fitted[k]
                 # The block effects' spread (B - 1 dof) and the configuration's own part: its
@@ -296,16 +291,28 @@ class BlockModel:
                 own = resid_var - (spread - block_var)
                 var = max(spread + own, spread) / n
                 dof = satterthwaite(np.array([spread, max(own, 0.0)]), np.array([block_dof, resid_dof]))
-                rec.update(resid_var=resid_var, resid_dof=resid_dof, block_var=block_var, pooled=True)
-                rec.update(se=math.sqrt(var), dof=dof)
+                out.append(self._record(k, vals, math.sqrt(var), dof, resid_var=resid_var,
+                                        resid_dof=resid_dof, block_var=block_var, pooled=True))  # fmt: skip
             elif n >= 2:
-                rec.update(se=float(vals.std(ddof=1)) / math.sqrt(n), dof=float(n - 1))
-            if np.isfinite(rec["se"]) and np.isfinite(rec["dof"]) and rec["dof"] > 0:
-                half = t_quantile_real(self.confidence, rec["dof"]) * rec["se"]
-                half = min(half, 50.0)  # an unbounded interval stays finite (exp overflows past 709)
-                rec.update(ci_low=math.exp(mean - half), ci_high=math.exp(mean + half))
-            out.append(rec)
+                out.append(self._record(k, vals, float(vals.std(ddof=1)) / math.sqrt(n), float(n - 1)))
+            else:
+                out.append(self._record(k, vals, np.nan, np.nan))
         return out
+
+    def _record(self, key: tuple, vals: np.ndarray, se: float, dof: float, **fields: object) -> dict:
+        """One row of ``table``: the configuration's mean log speedup over its blocks, its standard
+        error and dof, the interval they give (none where either is unknown), and ``fields``."""
+        mean = float(vals.mean())
+        rec = dict(zip(GROUP_KEYS, key))
+        rec.update(n_blocks=vals.size, log_estimate=mean, speedup=math.exp(mean), pooled=False, times=False)
+        rec.update(se=se, dof=dof, ci_low=np.nan, ci_high=np.nan)
+        rec.update(resid_var=np.nan, resid_dof=np.nan, block_var=np.nan)
+        rec.update(fields)
+        if np.isfinite(se) and np.isfinite(dof) and dof > 0:
+            half = t_quantile_real(self.confidence, dof) * se
+            half = min(half, 50.0)  # an unbounded interval stays finite (exp overflows past 709)
+            rec.update(ci_low=math.exp(mean - half), ci_high=math.exp(mean + half))
+        return rec
 
     def _pooled(
         self, gkey: tuple, configs: list[tuple], per: dict[tuple, dict[int, float]]
@@ -357,16 +364,10 @@ class BlockModel:
             s_k, d_k = float(post[c]), float(post_dof[c])
             self._resid[k] = (s_k, d_k)
             vals = np.array(list(per[k].values()), dtype="float64")
-            n = vals.size
-            mean = float(vals.mean())
-            se = math.sqrt((s_k + s_base) / n)
+            se = math.sqrt((s_k + s_base) / vals.size)
             dof = min(satterthwaite(np.array([s_k, s_base]), np.array([d_k, d_base])), float(df_total))
-            rec = dict(zip(GROUP_KEYS, k))
-            rec.update(n_blocks=n, log_estimate=mean, speedup=math.exp(mean), pooled=True, times=True)
-            rec.update(se=se, dof=dof, resid_var=s_k, resid_dof=d_k, block_var=s_base)
-            half = min(t_quantile_real(self.confidence, dof) * se, 50.0)
-            rec.update(ci_low=math.exp(mean - half), ci_high=math.exp(mean + half))
-            out.append(rec)
+            out.append(self._record(k, vals, se, dof, resid_var=s_k, resid_dof=d_k, block_var=s_base,
+                                    pooled=True, times=True))  # fmt: skip
         return out
 
     # ----------------------------------------------------------------------------- comparing
